@@ -1,0 +1,42 @@
+package crypto
+
+import (
+	voi "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
+)
+
+// BatchVerifier checks many signatures at once, about 2.5 times faster than
+// one by one. Its verdict on each signature equals Verify's (see the
+// package doc). It is not safe for concurrent use.
+type BatchVerifier struct {
+	batch *voi.BatchVerifier
+	count int
+}
+
+// NewBatchVerifier returns a verifier with room for capacity signatures.
+func NewBatchVerifier(capacity int) *BatchVerifier {
+	return &BatchVerifier{batch: voi.NewBatchVerifierWithCapacity(capacity)}
+}
+
+// Add queues one signature.
+func (b *BatchVerifier) Add(pk PublicKey, domain Domain, chainID string, message []byte, sig Signature) {
+	b.batch.AddWithOptions(pk[:], SigningPayload(domain, chainID, message), sig[:], verifyOptions)
+	b.count++
+}
+
+// Len is the number of queued signatures.
+func (b *BatchVerifier) Len() int { return b.count }
+
+// Verify checks every queued signature and empties the batch. It reports
+// whether all were valid and, per signature in Add order, which were.
+// The batch's random scalars come from crypto/rand; they affect only the
+// (negligible) chance of a false "all valid", never which single signature
+// is judged valid, because a failed batch falls back to one-by-one checks.
+func (b *BatchVerifier) Verify() (allValid bool, valid []bool) {
+	if b.count == 0 {
+		return true, nil
+	}
+	allValid, valid = b.batch.Verify(nil)
+	b.batch.Reset()
+	b.count = 0
+	return allValid, valid
+}
