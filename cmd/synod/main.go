@@ -22,7 +22,6 @@ func newApp() *cli.App {
 		Name:                 "synod",
 		Usage:                "a Byzantine fault tolerant blockchain node",
 		EnableBashCompletion: true,
-		Commands: []*cli.Command{
-		},
+		Commands:             []*cli.Command{},
 	}
 }
