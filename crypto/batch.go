@@ -10,6 +10,9 @@ import (
 type BatchVerifier struct {
 	batch *voi.BatchVerifier
 	count int
+	// refused holds the Add-order indices of entries judged invalid before
+	// reaching the curve (an oversized chain id); Verify reports them false.
+	refused []int
 }
 
 // NewBatchVerifier returns a verifier with room for capacity signatures.
@@ -17,8 +20,14 @@ func NewBatchVerifier(capacity int) *BatchVerifier {
 	return &BatchVerifier{batch: voi.NewBatchVerifierWithCapacity(capacity)}
 }
 
-// Add queues one signature.
+// Add queues one signature. An entry Verify would refuse for its chain id
+// is queued as invalid rather than panicking, so the two paths agree.
 func (b *BatchVerifier) Add(pk PublicKey, domain Domain, chainID string, message []byte, sig Signature) {
+	if ValidateChainID(chainID) != nil {
+		b.refused = append(b.refused, b.count)
+		b.count++
+		return
+	}
 	b.batch.AddWithOptions(pk[:], SigningPayload(domain, chainID, message), sig[:], verifyOptions)
 	b.count++
 }
@@ -35,8 +44,28 @@ func (b *BatchVerifier) Verify() (allValid bool, valid []bool) {
 	if b.count == 0 {
 		return true, nil
 	}
-	allValid, valid = b.batch.Verify(nil)
+	valid = make([]bool, b.count)
+	allValid = true
+	queued := b.count - len(b.refused)
+	var queuedValid []bool
+	if queued > 0 {
+		allValid, queuedValid = b.batch.Verify(nil)
+	}
+	// Merge the curve verdicts with the refused entries, in Add order.
+	next, refused := 0, b.refused
+	for i := range valid {
+		if len(refused) > 0 && refused[0] == i {
+			refused = refused[1:]
+			continue
+		}
+		valid[i] = queuedValid[next]
+		next++
+	}
+	if len(b.refused) > 0 {
+		allValid = false
+	}
 	b.batch.Reset()
 	b.count = 0
+	b.refused = b.refused[:0]
 	return allValid, valid
 }

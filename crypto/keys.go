@@ -24,6 +24,7 @@ var (
 	ErrKeyNotCanonical = errors.New("crypto: public key is not a canonical point encoding")
 	ErrKeySmallOrder   = errors.New("crypto: public key is a small-order point")
 	ErrKeyNotOnCurve   = errors.New("crypto: public key is not a point on the curve")
+	ErrKeyLength       = errors.New("crypto: public key has the wrong length")
 )
 
 // PublicKey is an ed25519 public key. A PublicKey obtained from
@@ -31,14 +32,18 @@ var (
 // ValidatePublicKey; one built by hand from bytes has not.
 type PublicKey [PublicKeyBytes]byte
 
-// ParsePublicKey checks b and returns it as a PublicKey.
+// ParsePublicKey checks b and returns it as a PublicKey. On error the
+// returned key is the zero PublicKey, never the rejected bytes.
 func ParsePublicKey(b []byte) (PublicKey, error) {
 	var pk PublicKey
 	if len(b) != PublicKeyBytes {
-		return pk, fmt.Errorf("crypto: public key is %d bytes, want %d", len(b), PublicKeyBytes)
+		return PublicKey{}, fmt.Errorf("%w: %d bytes, want %d", ErrKeyLength, len(b), PublicKeyBytes)
 	}
 	copy(pk[:], b)
-	return pk, ValidatePublicKey(pk)
+	if err := ValidatePublicKey(pk); err != nil {
+		return PublicKey{}, err
+	}
+	return pk, nil
 }
 
 // ValidatePublicKey refuses keys that std ed25519.Verify would accept but

@@ -26,6 +26,20 @@ type Domain string
 // ErrBadSignature is returned when a signature does not verify.
 var ErrBadSignature = errors.New("crypto: invalid signature")
 
+// ErrChainIDTooLong is returned for a chain id longer than ChainIDBytesMax.
+var ErrChainIDTooLong = errors.New("crypto: chain id too long")
+
+// ValidateChainID reports whether chainID fits in a signing payload. Check
+// a configured chain id with it once at startup: Sign and SigningPayload
+// treat an oversized one as a programmer error and panic, while Verify and
+// BatchVerifier reject it as bad input.
+func ValidateChainID(chainID string) error {
+	if len(chainID) > ChainIDBytesMax {
+		return fmt.Errorf("%w: %d bytes, max %d", ErrChainIDTooLong, len(chainID), ChainIDBytesMax)
+	}
+	return nil
+}
+
 // Signature is an ed25519 signature.
 type Signature [SignatureBytes]byte
 
@@ -76,8 +90,13 @@ var verifyOptions = &voi.Options{Verify: &voi.VerifyOptions{
 	CofactorlessVerify: false,
 }}
 
-// Verify checks sig over message for domain on chain chainID.
+// Verify checks sig over message for domain on chain chainID. A chain id
+// longer than ChainIDBytesMax is refused with an error, not a panic: it may
+// come from a peer's message.
 func Verify(pk PublicKey, domain Domain, chainID string, message []byte, sig Signature) error {
+	if err := ValidateChainID(chainID); err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
 	if !voi.VerifyWithOptions(pk[:], SigningPayload(domain, chainID, message), sig[:], verifyOptions) {
 		return ErrBadSignature
 	}
