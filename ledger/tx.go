@@ -1,0 +1,183 @@
+package ledger
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/synod-chain/synod/crypto"
+)
+
+// Transaction limits.
+const (
+	TxVersion      = 1
+	TxMemoBytesMax = 256
+	// TxBytesMax bounds a whole encoded transaction: every field at its
+	// largest is 1+1+64+32+8+20+8+8+2+256+64 = 464 bytes.
+	TxBytesMax = 512
+)
+
+// Errors a transaction can be rejected with. Each names one reason, so the
+// RPC layer can map it to a code and a wallet can tell its user why.
+var (
+	ErrTxTooLarge          = errors.New("tx: too large")
+	ErrTxWrongChain        = errors.New("tx: wrong chain id")
+	ErrTxBadSignature      = errors.New("tx: invalid signature")
+	ErrTxBadSender         = errors.New("tx: invalid sender public key")
+	ErrTxMemoTooLarge      = errors.New("tx: memo too large")
+	ErrTxAmountOverflow    = errors.New("tx: amount plus fee overflows")
+	ErrTxNonceTooLow       = errors.New("tx: nonce too low (already used)")
+	ErrTxNonceGap          = errors.New("tx: nonce too high (gap)")
+	ErrTxInsufficientFunds = errors.New("tx: insufficient balance for amount plus fee")
+)
+
+// Tx is a signed transfer of Amount from the account of From to To, paying
+// Fee to the block's proposer. Nonce must equal the sender account's nonce:
+// that orders a sender's transactions and makes each one apply once.
+type Tx struct {
+	ChainID   string
+	From      crypto.PublicKey
+	Nonce     uint64
+	To        crypto.Address
+	Amount    uint64
+	Fee       uint64
+	Memo      []byte
+	Signature crypto.Signature
+}
+
+// Sender is the address of the account the tx spends from.
+func (tx *Tx) Sender() crypto.Address { return tx.From.Address() }
+
+// Cost is amount plus fee; ok is false on overflow.
+func (tx *Tx) Cost() (cost uint64, ok bool) {
+	if tx.Amount > math.MaxUint64-tx.Fee {
+		return 0, false
+	}
+	return tx.Amount + tx.Fee, true
+}
+
+// SigningBytes is the encoding of everything but the signature: what the
+// sender signs (under crypto.DomainTx and the chain id).
+func (tx *Tx) SigningBytes() []byte {
+	e := encoder{buf: make([]byte, 0, TxBytesMax)}
+	tx.encodeUnsigned(&e)
+	return e.buf
+}
+
+func (tx *Tx) encodeUnsigned(e *encoder) {
+	e.u8(TxVersion)
+	e.bytes8([]byte(tx.ChainID))
+	e.raw(tx.From[:])
+	e.u64(tx.Nonce)
+	e.raw(tx.To[:])
+	e.u64(tx.Amount)
+	e.u64(tx.Fee)
+	e.bytes16(tx.Memo)
+}
+
+// Encode returns the canonical encoding, used for hashing, gossip and
+// storage alike.
+func (tx *Tx) Encode() []byte {
+	e := encoder{buf: make([]byte, 0, TxBytesMax)}
+	tx.encode(&e)
+	return e.buf
+}
+
+func (tx *Tx) encode(e *encoder) {
+	tx.encodeUnsigned(e)
+	e.raw(tx.Signature[:])
+}
+
+// Hash is SHA-256 of the canonical encoding.
+func (tx *Tx) Hash() crypto.Hash { return crypto.Sum256(tx.Encode()) }
+
+// Sign fills in From and Signature with key.
+func (tx *Tx) Sign(key crypto.PrivateKey) {
+	tx.From = key.Public()
+	tx.Signature = key.Sign(crypto.DomainTx, tx.ChainID, tx.SigningBytes())
+}
+
+// DecodeTx decodes one canonical transaction of at most TxBytesMax bytes.
+// It checks only the encoding; CheckTx checks the contents.
+func DecodeTx(b []byte) (*Tx, error) {
+	if len(b) > TxBytesMax {
+		return nil, fmt.Errorf("decode tx: %w: %d bytes exceeds %d", ErrTxTooLarge, len(b), TxBytesMax)
+	}
+	d := decoder{buf: b}
+	tx := decodeTx(&d)
+	if err := d.finish("tx"); err != nil {
+		return nil, err
+	}
+	return tx, nil
+}
+
+func decodeTx(d *decoder) *Tx {
+	tx := &Tx{}
+	if v := d.u8("tx version"); d.fail == nil && v != TxVersion {
+		d.setErr("tx version %d, want %d", v, TxVersion)
+	}
+	tx.ChainID = string(d.bytes8(crypto.ChainIDBytesMax, "tx chain id"))
+	d.fixed(tx.From[:], "tx sender")
+	tx.Nonce = d.u64("tx nonce")
+	d.fixed(tx.To[:], "tx recipient")
+	tx.Amount = d.u64("tx amount")
+	tx.Fee = d.u64("tx fee")
+	tx.Memo = d.bytes16(TxMemoBytesMax, "tx memo")
+	d.fixed(tx.Signature[:], "tx signature")
+	return tx
+}
+
+// CheckTx checks everything about tx that does not depend on account state:
+// chain id, sizes, amount overflow, sender key and signature. Mempool, gossip
+// validators and block execution all call it, so a tx is judged the same way
+// everywhere.
+func CheckTx(chainID string, tx *Tx) error {
+	if err := checkTxFields(chainID, tx); err != nil {
+		return err
+	}
+	if err := crypto.Verify(tx.From, crypto.DomainTx, tx.ChainID, tx.SigningBytes(), tx.Signature); err != nil {
+		return ErrTxBadSignature
+	}
+	return nil
+}
+
+// checkTxFields is CheckTx without the signature, for callers that verify
+// signatures in a batch.
+func checkTxFields(chainID string, tx *Tx) error {
+	if tx.ChainID != chainID {
+		return fmt.Errorf("%w: %q, want %q", ErrTxWrongChain, tx.ChainID, chainID)
+	}
+	if len(tx.Memo) > TxMemoBytesMax {
+		return fmt.Errorf("%w: %d bytes exceeds %d", ErrTxMemoTooLarge, len(tx.Memo), TxMemoBytesMax)
+	}
+	if _, ok := tx.Cost(); !ok {
+		return ErrTxAmountOverflow
+	}
+	if err := crypto.ValidatePublicKey(tx.From); err != nil {
+		return fmt.Errorf("%w: %v", ErrTxBadSender, err)
+	}
+	return nil
+}
+
+// CheckTxs checks a batch of transactions like CheckTx, verifying their
+// signatures in one batch. It returns the index of the first bad tx and why.
+func CheckTxs(chainID string, txs []*Tx) (bad int, err error) {
+	if len(txs) == 0 {
+		return -1, nil
+	}
+	batch := crypto.NewBatchVerifier(len(txs))
+	for i, tx := range txs {
+		if err := checkTxFields(chainID, tx); err != nil {
+			return i, err
+		}
+		batch.Add(tx.From, crypto.DomainTx, tx.ChainID, tx.SigningBytes(), tx.Signature)
+	}
+	if allValid, valid := batch.Verify(); !allValid {
+		for i, ok := range valid {
+			if !ok {
+				return i, ErrTxBadSignature
+			}
+		}
+	}
+	return -1, nil
+}
