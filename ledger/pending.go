@@ -1,0 +1,164 @@
+package ledger
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/synod-chain/synod/crypto"
+)
+
+// ErrUnknownParent is returned for a block whose parent is neither the
+// committed head nor a pending block: the caller should wait for the parent
+// (or fetch it), not treat the block as invalid.
+var ErrUnknownParent = errors.New("ledger: unknown parent block")
+
+// PendingChainBlocksMax bounds the pending blocks kept, so a peer feeding
+// valid-looking forks cannot grow memory without limit.
+const PendingChainBlocksMax = 4096
+
+// PendingChain is the state machine's view of blocks that are validated but
+// not yet committed. Consensus has several heights in flight; a replica
+// must validate block h+1 (every tx, the state root) before h commits, so
+// it executes h+1 on the speculative state after h. PendingChain keeps one
+// diff per validated block, layered over the committed state.
+//
+// It is deterministic and does no I/O; the owner applies each diff Commit
+// returns to the committed state it passed in (a Store or a MemState)
+// before the next call.
+type PendingChain struct {
+	chainID string
+	params  ConsensusParams
+	head    Header
+	base    StateReader
+	pending map[crypto.Hash]*pendingBlock
+}
+
+type pendingBlock struct {
+	block *Block
+	diff  *StateDiff
+	state StateReader // the state after this block
+}
+
+// NewPendingChain starts from the committed head and the state after it.
+func NewPendingChain(chainID string, params ConsensusParams, head Header, base StateReader) *PendingChain {
+	return &PendingChain{chainID: chainID, params: params, head: head, base: base, pending: make(map[crypto.Hash]*pendingBlock)}
+}
+
+// Head is the committed head's header.
+func (p *PendingChain) Head() Header { return p.head }
+
+// Len is the number of pending blocks.
+func (p *PendingChain) Len() int { return len(p.pending) }
+
+// parentOf returns the header of and the state after the block with hash h.
+func (p *PendingChain) parentOf(h crypto.Hash) (*Header, StateReader, bool) {
+	if h == p.head.Hash() {
+		return &p.head, p.base, true
+	}
+	if pb, ok := p.pending[h]; ok {
+		return &pb.block.Header, pb.state, true
+	}
+	return nil, nil, false
+}
+
+// Block returns a pending block by hash.
+func (p *PendingChain) Block(h crypto.Hash) (*Block, bool) {
+	pb, ok := p.pending[h]
+	if !ok {
+		return nil, false
+	}
+	return pb.block, true
+}
+
+// Validate checks b fully on top of its parent and keeps it as pending.
+// Validating a block already pending is a no-op.
+func (p *PendingChain) Validate(b *Block) error {
+	hash := b.Hash()
+	if _, ok := p.pending[hash]; ok {
+		return nil
+	}
+	parent, state, ok := p.parentOf(b.Header.ParentHash)
+	if !ok {
+		return fmt.Errorf("%w: %s at height %d", ErrUnknownParent, b.Header.ParentHash.Short(), b.Header.Height-1)
+	}
+	diff, err := ValidateBlock(p.chainID, p.params, parent, state, b)
+	if err != nil {
+		return err
+	}
+	p.add(b, diff, state)
+	return nil
+}
+
+func (p *PendingChain) add(b *Block, diff *StateDiff, parentState StateReader) {
+	if len(p.pending) >= PendingChainBlocksMax {
+		p.prune(p.head.Height + 1)
+	}
+	p.pending[b.Hash()] = &pendingBlock{block: b, diff: diff, state: diff.Over(parentState)}
+}
+
+// Build makes a block on top of the block with hash parent (head or
+// pending) from candidates, as BuildBlock does, and keeps it as pending.
+func (p *PendingChain) Build(parent crypto.Hash, view uint64, proposer crypto.Address, timestamp int64, candidates []*Tx) (*Block, error) {
+	ph, state, ok := p.parentOf(parent)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownParent, parent.Short())
+	}
+	b, diff, err := BuildBlock(BlockTemplate{
+		ChainID: p.chainID, Params: p.params, Parent: ph, View: view, Proposer: proposer, Timestamp: timestamp,
+	}, state, candidates)
+	if err != nil {
+		return nil, err
+	}
+	p.add(b, diff, state)
+	return b, nil
+}
+
+// Commit makes the pending block with hash h, a child of the head, the new
+// head, and returns its diff, which the caller must apply to the committed
+// state before the next call. Pending blocks that no longer descend from
+// the head are dropped.
+func (p *PendingChain) Commit(h crypto.Hash) (*Block, *StateDiff, error) {
+	pb, ok := p.pending[h]
+	if !ok {
+		return nil, nil, fmt.Errorf("ledger: commit of unknown block %s", h.Short())
+	}
+	if pb.block.Header.ParentHash != p.head.Hash() {
+		return nil, nil, fmt.Errorf("ledger: commit of %s at height %d does not extend head %d", h.Short(), pb.block.Header.Height, p.head.Height)
+	}
+	delete(p.pending, h)
+	p.head = pb.block.Header
+	p.prune(p.head.Height + 1)
+	return pb.block, pb.diff, nil
+}
+
+// Reset drops every pending block and restarts from a new committed head,
+// for example after blocks were applied by state sync.
+func (p *PendingChain) Reset(head Header, base StateReader) {
+	p.head, p.base = head, base
+	clear(p.pending)
+}
+
+// prune drops pending blocks below minHeight and those whose ancestry no
+// longer reaches the head.
+func (p *PendingChain) prune(minHeight uint64) {
+	byHeight := make([]*pendingBlock, 0, len(p.pending))
+	for _, pb := range p.pending {
+		byHeight = append(byHeight, pb)
+	}
+	// Heights increase by one along a chain, so visiting blocks by height
+	// settles each block's parent before the block itself.
+	slices.SortFunc(byHeight, func(a, b *pendingBlock) int { return cmp.Compare(a.block.Header.Height, b.block.Header.Height) })
+	keep := map[crypto.Hash]bool{p.head.Hash(): true}
+	for _, pb := range byHeight {
+		if pb.block.Header.Height >= minHeight && keep[pb.block.Header.ParentHash] {
+			keep[pb.block.Hash()] = true
+		}
+	}
+	for h := range p.pending {
+		if !keep[h] {
+			delete(p.pending, h)
+		}
+	}
+}
