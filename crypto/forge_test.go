@@ -86,15 +86,14 @@ type handSigner struct {
 	pub [32]byte      // the public key bytes written into the hash
 }
 
-func newHandSigner(tb testing.TB, k PrivateKey) handSigner {
-	tb.Helper()
+func newHandSigner(k PrivateKey) handSigner {
 	digest := sha512.Sum512(k.Seed())
 	digest[0] &= 248
 	digest[31] &= 127
 	digest[31] |= 64
 	var s handSigner
 	if _, err := s.a.SetBytesModOrder(digest[:32]); err != nil {
-		tb.Fatal(err)
+		panic(err)
 	}
 	pub := k.Public()
 	s.pub = pub
@@ -184,13 +183,18 @@ func addL(sig Signature) Signature {
 // testKey returns a deterministic key pair number i.
 func testKey(tb testing.TB, i byte) PrivateKey {
 	tb.Helper()
+	return keyNumber(i)
+}
+
+// keyNumber is testKey for callers without a testing.TB (rapid, fuzz).
+func keyNumber(i byte) PrivateKey {
 	var seed [SeedBytes]byte
 	for j := range seed {
 		seed[j] = i ^ byte(j*7+1)
 	}
 	k, err := PrivateKeyFromSeed(seed[:])
 	if err != nil {
-		tb.Fatal(err)
+		panic(err)
 	}
 	return k
 }
@@ -245,7 +249,7 @@ func TestForgeHelpersAreSound(t *testing.T) {
 	}
 	var R curve.EdwardsPoint
 	R.MulBasepoint(curve.ED25519_BASEPOINT_TABLE, &r)
-	if got := newHandSigner(t, k).sign(payload, encodePoint(&R), &r); got != want {
+	if got := newHandSigner(k).sign(payload, encodePoint(&R), &r); got != want {
 		t.Fatalf("hand signature %x, want %x", got, want)
 	}
 }

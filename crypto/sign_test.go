@@ -107,7 +107,7 @@ func TestNonCanonicalSRejected(t *testing.T) {
 // fails when the same point is written any other way.
 func TestNonCanonicalRRejected(t *testing.T) {
 	k := testKey(t, 6)
-	hs := newHandSigner(t, k)
+	hs := newHandSigner(k)
 	msg := []byte("m")
 	payload := SigningPayload(DomainTx, "c", msg)
 
@@ -129,7 +129,7 @@ func TestNonCanonicalRRejected(t *testing.T) {
 // cofactored, so this is what keeps the two paths in agreement.
 func TestCofactoredEquation(t *testing.T) {
 	k := testKey(t, 7)
-	hs := newHandSigner(t, k)
+	hs := newHandSigner(k)
 	msg := []byte("m")
 	payload := SigningPayload(DomainTx, "c", msg)
 	for i, tor := range smallOrderKeys[1:] {
