@@ -193,7 +193,7 @@ func TestKeystoreHostileFiles(t *testing.T) {
 		{"version 0", set("version")(0), ErrKeystoreVersion},
 		{"no version", set("version")(nil), ErrKeystoreFormat},
 		{"version string", set("version")("1"), ErrKeystoreFormat},
-		{"memory 4 TiB", kdf("memoryKiB")(uint32(1 << 32 - 1)), ErrKDFParams},
+		{"memory 4 TiB", kdf("memoryKiB")(uint32(1<<32 - 1)), ErrKDFParams},
 		{"memory just over 4 GiB", kdf("memoryKiB")(KDFMemoryKiBMax + 1), ErrKDFParams},
 		{"memory below 8 KiB per thread", kdf("memoryKiB")(7), ErrKDFParams},
 		{"memory overflow", kdf("memoryKiB")(uint64(1) << 40), ErrKeystoreFormat},
