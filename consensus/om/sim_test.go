@@ -1,0 +1,118 @@
+package om
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+)
+
+func TestSimulateIsDeterministic(t *testing.T) {
+	// Goal: same scenario and seed, same transcript and report; a different
+	// seed changes what random traitors do; method: record every message of
+	// two runs per strategy, single instance and interactive, and compare.
+	record := func(sc Scenario) ([]string, Report) {
+		var lines []string
+		sc.Observe = func(round int, m Message) {
+			lines = append(lines, fmt.Sprintf("%d %d>%d %v %x", round, m.From, m.To, m.Path, m.Value))
+		}
+		rep, err := Simulate(sc)
+		if err != nil {
+			t.Fatalf("%+v: %v", sc, err)
+		}
+		return lines, rep
+	}
+	for _, name := range StrategyNames {
+		for _, interactive := range []bool{false, true} {
+			sc := Scenario{Nodes: 7, Faults: 2, Traitors: []NodeID{0, 3}, Strategy: name,
+				Seed: 42, Value: digestValue(1), Interactive: interactive}
+			first, rep1 := record(sc)
+			second, rep2 := record(sc)
+			if !slices.Equal(first, second) || rep1.Transcript != rep2.Transcript ||
+				rep1.IC1 != rep2.IC1 || rep1.IC2 != rep2.IC2 || rep1.Messages != rep2.Messages {
+				t.Fatalf("%s interactive=%v: two runs of one seed differ", name, interactive)
+			}
+			if len(first) != rep1.Messages {
+				t.Fatalf("%s: observed %d messages, report says %d", name, len(first), rep1.Messages)
+			}
+		}
+	}
+	random := Scenario{Nodes: 7, Faults: 2, Traitors: []NodeID{0, 3}, Strategy: StrategyRandom, Value: attack}
+	random.Seed = 1
+	_, one := record(random)
+	random.Seed = 2
+	_, two := record(random)
+	if one.Transcript == two.Transcript {
+		t.Fatalf("seeds 1 and 2 gave the same random transcript %x", one.Transcript)
+	}
+}
+
+func TestSimulateRejectsBadScenarios(t *testing.T) {
+	// Goal: a bad scenario is an error naming the problem, never a panic;
+	// method: one defect per case.
+	good := Scenario{Nodes: 4, Faults: 1, Traitors: []NodeID{1}, Strategy: StrategyLie}
+	cases := []struct {
+		name string
+		edit func(sc *Scenario)
+		want error
+	}{
+		{"good", func(*Scenario) {}, nil},
+		{"no nodes", func(sc *Scenario) { sc.Nodes = 0 }, ErrNodes},
+		{"too many nodes", func(sc *Scenario) { sc.Nodes = NodesMax + 1 }, ErrNodes},
+		{"negative m", func(sc *Scenario) { sc.Faults = -1 }, ErrFaults},
+		{"m too large", func(sc *Scenario) { sc.Faults = 4 }, ErrFaults},
+		{"traitor out of range", func(sc *Scenario) { sc.Traitors = []NodeID{4} }, ErrTraitors},
+		{"traitor twice", func(sc *Scenario) { sc.Traitors = []NodeID{2, 2} }, ErrTraitors},
+		{"unknown strategy", func(sc *Scenario) { sc.Strategy = "bribe" }, ErrStrategy},
+		{"oversize value", func(sc *Scenario) { sc.Value = make([]byte, ValueBytesMax+1) }, ErrValueTooLarge},
+		{"tree too large", func(sc *Scenario) { sc.Nodes, sc.Faults = 16, 5 }, ErrTreeLarge},
+	}
+	for _, tc := range cases {
+		for _, interactive := range []bool{false, true} {
+			sc := good
+			sc.Interactive = interactive
+			tc.edit(&sc)
+			if _, err := Simulate(sc); !errorIs(err, tc.want) {
+				t.Errorf("%s (interactive=%v): %v, want %v", tc.name, interactive, err, tc.want)
+			}
+		}
+	}
+}
+
+func TestSimulateReportsLoyalLieutenantsOnly(t *testing.T) {
+	// Goal: the report lists each loyal lieutenant once, in id order, and
+	// never a traitor or the commander; method: n=7 with traitors 0 and 5.
+	rep, err := Simulate(Scenario{Nodes: 7, Faults: 2, Traitors: []NodeID{5, 0}, Strategy: StrategySplit, Value: attack})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []NodeID
+	for _, d := range rep.Decisions {
+		ids = append(ids, d.Node)
+	}
+	if !slices.Equal(ids, []NodeID{1, 2, 3, 4, 6}) {
+		t.Fatalf("decisions for %v", ids)
+	}
+	if !rep.IC1 || !rep.IC2 {
+		t.Fatalf("n=7 m=2: IC1=%v IC2=%v", rep.IC1, rep.IC2)
+	}
+}
+
+func TestNetworkRunRejectsMismatchedInputs(t *testing.T) {
+	// Goal: the simulators refuse inputs of the wrong size instead of
+	// indexing past them; method: short strategy and value slices.
+	w, _ := NewNetwork(4, 1, 0)
+	if _, err := w.Run(attack, make([]Strategy, 3)); err == nil {
+		t.Error("Network.Run accepted 3 strategies for 4 nodes")
+	}
+	v, _ := NewVectorNetwork(4, 1)
+	if _, err := v.Run(make([][]byte, 3), make([]Strategy, 4)); err == nil {
+		t.Error("VectorNetwork.Run accepted 3 values for 4 nodes")
+	}
+	oversize := strategyFunc(func([]NodeID, NodeID, []byte) ([]byte, bool) {
+		return make([]byte, ValueBytesMax+1), true
+	})
+	if _, err := w.Run(attack, []Strategy{oversize, nil, nil, nil}); !errors.Is(err, ErrValueTooLarge) {
+		t.Errorf("oversize traitor value: %v, want ErrValueTooLarge", err)
+	}
+}
