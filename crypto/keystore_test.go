@@ -307,3 +307,30 @@ func TestEncryptKeyRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestKeystoreGoldenFile pins format version 1: a file written by an
+// earlier build must still decrypt, and encrypting the same key with the
+// same salt and nonce must reproduce it byte for byte, so any change to
+// the encoding, the associated data or the KDF use shows up here.
+func TestKeystoreGoldenFile(t *testing.T) {
+	golden, err := ReadKeyFile("testdata/keystore_v1.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := testKey(t, 42)
+	got, err := DecryptKey(golden, []byte("synod-golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Public() != want.Public() {
+		t.Fatal("golden file decrypts to another key")
+	}
+	fixed := bytes.NewReader(bytes.Repeat([]byte{0xa5}, KeystoreSaltBytes+KeystoreNonceBytes))
+	again, err := EncryptKey(want, []byte("synod-golden"), LightKDFParams(), fixed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again, golden) {
+		t.Fatalf("encoding changed:\n%s\nwant:\n%s", again, golden)
+	}
+}
