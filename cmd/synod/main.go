@@ -22,6 +22,8 @@ func newApp() *cli.App {
 		Name:                 "synod",
 		Usage:                "a Byzantine fault tolerant blockchain node",
 		EnableBashCompletion: true,
-		Commands:             []*cli.Command{},
+		Commands: []*cli.Command{
+			omCommand(),
+		},
 	}
 }
