@@ -43,7 +43,7 @@ type Block struct {
 }
 
 // Hash is the block hash: SHA-256 of the header's encoding.
-func (h *Header) Hash() crypto.Hash {
+func (h Header) Hash() crypto.Hash {
 	e := encoder{buf: make([]byte, 0, HeaderBytesMax)}
 	h.encode(&e)
 	return crypto.Sum256(e.buf)

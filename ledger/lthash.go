@@ -53,10 +53,10 @@ func expandLeaf(leaf []byte, out *[LtHashBytes]byte) {
 }
 
 // Root is the 32-byte state root: SHA-256 of the accumulator.
-func (h *LtHash) Root() crypto.Hash { return crypto.Sum256(h.Encode()) }
+func (h LtHash) Root() crypto.Hash { return crypto.Sum256(h.Encode()) }
 
 // Encode returns the accumulator's 2048 bytes.
-func (h *LtHash) Encode() []byte {
+func (h LtHash) Encode() []byte {
 	b := make([]byte, LtHashBytes)
 	for i, v := range h.lanes {
 		binary.LittleEndian.PutUint16(b[2*i:], v)

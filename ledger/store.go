@@ -1,0 +1,411 @@
+package ledger
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/synod-chain/synod/crypto"
+)
+
+// Store errors callers branch on.
+var (
+	ErrStoreWrongChain    = errors.New("store: made for another chain")
+	ErrStoreNotInit       = errors.New("store: no genesis (not initialised)")
+	ErrStoreCorrupt       = errors.New("store: corrupt record")
+	ErrStoreNotFound      = errors.New("store: not found")
+	ErrStoreNotNext       = errors.New("store: block does not extend the head")
+	ErrStoreStateMismatch = errors.New("store: state diff does not match the block's state root")
+)
+
+// Key layout. One byte names the table; integers are big-endian so keys
+// sort by height.
+const (
+	tableMeta      = 'm' // m + name                  → value
+	tableBlock     = 'b' // b + height                → block encoding
+	tableBlockHash = 'h' // h + block hash            → height
+	tableCert      = 'c' // c + height                → certificate encoding
+	tableTx        = 't' // t + tx hash               → height, index
+	tableAccount   = 'a' // a + address               → account (latest)
+	tableHistory   = 'A' // A + address + height      → account after that height
+)
+
+var (
+	keyChainID     = []byte("mchain-id")
+	keyGenesisHash = []byte("mgenesis-hash")
+	keyHead        = []byte("mhead")
+	keyStateHash   = []byte("mstate-hash")
+)
+
+// StoreOptions configure Open.
+type StoreOptions struct {
+	// ChainID must match the chain the store was initialised for.
+	ChainID string
+	// Logger receives Pebble's own log lines; nil discards them.
+	Logger *slog.Logger
+	// FS replaces the file system, for crash tests; nil means the disk.
+	FS vfs.FS
+}
+
+// Store is the ledger on disk: blocks by height and hash, commit
+// certificates, the tx index, account state with per-height history, and
+// the chain head. Each block is written in one fsynced Pebble batch, so
+// after a crash the store holds a block wholly or not at all and its state
+// always matches its head. Reads are safe from many goroutines; writes
+// (InitGenesis, ApplyBlock) are serialised.
+type Store struct {
+	db      *pebble.DB
+	chainID string
+
+	writeMu sync.Mutex // one writer at a time
+
+	mu        sync.RWMutex // guards head and stateHash
+	head      Header
+	stateHash LtHash
+	init      bool
+}
+
+// OpenStore opens (creating if needed) the store in dir.
+func OpenStore(dir string, opts StoreOptions) (*Store, error) {
+	popts := &pebble.Options{Logger: pebbleLogger{opts.Logger}, FS: opts.FS}
+	db, err := pebble.Open(dir, popts)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
+	s := &Store{db: db, chainID: opts.ChainID}
+	if err := s.load(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) load() error {
+	chainID, err := s.get(keyChainID)
+	if errors.Is(err, ErrStoreNotFound) {
+		return nil // fresh store; InitGenesis comes next
+	}
+	if err != nil {
+		return err
+	}
+	if string(chainID) != s.chainID {
+		return fmt.Errorf("%w: store holds %q, node runs %q", ErrStoreWrongChain, chainID, s.chainID)
+	}
+	headRaw, err := s.get(keyHead)
+	if err != nil {
+		return fmt.Errorf("%w: head: %w", ErrStoreCorrupt, err)
+	}
+	if len(headRaw) != 8+crypto.HashBytes {
+		return fmt.Errorf("%w: head record of %d bytes", ErrStoreCorrupt, len(headRaw))
+	}
+	height := binary.BigEndian.Uint64(headRaw)
+	b, err := s.BlockByHeight(height)
+	if err != nil {
+		return fmt.Errorf("%w: head block %d: %w", ErrStoreCorrupt, height, err)
+	}
+	if b.Hash() != crypto.Hash(headRaw[8:]) {
+		return fmt.Errorf("%w: head hash does not match block %d", ErrStoreCorrupt, height)
+	}
+	hashRaw, err := s.get(keyStateHash)
+	if err != nil {
+		return fmt.Errorf("%w: state hash: %w", ErrStoreCorrupt, err)
+	}
+	sh, err := DecodeLtHash(hashRaw)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrStoreCorrupt, err)
+	}
+	// Check data after reading: the state must be the state the head
+	// block's header certifies.
+	if sh.Root() != b.Header.StateRoot {
+		return fmt.Errorf("%w: state root %s does not match head %d's %s", ErrStoreCorrupt, sh.Root().Short(), height, b.Header.StateRoot.Short())
+	}
+	s.head, s.stateHash, s.init = b.Header, sh, true
+	return nil
+}
+
+// Close closes the store.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Initialized reports whether the store holds a genesis.
+func (s *Store) Initialized() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.init
+}
+
+// InitGenesis writes the genesis block and state. On a store already
+// initialised with the same genesis it does nothing; with another, it fails.
+func (s *Store) InitGenesis(g *Genesis) error {
+	if g.ChainID != s.chainID {
+		return fmt.Errorf("%w: genesis is for %q, store for %q", ErrStoreWrongChain, g.ChainID, s.chainID)
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if s.Initialized() {
+		have, err := s.get(keyGenesisHash)
+		if err != nil {
+			return err
+		}
+		if gh := g.Hash(); crypto.Hash(have) != gh {
+			return fmt.Errorf("%w: store genesis %s, given %s", ErrStoreWrongChain, crypto.Hash(have).Short(), gh.Short())
+		}
+		return nil
+	}
+	block, diff := GenesisBlock(g)
+	batch := s.db.NewBatch()
+	defer batch.Close()
+	gh := g.Hash()
+	set(batch, keyChainID, []byte(g.ChainID))
+	set(batch, keyGenesisHash, gh[:])
+	s.writeBlock(batch, block, nil, diff)
+	if err := batch.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("store: write genesis: %w", err)
+	}
+	s.mu.Lock()
+	s.head, s.stateHash, s.init = block.Header, diff.Hash, true
+	s.mu.Unlock()
+	return nil
+}
+
+// ApplyBlock makes b, certified by cert, the new head, in one fsynced
+// batch: block, certificate, tx index, accounts and their history, state
+// hash and head. diff is b's effect on the current state, from
+// PendingChain.Commit (which validated b fully) or ValidateBlock. A block that is not the head's child, or whose diff does not produce its
+// state root, is refused and nothing is written.
+func (s *Store) ApplyBlock(b *Block, cert *CommitCertificate, diff *StateDiff) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	head := s.Head()
+	if !s.Initialized() {
+		return ErrStoreNotInit
+	}
+	if b.Header.Height != head.Height+1 || b.Header.ParentHash != head.Hash() {
+		return fmt.Errorf("%w: block %d (parent %s) on head %d (%s)", ErrStoreNotNext,
+			b.Header.Height, b.Header.ParentHash.Short(), head.Height, head.Hash().Short())
+	}
+	if diff.Root() != b.Header.StateRoot {
+		return fmt.Errorf("%w: height %d", ErrStoreStateMismatch, b.Header.Height)
+	}
+	batch := s.db.NewBatch()
+	defer batch.Close()
+	s.writeBlock(batch, b, cert, diff)
+	if err := batch.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("store: write block %d: %w", b.Header.Height, err)
+	}
+	s.mu.Lock()
+	s.head, s.stateHash = b.Header, diff.Hash
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Store) writeBlock(batch *pebble.Batch, b *Block, cert *CommitCertificate, diff *StateDiff) {
+	height := b.Header.Height
+	hash := b.Hash()
+	set(batch, heightKey(tableBlock, height), b.Encode())
+	set(batch, hashKey(tableBlockHash, hash), be64(height))
+	if cert != nil {
+		set(batch, heightKey(tableCert, height), cert.Encode())
+	}
+	for i, tx := range b.Txs {
+		h := tx.Hash()
+		loc := binary.BigEndian.AppendUint32(be64(height), uint32(i))
+		set(batch, hashKey(tableTx, h), loc)
+	}
+	for _, addr := range diff.Addresses() {
+		acct := EncodeAccount(diff.Accounts[addr])
+		set(batch, accountKey(addr), acct)
+		set(batch, historyKey(addr, height), acct)
+	}
+	set(batch, keyStateHash, diff.Hash.Encode())
+	set(batch, keyHead, append(be64(height), hash[:]...))
+}
+
+// set writes into a batch; a batch Set fails only on a closed batch, a
+// programmer error.
+func set(batch *pebble.Batch, k, v []byte) {
+	if err := batch.Set(k, v, nil); err != nil {
+		panic(fmt.Sprintf("store: batch set: %v", err))
+	}
+}
+
+// Head is the committed head's header.
+func (s *Store) Head() Header {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.head
+}
+
+// StateHash implements StateReader: the committed state's accumulator.
+func (s *Store) StateHash() LtHash {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.stateHash
+}
+
+// GetAccount implements StateReader: the committed account at addr.
+func (s *Store) GetAccount(addr crypto.Address) (Account, error) {
+	raw, err := s.get(accountKey(addr))
+	if errors.Is(err, ErrStoreNotFound) {
+		return Account{}, nil
+	}
+	if err != nil {
+		return Account{}, err
+	}
+	a, err := DecodeAccount(raw)
+	if err != nil {
+		return Account{}, fmt.Errorf("%w: account %s: %w", ErrStoreCorrupt, addr, err)
+	}
+	return a, nil
+}
+
+// AccountAt returns the account at addr as it was after block height.
+func (s *Store) AccountAt(addr crypto.Address, height uint64) (Account, error) {
+	if height > s.Head().Height {
+		return Account{}, fmt.Errorf("%w: height %d is above the head", ErrStoreNotFound, height)
+	}
+	lower := historyKey(addr, 0)
+	iter, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: historyKey(addr, height+1)})
+	if err != nil {
+		return Account{}, fmt.Errorf("store: %w", err)
+	}
+	defer iter.Close()
+	if !iter.Last() {
+		return Account{}, iter.Error()
+	}
+	a, err := DecodeAccount(iter.Value())
+	if err != nil {
+		return Account{}, fmt.Errorf("%w: history of %s: %w", ErrStoreCorrupt, addr, err)
+	}
+	return a, nil
+}
+
+// BlockByHeight returns the committed block at height.
+func (s *Store) BlockByHeight(height uint64) (*Block, error) {
+	raw, err := s.get(heightKey(tableBlock, height))
+	if err != nil {
+		return nil, fmt.Errorf("block %d: %w", height, err)
+	}
+	b, err := DecodeBlock(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: block %d: %w", ErrStoreCorrupt, height, err)
+	}
+	return b, nil
+}
+
+// BlockByHash returns the committed block with hash h.
+func (s *Store) BlockByHash(h crypto.Hash) (*Block, error) {
+	raw, err := s.get(hashKey(tableBlockHash, h))
+	if err != nil {
+		return nil, fmt.Errorf("block %s: %w", h.Short(), err)
+	}
+	if len(raw) != 8 {
+		return nil, fmt.Errorf("%w: block index of %s", ErrStoreCorrupt, h.Short())
+	}
+	return s.BlockByHeight(binary.BigEndian.Uint64(raw))
+}
+
+// Certificate returns the commit certificate of the block at height.
+func (s *Store) Certificate(height uint64) (*CommitCertificate, error) {
+	raw, err := s.get(heightKey(tableCert, height))
+	if err != nil {
+		return nil, fmt.Errorf("certificate %d: %w", height, err)
+	}
+	c, err := DecodeCommitCertificate(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: certificate %d: %w", ErrStoreCorrupt, height, err)
+	}
+	return c, nil
+}
+
+// TxLocation returns where a committed tx is: its block height and index.
+func (s *Store) TxLocation(h crypto.Hash) (height uint64, index int, err error) {
+	raw, err := s.get(hashKey(tableTx, h))
+	if err != nil {
+		return 0, 0, fmt.Errorf("tx %s: %w", h.Short(), err)
+	}
+	if len(raw) != 12 {
+		return 0, 0, fmt.Errorf("%w: tx index of %s", ErrStoreCorrupt, h.Short())
+	}
+	return binary.BigEndian.Uint64(raw), int(binary.BigEndian.Uint32(raw[8:])), nil
+}
+
+// Tx returns a committed tx with its location.
+func (s *Store) Tx(h crypto.Hash) (*Tx, uint64, int, error) {
+	height, index, err := s.TxLocation(h)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	b, err := s.BlockByHeight(height)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	if index >= len(b.Txs) || b.Txs[index].Hash() != h {
+		return nil, 0, 0, fmt.Errorf("%w: tx index of %s points to the wrong tx", ErrStoreCorrupt, h.Short())
+	}
+	return b.Txs[index], height, index, nil
+}
+
+// get copies the value at k out of Pebble, or returns ErrStoreNotFound.
+func (s *Store) get(k []byte) ([]byte, error) {
+	v, closer, err := s.db.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, ErrStoreNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: get: %w", err)
+	}
+	out := append([]byte(nil), v...)
+	closer.Close()
+	return out, nil
+}
+
+func be64(v uint64) []byte { return binary.BigEndian.AppendUint64(make([]byte, 0, 12), v) }
+
+func heightKey(table byte, height uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{table}, height)
+}
+
+func hashKey(table byte, h crypto.Hash) []byte { return append([]byte{table}, h[:]...) }
+
+func accountKey(addr crypto.Address) []byte { return append([]byte{tableAccount}, addr[:]...) }
+
+func historyKey(addr crypto.Address, height uint64) []byte {
+	k := make([]byte, 0, 1+crypto.AddressBytes+8)
+	k = append(k, tableHistory)
+	k = append(k, addr[:]...)
+	return binary.BigEndian.AppendUint64(k, height)
+}
+
+// pebbleLogger routes Pebble's log lines into the node's slog logger.
+type pebbleLogger struct{ log *slog.Logger }
+
+func (l pebbleLogger) Infof(format string, args ...any) {
+	if l.log != nil {
+		l.log.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+	}
+}
+
+func (l pebbleLogger) Errorf(format string, args ...any) {
+	if l.log != nil {
+		l.log.Error(fmt.Sprintf(format, args...), "component", "pebble")
+	}
+}
+
+// Fatalf is called by Pebble on unrecoverable corruption; Pebble expects
+// the process not to continue.
+func (l pebbleLogger) Fatalf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if l.log != nil {
+		l.log.Error(msg, "component", "pebble", "fatal", true)
+	}
+	panic("pebble: " + msg)
+}
+
+var _ io.Closer = (*Store)(nil)
+var _ StateReader = (*Store)(nil)

@@ -1,0 +1,227 @@
+package ledger
+
+import (
+	"errors"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/synod-chain/synod/crypto"
+)
+
+// stChain is a small chain for store tests: a genesis with funded accounts
+// and a MemState mirror that knows the expected state at every height.
+type stChain struct {
+	genesis *Genesis
+	keys    []crypto.PrivateKey
+	nonces  []uint64
+	mem     *MemState
+	pending *PendingChain
+	rng     *rand.Rand
+}
+
+func newSTChain(t testing.TB, accounts int, seed uint64) *stChain {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 1))
+	c := &stChain{rng: rng, mem: NewMemState()}
+	val, err := crypto.PrivateKeyFromSeed(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &Genesis{
+		ChainID:     "store-test",
+		GenesisTime: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+		Validators:  []Validator{{Name: "v0", PublicKey: val.Public()}},
+		Consensus:   DefaultConsensusParams(),
+	}
+	for i := 0; i < accounts; i++ {
+		seed := make([]byte, 32)
+		seed[0], seed[1] = byte(i), 1
+		k, err := crypto.PrivateKeyFromSeed(seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.keys = append(c.keys, k)
+		c.nonces = append(c.nonces, 0)
+		g.Accounts = append(g.Accounts, GenesisAccount{Address: k.Public().Address(), Amount: 1_000_000})
+	}
+	if err := g.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c.genesis = g
+	gb, diff := GenesisBlock(g)
+	c.mem.Apply(diff)
+	c.pending = NewPendingChain(g.ChainID, g.Consensus, gb.Header, c.mem)
+	return c
+}
+
+// next builds the next block of txs random transfers and applies it to the
+// mirror; it returns the block and its diff.
+func (c *stChain) next(t testing.TB, txs int) (*Block, *StateDiff) {
+	t.Helper()
+	var cands []*Tx
+	for i := 0; i < txs; i++ {
+		from := c.rng.IntN(len(c.keys))
+		tx := &Tx{ChainID: c.genesis.ChainID, Nonce: c.nonces[from], To: c.keys[c.rng.IntN(len(c.keys))].Public().Address(),
+			Amount: c.rng.Uint64N(1000), Fee: c.rng.Uint64N(3)}
+		tx.Sign(c.keys[from])
+		c.nonces[from]++
+		cands = append(cands, tx)
+	}
+	head := c.pending.Head()
+	b, err := c.pending.Build(head.Hash(), 0, c.genesis.Validators[0].Address(), head.Timestamp+1, cands)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Txs) != len(cands) {
+		t.Fatalf("built %d of %d txs", len(b.Txs), len(cands))
+	}
+	_, diff, err := c.pending.Commit(b.Hash())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.mem.Apply(diff)
+	return b, diff
+}
+
+func openSTStore(t testing.TB, fs vfs.FS, chainID string) *Store {
+	t.Helper()
+	s, err := OpenStore("db", StoreOptions{ChainID: chainID, FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestStoreRoundTrip writes a short chain and reads every record back,
+// before and after a reopen.
+func TestStoreRoundTrip(t *testing.T) {
+	c := newSTChain(t, 8, 1)
+	fs := vfs.NewMem()
+	s := openSTStore(t, fs, c.genesis.ChainID)
+	if s.Initialized() {
+		t.Fatal("fresh store claims a genesis")
+	}
+	if err := s.InitGenesis(c.genesis); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.InitGenesis(c.genesis); err != nil {
+		t.Fatalf("re-init with the same genesis: %v", err)
+	}
+	var blocks []*Block
+	for h := 1; h <= 5; h++ {
+		b, diff := c.next(t, 10)
+		cert := &CommitCertificate{Height: b.Header.Height, BlockHash: b.Hash(), Signatures: []CommitSignature{{Validator: 0}}}
+		if err := s.ApplyBlock(b, cert, diff); err != nil {
+			t.Fatalf("apply %d: %v", h, err)
+		}
+		blocks = append(blocks, b)
+	}
+	check := func(s *Store) {
+		t.Helper()
+		if got := s.Head().Height; got != 5 {
+			t.Fatalf("head %d, want 5", got)
+		}
+		for _, b := range blocks {
+			got, err := s.BlockByHash(b.Hash())
+			if err != nil || got.Hash() != b.Hash() {
+				t.Fatalf("block %d by hash: %v", b.Height(), err)
+			}
+			cert, err := s.Certificate(b.Height())
+			if err != nil || cert.BlockHash != b.Hash() {
+				t.Fatalf("certificate %d: %v", b.Height(), err)
+			}
+			for i, tx := range b.Txs {
+				got, h, idx, err := s.Tx(tx.Hash())
+				if err != nil || h != b.Height() || idx != i || got.Hash() != tx.Hash() {
+					t.Fatalf("tx %d/%d: got height %d index %d err %v", b.Height(), i, h, idx, err)
+				}
+			}
+		}
+		for addr, want := range c.mem.Accounts() {
+			got, err := s.GetAccount(addr)
+			if err != nil || got != want {
+				t.Fatalf("account %s: got %+v, want %+v (%v)", addr, got, want, err)
+			}
+		}
+		if s.StateHash().Root() != c.mem.StateHash().Root() {
+			t.Fatal("state hash differs from the mirror")
+		}
+	}
+	check(s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openSTStore(t, fs, c.genesis.ChainID)
+	defer s.Close()
+	check(s)
+}
+
+// TestStoreRefusals checks each way a write or an open is refused and that
+// a refused block leaves the head where it was.
+func TestStoreRefusals(t *testing.T) {
+	c := newSTChain(t, 4, 2)
+	fs := vfs.NewMem()
+	s := openSTStore(t, fs, c.genesis.ChainID)
+	b1, d1 := c.next(t, 3)
+	if err := s.ApplyBlock(b1, nil, d1); !errors.Is(err, ErrStoreNotInit) {
+		t.Fatalf("apply before genesis: %v", err)
+	}
+	if err := s.InitGenesis(c.genesis); err != nil {
+		t.Fatal(err)
+	}
+	b2, d2 := c.next(t, 3)
+	if err := s.ApplyBlock(b2, nil, d2); !errors.Is(err, ErrStoreNotNext) {
+		t.Fatalf("skipping a height: %v", err)
+	}
+	bad := *d1
+	bad.Hash = LtHash{}
+	if err := s.ApplyBlock(b1, nil, &bad); !errors.Is(err, ErrStoreStateMismatch) {
+		t.Fatalf("wrong diff: %v", err)
+	}
+	if s.Head().Height != 0 {
+		t.Fatalf("refused blocks moved the head to %d", s.Head().Height)
+	}
+	other := *c.genesis
+	other.GenesisTime = other.GenesisTime.Add(time.Second)
+	if err := s.InitGenesis(&other); !errors.Is(err, ErrStoreWrongChain) {
+		t.Fatalf("init with another genesis: %v", err)
+	}
+	s.Close()
+	if _, err := OpenStore("db", StoreOptions{ChainID: "another-chain", FS: fs}); !errors.Is(err, ErrStoreWrongChain) {
+		t.Fatalf("open for another chain id: %v", err)
+	}
+}
+
+// TestStoreAccountHistory checks AccountAt returns each account as it was
+// after every height, against the mirror's snapshots.
+func TestStoreAccountHistory(t *testing.T) {
+	c := newSTChain(t, 5, 3)
+	s := openSTStore(t, vfs.NewMem(), c.genesis.ChainID)
+	defer s.Close()
+	if err := s.InitGenesis(c.genesis); err != nil {
+		t.Fatal(err)
+	}
+	snapshots := []map[crypto.Address]Account{c.mem.Accounts()}
+	for h := 1; h <= 8; h++ {
+		b, d := c.next(t, 4)
+		if err := s.ApplyBlock(b, nil, d); err != nil {
+			t.Fatal(err)
+		}
+		snapshots = append(snapshots, c.mem.Accounts())
+	}
+	for h, snap := range snapshots {
+		for _, k := range c.keys {
+			addr := k.Public().Address()
+			got, err := s.AccountAt(addr, uint64(h))
+			if err != nil || got != snap[addr] {
+				t.Fatalf("account %s at %d: got %+v, want %+v (%v)", addr, h, got, snap[addr], err)
+			}
+		}
+	}
+	if _, err := s.AccountAt(c.keys[0].Public().Address(), 9); !errors.Is(err, ErrStoreNotFound) {
+		t.Fatalf("height above head: %v", err)
+	}
+}
