@@ -3,7 +3,6 @@ package ledger_test
 import (
 	"maps"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/synod-chain/synod/crypto"
@@ -74,6 +73,12 @@ func testGenesis(validators int, balances ...uint64) *ledger.Genesis {
 	return g
 }
 
+// fataler is the part of testing.TB the fixtures need; *rapid.T has it too.
+type fataler interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
 // chainAt is a committed chain tip: the head header and the state after it.
 type chainAt struct {
 	genesis *ledger.Genesis
@@ -83,7 +88,7 @@ type chainAt struct {
 }
 
 // startChain validates g and returns the chain at its genesis block.
-func startChain(tb testing.TB, g *ledger.Genesis) *chainAt {
+func startChain(tb fataler, g *ledger.Genesis) *chainAt {
 	tb.Helper()
 	if err := g.Validate(); err != nil {
 		tb.Fatalf("fixture genesis: %v", err)
@@ -103,7 +108,7 @@ func (c *chainAt) template(proposer crypto.Address) ledger.BlockTemplate {
 }
 
 // build makes the next block from candidates without committing it.
-func (c *chainAt) build(tb testing.TB, proposer crypto.Address, candidates []*ledger.Tx) (*ledger.Block, *ledger.StateDiff) {
+func (c *chainAt) build(tb fataler, proposer crypto.Address, candidates []*ledger.Tx) (*ledger.Block, *ledger.StateDiff) {
 	tb.Helper()
 	b, diff, err := ledger.BuildBlock(c.template(proposer), c.state, candidates)
 	if err != nil {
@@ -113,7 +118,7 @@ func (c *chainAt) build(tb testing.TB, proposer crypto.Address, candidates []*le
 }
 
 // commit validates b as the next block and applies it.
-func (c *chainAt) commit(tb testing.TB, b *ledger.Block) {
+func (c *chainAt) commit(tb fataler, b *ledger.Block) {
 	tb.Helper()
 	diff, err := ledger.ValidateBlock(c.genesis.ChainID, c.params, &c.head, c.state, b)
 	if err != nil {
@@ -138,7 +143,7 @@ func rootFromScratch(accounts map[crypto.Address]ledger.Account) crypto.Hash {
 }
 
 // supply is the sum of all balances.
-func supply(tb testing.TB, accounts map[crypto.Address]ledger.Account) uint64 {
+func supply(tb fataler, accounts map[crypto.Address]ledger.Account) uint64 {
 	tb.Helper()
 	var s uint64
 	for _, a := range accounts {
