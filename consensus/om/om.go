@@ -54,6 +54,7 @@ type Node struct {
 	held     []valueRef // per tree slot: the value received for that path
 	values   [][]byte   // interned values; values[refDefault] is nil
 	valueRef map[string]valueRef
+	lastRef  valueRef // the ref intern returned last
 	own      valueRef // the commander's own value
 
 	outbox   []Message
@@ -103,6 +104,7 @@ func (nd *Node) Reset(value []byte, strategy Strategy) error {
 	clear(nd.valueRef)
 	nd.values = append(nd.values[:0], nil)
 	nd.valueRef[""] = refDefault
+	nd.lastRef = refDefault
 	nd.own = refDefault
 	if nd.cfg.Self == nd.cfg.Commander {
 		nd.own = nd.intern(value)
@@ -229,13 +231,19 @@ func checkPath(path []NodeID, nodes int, receiver NodeID) error {
 // string(value) do not allocate; the table is bounded by the tree's slots
 // because each slot is filled at most once.
 func (nd *Node) intern(value []byte) valueRef {
+	// Consecutive messages mostly carry the same value: try it before the map.
+	if bytes.Equal(nd.values[nd.lastRef], value) {
+		return nd.lastRef
+	}
 	if ref, ok := nd.valueRef[string(value)]; ok {
+		nd.lastRef = ref
 		return ref
 	}
 	kept := bytes.Clone(value)
 	ref := valueRef(len(nd.values))
 	nd.values = append(nd.values, kept)
 	nd.valueRef[string(kept)] = ref
+	nd.lastRef = ref
 	return ref
 }
 

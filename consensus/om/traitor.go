@@ -12,8 +12,8 @@ import (
 // freedom left to a traitor that the receivers cannot detect.
 type Strategy interface {
 	// Send is called once per message the loyal algorithm sends, in a
-	// deterministic order (receivers ascending, paths in lexicographic
-	// order). path is the outgoing path, ending with the sender; loyal is
+	// deterministic order (paths in lexicographic order, then receivers
+	// ascending). path is the outgoing path, ending with the sender; loyal is
 	// the value a loyal node sends. It returns the value to send, or false
 	// to send nothing. It must not keep or modify path or loyal.
 	Send(path []NodeID, to NodeID, loyal []byte) (value []byte, send bool)
