@@ -5,11 +5,11 @@ import "fmt"
 // InteractiveConfig describes one interactive-consistency run from one
 // node's point of view: every node is the commander of one OM(m) instance.
 type InteractiveConfig struct {
-	Nodes    int    // n
-	Faults   int    // m
-	Self     NodeID // this node
-	Instance uint64 // shared by the n instances; the path's first id tells them apart
-	Strategy Strategy
+	Nodes    int      // n
+	Faults   int      // m
+	Self     NodeID   // this node
+	Instance uint64   // shared by the n instances; the path's first id tells them apart
+	Strategy Strategy // nil is Loyal; see Config.Strategy
 }
 
 // Interactive runs the n OM(m) instances of interactive consistency for one

@@ -31,7 +31,9 @@ type Config struct {
 	Self      NodeID // this node
 	Commander NodeID // the general whose value is being agreed on
 	Instance  uint64 // names the instance on the wire (e.g. checkpoint height)
-	Strategy  Strategy
+	// Strategy overrides what the node sends; nil is Loyal. Only the
+	// simulator and tests set it: a validator is always loyal to itself.
+	Strategy Strategy
 }
 
 // valueRef names an interned value. A node keeps each distinct value once

@@ -32,6 +32,9 @@ type Network struct {
 
 // NewNetwork builds the n nodes of one instance commanded by commander.
 func NewNetwork(nodes, faults int, commander NodeID) (*Network, error) {
+	if _, err := newShape(nodes, faults); err != nil {
+		return nil, err
+	}
 	w := &Network{commander: commander, nodes: make([]*Node, nodes)}
 	for id := range nodes {
 		nd, err := NewNode(Config{Nodes: nodes, Faults: faults, Self: NodeID(id), Commander: commander}, nil)
@@ -137,6 +140,9 @@ type VectorNetwork struct {
 
 // NewVectorNetwork builds the n nodes of one run.
 func NewVectorNetwork(nodes, faults int) (*VectorNetwork, error) {
+	if _, err := newShape(nodes, faults); err != nil {
+		return nil, err
+	}
 	w := &VectorNetwork{nodes: make([]*Interactive, nodes)}
 	for id := range nodes {
 		ic, err := NewInteractive(InteractiveConfig{Nodes: nodes, Faults: faults, Self: NodeID(id)}, nil)

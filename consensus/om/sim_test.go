@@ -116,3 +116,19 @@ func TestNetworkRunRejectsMismatchedInputs(t *testing.T) {
 		t.Errorf("oversize traitor value: %v, want ErrValueTooLarge", err)
 	}
 }
+
+func TestNetworksRejectBadSizes(t *testing.T) {
+	// Goal: building a simulator with an impossible size is an error, not a
+	// panic; method: negative and oversized n, m out of range.
+	for _, tc := range []struct{ n, m int }{{-1, 0}, {0, 0}, {NodesMax + 1, 1}, {4, -1}, {4, 9}} {
+		if _, err := NewNetwork(tc.n, tc.m, 0); err == nil {
+			t.Errorf("NewNetwork(%d, %d) succeeded", tc.n, tc.m)
+		}
+		if _, err := NewVectorNetwork(tc.n, tc.m); err == nil {
+			t.Errorf("NewVectorNetwork(%d, %d) succeeded", tc.n, tc.m)
+		}
+	}
+	if _, err := NewNetwork(4, 1, 4); !errors.Is(err, ErrNodeRange) {
+		t.Errorf("commander 4 of 4: %v", err)
+	}
+}
