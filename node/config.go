@@ -1,0 +1,238 @@
+package node
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Files and folders of a node home.
+const (
+	ConfigFile         = "config.toml"
+	GenesisFile        = "genesis.json"
+	ValidatorKeyFile   = "keys/validator.json"
+	NodeKeyFile        = "keys/node.json"
+	PasswordFile       = "keys/password.txt"
+	DataDir            = "data"
+	configFileBytesMax = 1 << 20
+)
+
+// Config is a node's own settings, from config.toml in its home; flags
+// override single fields. Settings every validator must share live in the
+// genesis document instead.
+type Config struct {
+	Moniker   string          `toml:"moniker"`
+	OMVerify  bool            `toml:"om_verify"`
+	P2P       P2PConfig       `toml:"p2p"`
+	RPC       RPCConfig       `toml:"rpc"`
+	Metrics   MetricsConfig   `toml:"metrics"`
+	Admin     AdminConfig     `toml:"admin"`
+	Consensus ConsensusConfig `toml:"consensus"`
+	Mempool   MempoolConfig   `toml:"mempool"`
+	Log       LogConfig       `toml:"log"`
+}
+
+// P2PConfig: libp2p listen addresses and peers.
+type P2PConfig struct {
+	Listen          []string `toml:"listen"`
+	PersistentPeers []string `toml:"persistent_peers"`
+}
+
+// RPCConfig: the JSON-RPC server.
+type RPCConfig struct {
+	Listen          string   `toml:"listen"`
+	CORSOrigins     []string `toml:"cors_origins"`
+	RequestBytesMax int      `toml:"request_bytes_max"`
+}
+
+// MetricsConfig: the Prometheus endpoint ("" disables it).
+type MetricsConfig struct {
+	Listen string `toml:"listen"`
+}
+
+// AdminConfig: the loopback-only admin endpoint the testnet's fault
+// injector uses ("" disables it).
+type AdminConfig struct {
+	Listen string `toml:"listen"`
+}
+
+// ConsensusConfig: local timing. TickMs is the wall-clock length of one
+// engine tick; the engine's timeouts are counted in ticks.
+type ConsensusConfig struct {
+	TickMs uint64 `toml:"tick_ms"`
+}
+
+// MempoolConfig: limits of the pending-tx pool.
+type MempoolConfig struct {
+	TxsMax          int `toml:"txs_max"`
+	BytesMax        int `toml:"bytes_max"`
+	PerSenderTxsMax int `toml:"per_sender_txs_max"`
+}
+
+// LogConfig: level (debug|info|warn|error) and format (text|json).
+type LogConfig struct {
+	Level  string `toml:"level"`
+	Format string `toml:"format"`
+}
+
+// DefaultConfig is what `synod init` writes.
+func DefaultConfig(moniker string) Config {
+	return Config{
+		Moniker: moniker,
+		P2P: P2PConfig{
+			Listen: []string{"/ip4/127.0.0.1/tcp/26656", "/ip4/127.0.0.1/udp/26656/quic-v1"},
+		},
+		RPC:       RPCConfig{Listen: "127.0.0.1:8545", RequestBytesMax: 1 << 20},
+		Metrics:   MetricsConfig{Listen: "127.0.0.1:9545"},
+		Consensus: ConsensusConfig{TickMs: 50},
+		Mempool:   MempoolConfig{TxsMax: 50_000, BytesMax: 64 << 20, PerSenderTxsMax: 1_000},
+		Log:       LogConfig{Level: "info", Format: "text"},
+	}
+}
+
+// ErrConfig wraps every config validation failure.
+var ErrConfig = errors.New("config")
+
+// Validate checks ranges and formats.
+func (c *Config) Validate() error {
+	if c.Moniker == "" || len(c.Moniker) > 64 {
+		return fmt.Errorf("%w: moniker must be 1-64 bytes", ErrConfig)
+	}
+	if len(c.P2P.Listen) == 0 {
+		return fmt.Errorf("%w: p2p.listen needs at least one address", ErrConfig)
+	}
+	for _, addr := range []struct{ name, v string }{{"rpc.listen", c.RPC.Listen}, {"metrics.listen", c.Metrics.Listen}, {"admin.listen", c.Admin.Listen}} {
+		if addr.v == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(addr.v); err != nil {
+			return fmt.Errorf("%w: %s %q: %v", ErrConfig, addr.name, addr.v, err)
+		}
+	}
+	if c.Admin.Listen != "" {
+		host, _, _ := net.SplitHostPort(c.Admin.Listen)
+		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+			return fmt.Errorf("%w: admin.listen %q must be a loopback address", ErrConfig, c.Admin.Listen)
+		}
+	}
+	if c.Consensus.TickMs < 1 || c.Consensus.TickMs > 10_000 {
+		return fmt.Errorf("%w: consensus.tick_ms %d not in 1..10000", ErrConfig, c.Consensus.TickMs)
+	}
+	if c.Mempool.TxsMax < 1 || c.Mempool.BytesMax < 1024 || c.Mempool.PerSenderTxsMax < 1 {
+		return fmt.Errorf("%w: mempool limits must be positive (bytes_max >= 1024)", ErrConfig)
+	}
+	if c.RPC.RequestBytesMax < 1024 || c.RPC.RequestBytesMax > 64<<20 {
+		return fmt.Errorf("%w: rpc.request_bytes_max %d not in 1024..64MiB", ErrConfig, c.RPC.RequestBytesMax)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("%w: log.level %q not one of debug, info, warn, error", ErrConfig, c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return fmt.Errorf("%w: log.format %q not one of text, json", ErrConfig, c.Log.Format)
+	}
+	return nil
+}
+
+// Tick is the wall-clock length of one engine tick.
+func (c *Config) Tick() time.Duration { return time.Duration(c.Consensus.TickMs) * time.Millisecond }
+
+// LoadConfig reads and validates config.toml in home. Unknown keys are
+// errors, so a typo does not silently fall back to a default.
+func LoadConfig(home string) (Config, error) {
+	path := filepath.Join(home, ConfigFile)
+	raw, err := readFileMax(path, configFileBytesMax)
+	if err != nil {
+		return Config{}, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	cfg := DefaultConfig("")
+	md, err := toml.NewDecoder(bytes.NewReader(raw)).Decode(&cfg)
+	if err != nil {
+		return Config{}, fmt.Errorf("%w: %s: %w", ErrConfig, path, err)
+	}
+	if undecoded := md.Undecoded(); len(undecoded) > 0 {
+		return Config{}, fmt.Errorf("%w: %s: unknown key %q", ErrConfig, path, undecoded[0].String())
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// WriteConfig writes cfg as config.toml in home.
+func WriteConfig(home string, cfg Config) error {
+	var buf bytes.Buffer
+	buf.WriteString("# Synod node configuration. Chain-wide settings live in genesis.json.\n")
+	if err := toml.NewEncoder(&buf).Encode(cfg); err != nil {
+		return fmt.Errorf("encode config: %w", err)
+	}
+	return writeFileAtomic(filepath.Join(home, ConfigFile), buf.Bytes(), 0o644)
+}
+
+// readFileMax reads a whole file of at most max bytes.
+func readFileMax(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() > max {
+		return nil, fmt.Errorf("%s: %d bytes exceeds limit %d", path, st.Size(), max)
+	}
+	buf := make([]byte, st.Size())
+	if _, err := f.ReadAt(buf, 0); err != nil && st.Size() > 0 {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return buf, nil
+}
+
+// writeFileAtomic writes via a temp file, fsync and rename, then fsyncs the
+// directory, so a crash leaves the old file or the new one, never half.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,334 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/synod-chain/synod/consensus/pbft"
+	"github.com/synod-chain/synod/crypto"
+	"github.com/synod-chain/synod/ledger"
+)
+
+// Queue limits of the consensus loop.
+const (
+	inboxMessagesMax   = 4096
+	deliveredBlocksMax = 256
+)
+
+// ConsensusNetwork carries encoded consensus messages between validators,
+// addressed by validator index.
+type ConsensusNetwork interface {
+	SendConsensus(to int, msg []byte)
+	BroadcastConsensus(msg []byte)
+}
+
+// TxPool is what the consensus loop needs of the mempool.
+type TxPool interface {
+	Reap(maxTxs, maxBytes int) []*ledger.Tx
+	Update(committed []*ledger.Tx, state ledger.StateReader)
+}
+
+// CommitObserver hears about every block the node applied, in height order.
+type CommitObserver func(b *ledger.Block, cert *ledger.CommitCertificate)
+
+// inboundMessage is a consensus message as it came off the network.
+type inboundMessage struct {
+	from string // the peer, for logs and penalties
+	raw  []byte
+}
+
+// deliveredBlock is a committed block fetched by block sync.
+type deliveredBlock struct {
+	block *ledger.Block
+	cert  *ledger.CommitCertificate
+}
+
+// driver owns the replica and everything it writes: the pending chain, the
+// WAL and the store. One goroutine (run) does all of it, in the order the
+// engine asks for: persist and fsync, send, apply commits, advance.
+type driver struct {
+	log      *slog.Logger
+	genesis  *ledger.Genesis
+	replica  *pbft.Replica
+	chain    *ledger.PendingChain
+	store    *ledger.Store
+	wal      *WAL
+	net      ConsensusNetwork
+	pool     TxPool
+	tick     time.Duration
+	now      func() time.Time
+	inbox    chan inboundMessage
+	synced   chan deliveredBlock
+	observer CommitObserver
+	metrics  *Metrics
+	// penalize is told about peers that sent undecodable or badly signed
+	// messages.
+	penalize func(peer string, reason error)
+	// catchUp asks block sync for heights [from, to].
+	catchUp func(from, to uint64, peers []uint16)
+	// walRecords counts records since the last compaction.
+	walRecords int
+}
+
+type driverConfig struct {
+	Genesis  *ledger.Genesis
+	Self     uint16
+	Key      crypto.PrivateKey
+	Store    *ledger.Store
+	WAL      *WAL
+	Net      ConsensusNetwork
+	Pool     TxPool
+	Tick     time.Duration
+	Now      func() time.Time
+	Observer CommitObserver
+	Metrics  *Metrics
+	Penalize func(peer string, reason error)
+	CatchUp  func(from, to uint64, peers []uint16)
+	Logger   *slog.Logger
+}
+
+func newDriver(cfg driverConfig) (*driver, error) {
+	vals, err := cfg.Genesis.ValidatorSet()
+	if err != nil {
+		return nil, err
+	}
+	raw, err := cfg.WAL.Records()
+	if err != nil {
+		return nil, err
+	}
+	records := make([]pbft.Record, 0, len(raw))
+	for i, b := range raw {
+		rec, err := pbft.DecodeRecord(b)
+		if err != nil {
+			return nil, fmt.Errorf("%w: record %d: %w", ErrWALCorrupt, i, err)
+		}
+		records = append(records, *rec)
+	}
+	head := cfg.Store.Head()
+	chain := ledger.NewPendingChain(cfg.Genesis.ChainID, cfg.Genesis.Consensus, head, cfg.Store)
+	genesisBlock, _ := ledger.GenesisBlock(cfg.Genesis)
+	d := &driver{
+		log: cfg.Logger, genesis: cfg.Genesis, chain: chain, store: cfg.Store, wal: cfg.WAL,
+		net: cfg.Net, pool: cfg.Pool, tick: cfg.Tick, now: cfg.Now, observer: cfg.Observer,
+		metrics: cfg.Metrics, penalize: cfg.Penalize, catchUp: cfg.CatchUp,
+		inbox:      make(chan inboundMessage, inboxMessagesMax),
+		synced:     make(chan deliveredBlock, deliveredBlocksMax),
+		walRecords: len(records),
+	}
+	params := cfg.Genesis.Consensus
+	d.replica, err = pbft.NewReplica(pbft.Config{
+		ChainID:    cfg.Genesis.ChainID,
+		ID:         cfg.Self,
+		Validators: vals,
+		Params:     params,
+		App: pbft.ChainApplication{Chain: chain, Candidates: func() []*ledger.Tx {
+			return d.pool.Reap(int(params.BlockTxsMax), int(params.BlockBytesMax))
+		}},
+		Signer:       pbft.Ed25519Signer{Key: cfg.Key, ChainID: cfg.Genesis.ChainID},
+		Verifier:     pbft.Ed25519Verifier{Validators: vals, ChainID: cfg.Genesis.ChainID},
+		Head:         head,
+		Genesis:      genesisBlock.Hash(),
+		Records:      records,
+		TickInterval: cfg.Tick,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start consensus: %w", err)
+	}
+	return d, nil
+}
+
+// deliver queues a message from the network without blocking; a full inbox
+// drops it (the engine recovers lost messages through view changes and
+// catch-up, and a flood must not stall the network goroutines).
+func (d *driver) deliver(from string, raw []byte) {
+	select {
+	case d.inbox <- inboundMessage{from: from, raw: raw}:
+	default:
+		d.metrics.consensusDropped.Inc()
+	}
+}
+
+// deliverSynced queues a block fetched by block sync; it blocks until the
+// loop takes it or ctx ends, so sync goes at the pace of the loop.
+func (d *driver) deliverSynced(ctx context.Context, b *ledger.Block, cert *ledger.CommitCertificate) error {
+	select {
+	case d.synced <- deliveredBlock{block: b, cert: cert}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// run is the consensus loop. It returns when ctx ends, or with the first
+// error that makes continuing unsafe (a failed fsync, a block the store
+// refuses): a validator that cannot persist its promises must stop.
+func (d *driver) run(ctx context.Context) error {
+	ticker := time.NewTicker(d.tick)
+	defer ticker.Stop()
+	for {
+		if err := d.handleReady(); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case m := <-d.inbox:
+			d.step(m)
+		case <-ticker.C:
+			d.replica.Tick(d.now().UnixMilli())
+		case s := <-d.synced:
+			if err := d.replica.DeliverCommitted(s.block, s.cert); err != nil && !errors.Is(err, pbft.ErrNotNext) {
+				d.log.Warn("synced block refused", "height", s.block.Height(), "err", err)
+			}
+		}
+	}
+}
+
+func (d *driver) step(m inboundMessage) {
+	msg, err := pbft.Decode(m.raw)
+	if err != nil {
+		d.metrics.consensusInvalid.Inc()
+		d.penalize(m.from, err)
+		return
+	}
+	d.metrics.consensusReceived.WithLabelValues(msg.Kind.String()).Inc()
+	if err := d.replica.Step(msg); err != nil {
+		if errors.Is(err, pbft.ErrBadSignature) || errors.Is(err, pbft.ErrUnknownSender) || errors.Is(err, pbft.ErrMalformed) {
+			d.metrics.consensusInvalid.Inc()
+			d.penalize(m.from, err)
+			return
+		}
+		d.log.Debug("consensus message refused", "peer", m.from, "kind", msg.Kind, "from", msg.From, "err", err)
+	}
+}
+
+// handleReady drains the replica's output in the order its doc demands.
+func (d *driver) handleReady() error {
+	for d.replica.HasReady() {
+		rd := d.replica.Ready()
+		if err := d.persist(rd.Persist); err != nil {
+			return err
+		}
+		for _, out := range rd.Messages {
+			raw := pbft.Encode(out.Msg)
+			d.metrics.consensusSent.WithLabelValues(out.Msg.Kind.String()).Inc()
+			if out.To == pbft.Broadcast {
+				d.net.BroadcastConsensus(raw)
+			} else {
+				d.net.SendConsensus(out.To, raw)
+			}
+		}
+		for _, c := range rd.Committed {
+			if err := d.apply(c.Block, c.Certificate); err != nil {
+				return err
+			}
+		}
+		if err := d.handleEvents(rd.Events); err != nil {
+			return err
+		}
+		d.replica.Advance()
+	}
+	return nil
+}
+
+func (d *driver) persist(recs []pbft.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	raw := make([][]byte, len(recs))
+	for i := range recs {
+		raw[i] = pbft.EncodeRecord(&recs[i])
+	}
+	if err := d.wal.Append(raw); err != nil {
+		return fmt.Errorf("persist consensus records: %w", err)
+	}
+	d.walRecords += len(recs)
+	return nil
+}
+
+// apply writes a committed block to the store and tells everyone who cares.
+func (d *driver) apply(b *ledger.Block, cert *ledger.CommitCertificate) error {
+	hash := b.Hash()
+	if _, ok := d.chain.Block(hash); !ok {
+		if err := d.chain.Validate(b); err != nil {
+			return fmt.Errorf("committed block %d fails validation (more than f faulty?): %w", b.Height(), err)
+		}
+	}
+	_, diff, err := d.chain.Commit(hash)
+	if err != nil {
+		return fmt.Errorf("commit block %d: %w", b.Height(), err)
+	}
+	if err := d.store.ApplyBlock(b, cert, diff); err != nil {
+		return fmt.Errorf("store block %d: %w", b.Height(), err)
+	}
+	d.pool.Update(b.Txs, d.store)
+	d.metrics.observeCommit(b, d.now())
+	if d.observer != nil {
+		d.observer(b, cert)
+	}
+	return nil
+}
+
+func (d *driver) handleEvents(events []pbft.Event) error {
+	for _, ev := range events {
+		switch ev := ev.(type) {
+		case pbft.EventViewChanged:
+			d.metrics.view.Set(float64(ev.View))
+			if !ev.Active {
+				d.metrics.viewChanges.Inc()
+			}
+			d.log.Info("view change", "view", ev.View, "active", ev.Active)
+		case pbft.EventCheckpointStable:
+			d.log.Debug("checkpoint stable", "height", ev.Height)
+			if err := d.compactWAL(); err != nil {
+				return err
+			}
+		case pbft.EventEvidence:
+			d.metrics.evidence.Inc()
+			d.log.Warn("evidence of misbehaviour", "validator", ev.Evidence.Validator, "kind", ev.Evidence.Kind, "reason", ev.Evidence.Reason)
+		case pbft.EventCatchUp:
+			if d.catchUp != nil {
+				d.catchUp(ev.FromHeight, ev.ToHeight, ev.Peers)
+			}
+		}
+	}
+	return nil
+}
+
+// walCompactRecordsMin: compact only once the log has grown this much, so
+// compaction's rewrite is amortised over many appends.
+const walCompactRecordsMin = 512
+
+// compactWAL replaces the log with what a restart needs after a stable
+// checkpoint, keeping it bounded however long the chain runs.
+func (d *driver) compactWAL() error {
+	if d.walRecords < walCompactRecordsMin {
+		return nil
+	}
+	raw, err := d.wal.Records()
+	if err != nil {
+		return err
+	}
+	recs := make([]pbft.Record, 0, len(raw))
+	for _, b := range raw {
+		rec, err := pbft.DecodeRecord(b)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrWALCorrupt, err)
+		}
+		recs = append(recs, *rec)
+	}
+	kept := pbft.CompactRecords(recs)
+	out := make([][]byte, len(kept))
+	for i := range kept {
+		out[i] = pbft.EncodeRecord(&kept[i])
+	}
+	if err := d.wal.Replace(out); err != nil {
+		return err
+	}
+	d.log.Debug("consensus wal compacted", "before", len(recs), "after", len(kept))
+	d.walRecords = len(kept)
+	return nil
+}

@@ -1,0 +1,84 @@
+package node
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/synod-chain/synod/ledger"
+)
+
+// Metrics are the node's Prometheus metrics, in a registry of its own so
+// several nodes can run in one test process.
+type Metrics struct {
+	registry *prometheus.Registry
+
+	height            prometheus.Gauge
+	view              prometheus.Gauge
+	viewChanges       prometheus.Counter
+	committedTxs      prometheus.Counter
+	commitLatency     prometheus.Histogram
+	blockInterval     prometheus.Histogram
+	mempoolTxs        prometheus.GaugeFunc
+	peers             prometheus.GaugeFunc
+	consensusSent     *prometheus.CounterVec
+	consensusReceived *prometheus.CounterVec
+	consensusInvalid  prometheus.Counter
+	consensusDropped  prometheus.Counter
+	evidence          prometheus.Counter
+	txsRejected       *prometheus.CounterVec
+
+	lastCommit time.Time
+}
+
+// NewMetrics builds the metrics; mempoolSize and peerCount are read when
+// scraped.
+func NewMetrics(mempoolSize, peerCount func() float64) *Metrics {
+	m := &Metrics{registry: prometheus.NewRegistry()}
+	f := func(name, help string) prometheus.Opts {
+		return prometheus.Opts{Namespace: "synod", Name: name, Help: help}
+	}
+	m.height = prometheus.NewGauge(prometheus.GaugeOpts(f("height", "Height of the last committed block.")))
+	m.view = prometheus.NewGauge(prometheus.GaugeOpts(f("view", "Current consensus view.")))
+	m.viewChanges = prometheus.NewCounter(prometheus.CounterOpts(f("view_changes_total", "View changes started.")))
+	m.committedTxs = prometheus.NewCounter(prometheus.CounterOpts(f("committed_txs_total", "Transactions in committed blocks.")))
+	m.commitLatency = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "synod", Name: "commit_latency_seconds",
+		Help: "From a block's proposer timestamp to its commit here.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)})
+	m.blockInterval = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "synod", Name: "block_interval_seconds",
+		Help: "Time between consecutive commits here.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)})
+	m.mempoolTxs = prometheus.NewGaugeFunc(prometheus.GaugeOpts(f("mempool_txs", "Transactions in the mempool.")), mempoolSize)
+	m.peers = prometheus.NewGaugeFunc(prometheus.GaugeOpts(f("peers", "Connected libp2p peers.")), peerCount)
+	m.consensusSent = prometheus.NewCounterVec(prometheus.CounterOpts(f("consensus_messages_sent_total", "Consensus messages sent, by kind.")), []string{"kind"})
+	m.consensusReceived = prometheus.NewCounterVec(prometheus.CounterOpts(f("consensus_messages_received_total", "Consensus messages received, by kind.")), []string{"kind"})
+	m.consensusInvalid = prometheus.NewCounter(prometheus.CounterOpts(f("consensus_messages_invalid_total", "Consensus messages refused as malformed or badly signed.")))
+	m.consensusDropped = prometheus.NewCounter(prometheus.CounterOpts(f("consensus_messages_dropped_total", "Consensus messages dropped because the inbox was full.")))
+	m.evidence = prometheus.NewCounter(prometheus.CounterOpts(f("evidence_total", "Evidence of validator misbehaviour seen.")))
+	m.txsRejected = prometheus.NewCounterVec(prometheus.CounterOpts(f("txs_rejected_total", "Transactions refused by the mempool, by source.")), []string{"source"})
+	m.registry.MustRegister(m.height, m.view, m.viewChanges, m.committedTxs, m.commitLatency, m.blockInterval,
+		m.mempoolTxs, m.peers, m.consensusSent, m.consensusReceived, m.consensusInvalid, m.consensusDropped,
+		m.evidence, m.txsRejected,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves /metrics.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
+
+// observeCommit records one applied block; called from the consensus loop
+// only.
+func (m *Metrics) observeCommit(b *ledger.Block, now time.Time) {
+	m.height.Set(float64(b.Height()))
+	m.committedTxs.Add(float64(len(b.Txs)))
+	if lat := now.Sub(time.UnixMilli(b.Header.Timestamp)); lat >= 0 {
+		m.commitLatency.Observe(lat.Seconds())
+	}
+	if !m.lastCommit.IsZero() {
+		m.blockInterval.Observe(now.Sub(m.lastCommit).Seconds())
+	}
+	m.lastCommit = now
+}
