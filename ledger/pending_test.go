@@ -1,0 +1,238 @@
+package ledger_test
+
+import (
+	"errors"
+	"maps"
+	"testing"
+
+	"github.com/synod-chain/synod/crypto"
+	"github.com/synod-chain/synod/ledger"
+)
+
+// buildOn builds a block on parent, whose post-state is base, as a primary
+// that is not the PendingChain under test would.
+func buildOn(t *testing.T, parent *ledger.Header, base ledger.StateReader, ts int64, txs ...*ledger.Tx) (*ledger.Block, *ledger.StateDiff) {
+	t.Helper()
+	b, diff, err := ledger.BuildBlock(ledger.BlockTemplate{
+		ChainID: testChain, Params: ledger.DefaultConsensusParams(), Parent: parent,
+		View: parent.Height + 1, Proposer: testAddr(8), Timestamp: ts,
+	}, base, txs)
+	if err != nil {
+		t.Fatalf("BuildBlock: %v", err)
+	}
+	if len(b.Txs) != len(txs) {
+		t.Fatalf("fixture: BuildBlock kept %d of %d txs", len(b.Txs), len(txs))
+	}
+	return b, diff
+}
+
+// commitPending commits h in pc and applies its diff to c, as the owner of
+// a PendingChain must.
+func commitPending(t *testing.T, pc *ledger.PendingChain, c *chainAt, h crypto.Hash) *ledger.Block {
+	t.Helper()
+	b, diff, err := pc.Commit(h)
+	if err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	c.state.Apply(diff)
+	c.head = b.Header
+	if diff.Root() != b.Header.StateRoot || rootFromScratch(c.state.Accounts()) != b.Header.StateRoot {
+		t.Fatalf("state after committing height %d is not its state root", b.Header.Height)
+	}
+	return b
+}
+
+// TestPendingChainValidatesAheadOfCommit checks the reason PendingChain
+// exists: block h+1, which spends funds only block h creates, validates on
+// top of pending h before h commits; commits then go in height order.
+func TestPendingChainValidatesAheadOfCommit(t *testing.T) {
+	c := startChain(t, testGenesis(1, 1000))
+	pc := ledger.NewPendingChain(testChain, c.params, c.head, c.state)
+	b1, d1 := buildOn(t, &c.head, c.state, c.head.Timestamp+1, signedTx(testChain, testKey(0), 0, testAddr(1), 100, 1, nil))
+	// Account 1 is empty until b1 applies.
+	b2, _ := buildOn(t, &b1.Header, d1.Over(c.state), b1.Header.Timestamp, signedTx(testChain, testKey(1), 0, testAddr(2), 60, 2, nil))
+	if err := pc.Validate(b1); err != nil {
+		t.Fatalf("Validate(b1): %v", err)
+	}
+	if err := pc.Validate(b2); err != nil {
+		t.Fatalf("Validate(b2) on pending b1: %v", err)
+	}
+	if err := pc.Validate(b2); err != nil || pc.Len() != 2 {
+		t.Fatalf("revalidating a pending block: %v, %d pending", err, pc.Len())
+	}
+	// b2 is invalid on the committed state alone: the speculation matters.
+	if _, err := ledger.ExecuteBlock(testChain, c.state, b2); !errors.Is(err, ledger.ErrTxInsufficientFunds) {
+		t.Fatalf("fixture: b2 should need b1's state, err = %v", err)
+	}
+	if _, _, err := pc.Commit(b2.Hash()); err == nil {
+		t.Fatalf("committed height 2 before height 1")
+	}
+	if _, _, err := pc.Commit(crypto.Hash{1}); err == nil {
+		t.Fatalf("committed an unknown block")
+	}
+	commitPending(t, pc, c, b1.Hash())
+	if pc.Head() != b1.Header {
+		t.Fatalf("head is not b1 after committing it")
+	}
+	if _, ok := pc.Block(b2.Hash()); !ok {
+		t.Fatalf("b2 was dropped when its parent committed")
+	}
+	commitPending(t, pc, c, b2.Hash())
+	if pc.Len() != 0 {
+		t.Fatalf("%d blocks still pending", pc.Len())
+	}
+	want := map[crypto.Address]ledger.Account{
+		testAddr(0): {Balance: 899, Nonce: 1}, testAddr(1): {Balance: 38, Nonce: 1},
+		testAddr(2): {Balance: 60}, testAddr(8): {Balance: 3},
+	}
+	if got := c.state.Accounts(); !maps.Equal(got, want) {
+		t.Fatalf("final state %v, want %v", got, want)
+	}
+}
+
+// TestPendingChainUnknownParent checks that a block (or a build request)
+// on a parent that is neither the head nor pending gets ErrUnknownParent,
+// the "wait or fetch" answer, not an invalid-block one.
+func TestPendingChainUnknownParent(t *testing.T) {
+	c := startChain(t, testGenesis(1, 1000))
+	pc := ledger.NewPendingChain(testChain, c.params, c.head, c.state)
+	b1, d1 := buildOn(t, &c.head, c.state, c.head.Timestamp)
+	b2, _ := buildOn(t, &b1.Header, d1.Over(c.state), b1.Header.Timestamp)
+	if err := pc.Validate(b2); !errors.Is(err, ledger.ErrUnknownParent) {
+		t.Fatalf("Validate with the parent missing: err = %v, want ErrUnknownParent", err)
+	}
+	if _, err := pc.Build(b1.Hash(), 1, testAddr(0), 0, nil); !errors.Is(err, ledger.ErrUnknownParent) {
+		t.Fatalf("Build on an unknown parent: err = %v, want ErrUnknownParent", err)
+	}
+	if pc.Len() != 0 {
+		t.Fatalf("a refused block is pending")
+	}
+	// Once the parent arrives, the child validates.
+	if err := pc.Validate(b1); err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.Validate(b2); err != nil {
+		t.Fatalf("Validate after the parent arrived: %v", err)
+	}
+}
+
+// TestPendingChainPrunesForks checks that committing one of two sibling
+// blocks drops the other and its descendants, and keeps the committed
+// block's children; the two siblings spend the same nonce, each valid on
+// its own branch.
+func TestPendingChainPrunesForks(t *testing.T) {
+	c := startChain(t, testGenesis(1, 1000))
+	pc := ledger.NewPendingChain(testChain, c.params, c.head, c.state)
+	a1, da := buildOn(t, &c.head, c.state, c.head.Timestamp+1, signedTx(testChain, testKey(0), 0, testAddr(1), 10, 0, nil))
+	b1, db := buildOn(t, &c.head, c.state, c.head.Timestamp+2, signedTx(testChain, testKey(0), 0, testAddr(2), 20, 0, nil))
+	a2, _ := buildOn(t, &a1.Header, da.Over(c.state), a1.Header.Timestamp, signedTx(testChain, testKey(0), 1, testAddr(3), 1, 0, nil))
+	b2, _ := buildOn(t, &b1.Header, db.Over(c.state), b1.Header.Timestamp, signedTx(testChain, testKey(0), 1, testAddr(4), 1, 0, nil))
+	for _, b := range []*ledger.Block{a1, b1, a2, b2} {
+		if err := pc.Validate(b); err != nil {
+			t.Fatalf("Validate height %d: %v", b.Header.Height, err)
+		}
+	}
+	if pc.Len() != 4 {
+		t.Fatalf("%d pending, want 4", pc.Len())
+	}
+	commitPending(t, pc, c, b1.Hash())
+	for name, h := range map[string]crypto.Hash{"sibling a1": a1.Hash(), "a1's child": a2.Hash()} {
+		if _, ok := pc.Block(h); ok {
+			t.Errorf("%s is still pending after b1 committed", name)
+		}
+	}
+	if _, ok := pc.Block(b2.Hash()); !ok || pc.Len() != 1 {
+		t.Fatalf("b2 dropped or others kept: %d pending", pc.Len())
+	}
+	if _, _, err := pc.Commit(a1.Hash()); err == nil {
+		t.Fatalf("committed the pruned sibling")
+	}
+	commitPending(t, pc, c, b2.Hash())
+	if got := c.state.Accounts()[testAddr(4)].Balance; got != 1 {
+		t.Fatalf("b2's transfer not applied: %d", got)
+	}
+}
+
+// TestPendingChainBuildThenValidateAgree checks that a block one replica
+// builds (two heights deep, before any commit) validates on another
+// replica's PendingChain and both reach the same state root.
+func TestPendingChainBuildThenValidateAgree(t *testing.T) {
+	g := testGenesis(1, 1000, 500)
+	primary, replica := startChain(t, g), startChain(t, g)
+	pp := ledger.NewPendingChain(testChain, primary.params, primary.head, primary.state)
+	pr := ledger.NewPendingChain(testChain, replica.params, replica.head, replica.state)
+	b1, err := pp.Build(primary.head.Hash(), 1, testAddr(0), primary.head.Timestamp+5, []*ledger.Tx{
+		signedTx(testChain, testKey(0), 0, testAddr(1), 10, 3, nil),
+		signedTx(testChain, testKey(0), 5, testAddr(1), 10, 3, nil), // gap: skipped
+		signedTx(testChain, testKey(1), 0, testAddr(2), 7, 1, []byte("x")),
+	})
+	if err != nil || len(b1.Txs) != 2 {
+		t.Fatalf("Build: %v (%d txs)", err, len(b1.Txs))
+	}
+	b2, err := pp.Build(b1.Hash(), 2, testAddr(1), primary.head.Timestamp+9, []*ledger.Tx{
+		signedTx(testChain, testKey(0), 1, testAddr(2), 1, 1, nil),
+	})
+	if err != nil || len(b2.Txs) != 1 {
+		t.Fatalf("Build on pending: %v", err)
+	}
+	for _, b := range []*ledger.Block{b1, b2} {
+		if err := pr.Validate(b); err != nil {
+			t.Fatalf("replica Validate height %d: %v", b.Header.Height, err)
+		}
+	}
+	for _, b := range []*ledger.Block{b1, b2} {
+		x := commitPending(t, pp, primary, b.Hash())
+		y := commitPending(t, pr, replica, b.Hash())
+		if x.Header.StateRoot != y.Header.StateRoot {
+			t.Fatalf("height %d: roots differ", b.Header.Height)
+		}
+	}
+	if rootFromScratch(primary.state.Accounts()) != rootFromScratch(replica.state.Accounts()) {
+		t.Fatalf("the replicas' states differ")
+	}
+}
+
+// TestPendingChainReset checks that Reset forgets pending blocks and
+// starts from the new head.
+func TestPendingChainReset(t *testing.T) {
+	c := startChain(t, testGenesis(1, 1000))
+	pc := ledger.NewPendingChain(testChain, c.params, c.head, c.state)
+	b1, _ := pc.Build(c.head.Hash(), 1, testAddr(0), 0, nil)
+	c.commit(t, b1)
+	other, _ := buildOn(t, &c.head, c.state, c.head.Timestamp)
+	pc.Reset(c.head, c.state)
+	if pc.Len() != 0 || pc.Head() != c.head {
+		t.Fatalf("Reset kept %d pending blocks", pc.Len())
+	}
+	if err := pc.Validate(other); err != nil {
+		t.Fatalf("Validate on the new head: %v", err)
+	}
+}
+
+// TestPendingChainBoundsForks checks PendingChainBlocksMax's promise that
+// a peer feeding valid-looking forks cannot grow memory without limit: it
+// validates more than the limit of distinct, valid sibling blocks (they
+// differ in timestamp) on top of the head.
+func TestPendingChainBoundsForks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("validates PendingChainBlocksMax blocks")
+	}
+	c := startChain(t, testGenesis(1, 1000))
+	pc := ledger.NewPendingChain(testChain, c.params, c.head, c.state)
+	tmpl := c.template(testAddr(0))
+	proto, _, err := ledger.BuildBlock(tmpl, c.state, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range ledger.PendingChainBlocksMax + 8 {
+		b := &ledger.Block{Header: proto.Header}
+		b.Header.Timestamp += int64(i)
+		if err := pc.Validate(b); err != nil {
+			// Refusing a block once full is an acceptable way to keep the bound.
+			continue
+		}
+		if pc.Len() > ledger.PendingChainBlocksMax {
+			t.Fatalf("%d blocks pending after %d forks, limit %d", pc.Len(), i+1, ledger.PendingChainBlocksMax)
+		}
+	}
+}
