@@ -1,0 +1,244 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/synod-chain/synod/crypto"
+	"github.com/synod-chain/synod/ledger"
+)
+
+// chanNet is an in-process ConsensusNetwork: every node's driver inbox,
+// reachable by validator index.
+type chanNet struct {
+	self    int
+	drivers []*driver
+	mu      *sync.Mutex
+	down    map[int]bool
+}
+
+func (n chanNet) SendConsensus(to int, msg []byte) {
+	n.mu.Lock()
+	blocked := n.down[to] || n.down[n.self]
+	n.mu.Unlock()
+	if !blocked {
+		n.drivers[to].deliver(fmt.Sprint(n.self), msg)
+	}
+}
+
+func (n chanNet) BroadcastConsensus(msg []byte) {
+	for i := range n.drivers {
+		if i != n.self {
+			n.SendConsensus(i, msg)
+		}
+	}
+}
+
+// slicePool is a TxPool holding txs until they commit.
+type slicePool struct {
+	mu  sync.Mutex
+	txs []*ledger.Tx
+}
+
+func (p *slicePool) add(tx *ledger.Tx) { p.mu.Lock(); p.txs = append(p.txs, tx); p.mu.Unlock() }
+
+func (p *slicePool) Reap(maxTxs, _ int) []*ledger.Tx {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]*ledger.Tx(nil), p.txs[:min(maxTxs, len(p.txs))]...)
+}
+
+func (p *slicePool) Update(committed []*ledger.Tx, _ ledger.StateReader) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	done := make(map[crypto.Hash]bool, len(committed))
+	for _, tx := range committed {
+		done[tx.Hash()] = true
+	}
+	kept := p.txs[:0]
+	for _, tx := range p.txs {
+		if !done[tx.Hash()] {
+			kept = append(kept, tx)
+		}
+	}
+	p.txs = kept
+}
+
+type testCluster struct {
+	genesis  *ledger.Genesis
+	valKeys  []crypto.PrivateKey
+	accounts []crypto.PrivateKey
+	drivers  []*driver
+	pools    []*slicePool
+	stores   []*ledger.Store
+	wals     []*WAL
+	mu       sync.Mutex
+	down     map[int]bool
+	commits  []chan *ledger.Block
+}
+
+func testGenesis(t testing.TB, n, accounts int) (*ledger.Genesis, []crypto.PrivateKey, []crypto.PrivateKey) {
+	t.Helper()
+	rng := rand.NewChaCha8([32]byte{1})
+	g := &ledger.Genesis{ChainID: "node-test", GenesisTime: time.Now().UTC().Truncate(time.Second), Consensus: ledger.DefaultConsensusParams()}
+	g.Consensus.ViewChangeTimeoutMs = 500
+	g.Consensus.CheckpointInterval = 4
+	g.Consensus.WindowHeights = 8
+	var vals, accts []crypto.PrivateKey
+	for i := 0; i < n; i++ {
+		k, err := crypto.GenerateKey(rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vals = append(vals, k)
+		g.Validators = append(g.Validators, ledger.Validator{Name: fmt.Sprintf("v%d", i), PublicKey: k.Public()})
+	}
+	for i := 0; i < accounts; i++ {
+		k, err := crypto.GenerateKey(rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		accts = append(accts, k)
+		g.Accounts = append(g.Accounts, ledger.GenesisAccount{Address: k.Public().Address(), Amount: 1_000_000})
+	}
+	if err := g.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return g, vals, accts
+}
+
+func newTestCluster(t *testing.T, n int) *testCluster {
+	t.Helper()
+	g, vals, accts := testGenesis(t, n, 4)
+	c := &testCluster{genesis: g, valKeys: vals, accounts: accts, down: map[int]bool{}}
+	c.drivers = make([]*driver, n)
+	for i := 0; i < n; i++ {
+		dir := t.TempDir()
+		store, err := ledger.OpenStore(dir+"/ledger", ledger.StoreOptions{ChainID: g.ChainID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := store.InitGenesis(g); err != nil {
+			t.Fatal(err)
+		}
+		wal, err := OpenWAL(dir+"/wal", nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { wal.Close(); store.Close() })
+		pool := &slicePool{}
+		commits := make(chan *ledger.Block, 1024)
+		d, err := newDriver(driverConfig{
+			Genesis: g, Self: uint16(i), Key: vals[i], Store: store, WAL: wal,
+			Net:  chanNet{self: i, drivers: c.drivers, mu: &c.mu, down: c.down},
+			Pool: pool, Tick: 10 * time.Millisecond, Now: time.Now,
+			Observer: func(b *ledger.Block, _ *ledger.CommitCertificate) {
+				select {
+				case commits <- b:
+				default:
+				}
+			},
+			Metrics:  NewMetrics(func() float64 { return 0 }, func() float64 { return 0 }),
+			Penalize: func(string, error) {},
+			Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.drivers[i] = d
+		c.pools = append(c.pools, pool)
+		c.stores = append(c.stores, store)
+		c.wals = append(c.wals, wal)
+		c.commits = append(c.commits, commits)
+	}
+	return c
+}
+
+// TestDriversCommitTransfers runs four consensus loops in one process over
+// channels, with real stores and WALs, submits transfers to every pool and
+// checks that every node commits them, in identical blocks.
+func TestDriversCommitTransfers(t *testing.T) {
+	c := newTestCluster(t, 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, d := range c.drivers {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = d.run(ctx) }()
+	}
+	const txs = 20
+	var hashes []crypto.Hash
+	for i := 0; i < txs; i++ {
+		from := c.accounts[i%len(c.accounts)]
+		tx := &ledger.Tx{ChainID: c.genesis.ChainID, Nonce: uint64(i / len(c.accounts)), To: c.accounts[(i+1)%len(c.accounts)].Public().Address(), Amount: 10, Fee: 1}
+		tx.Sign(from)
+		hashes = append(hashes, tx.Hash())
+		for _, p := range c.pools {
+			p.add(tx)
+		}
+	}
+	deadline := time.After(30 * time.Second)
+	for {
+		done := true
+		for _, s := range c.stores {
+			for _, h := range hashes {
+				if _, _, err := s.TxLocation(h); err != nil {
+					done = false
+				}
+			}
+		}
+		if done {
+			break
+		}
+		select {
+		case <-deadline:
+			cancel()
+			wg.Wait()
+			t.Fatalf("not every tx committed within 30s; heads %d %d %d %d", c.stores[0].Head().Height, c.stores[1].Head().Height, c.stores[2].Head().Height, c.stores[3].Head().Height)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	cancel()
+	wg.Wait()
+	minHead := c.stores[0].Head().Height
+	for _, s := range c.stores {
+		minHead = min(minHead, s.Head().Height)
+	}
+	for h := uint64(1); h <= minHead; h++ {
+		want, err := c.stores[0].BlockByHeight(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, s := range c.stores[1:] {
+			got, err := s.BlockByHeight(h)
+			if err != nil || got.Hash() != want.Hash() {
+				t.Fatalf("node %d block %d differs from node 0 (%v)", i+1, h, err)
+			}
+			cert, err := s.Certificate(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			vals, _ := c.genesis.ValidatorSet()
+			if err := cert.VerifyFor(c.genesis.ChainID, vals, got); err != nil {
+				t.Fatalf("node %d certificate %d: %v", i+1, h, err)
+			}
+		}
+	}
+	var total uint64
+	for _, k := range c.accounts {
+		a, _ := c.stores[0].GetAccount(k.Public().Address())
+		total += a.Balance
+	}
+	for _, v := range c.genesis.Validators {
+		a, _ := c.stores[0].GetAccount(v.Address())
+		total += a.Balance
+	}
+	if total != c.genesis.TotalSupply() {
+		t.Fatalf("supply %d, genesis %d", total, c.genesis.TotalSupply())
+	}
+}
