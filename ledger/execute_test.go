@@ -1,0 +1,62 @@
+package ledger_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/synod-chain/synod/crypto"
+	"github.com/synod-chain/synod/ledger"
+)
+
+var errDiskRead = errors.New("test: disk read failed")
+
+// failingState is a committed state whose reads of one address fail, as a
+// Store's reads can when the disk does.
+type failingState struct {
+	ledger.StateReader
+	fail crypto.Address
+}
+
+func (f failingState) GetAccount(addr crypto.Address) (ledger.Account, error) {
+	if addr == f.fail {
+		return ledger.Account{}, errDiskRead
+	}
+	return f.StateReader.GetAccount(addr)
+}
+
+// TestExecuteBlockReportsReadErrors checks that a state read failure
+// during execution is returned (wrapped), not mistaken for a valid or an
+// empty account.
+func TestExecuteBlockReportsReadErrors(t *testing.T) {
+	c := startChain(t, testGenesis(1, 1000))
+	b, _ := c.build(t, testAddr(0), []*ledger.Tx{signedTx(testChain, testKey(0), 0, testAddr(1), 10, 1, nil)})
+	for _, addr := range []crypto.Address{testAddr(0), testAddr(1)} {
+		_, err := ledger.ExecuteBlock(testChain, failingState{c.state, addr}, b)
+		if !errors.Is(err, errDiskRead) {
+			t.Errorf("read of %s fails: err = %v, want it wrapped", addr, err)
+		}
+	}
+}
+
+// TestBuildBlockReadErrorLeavesNoHalfAppliedTx checks that BuildBlock's
+// block and diff agree when a state read fails mid-tx: the recipient's
+// read fails after the sender was debited. BuildBlock must either return
+// the error or produce a block whose state root is what executing its txs
+// gives; a skipped tx must leave no trace in the diff.
+func TestBuildBlockReadErrorLeavesNoHalfAppliedTx(t *testing.T) {
+	c := startChain(t, testGenesis(1, 1000))
+	tx := signedTx(testChain, testKey(0), 0, testAddr(1), 10, 1, nil)
+	b, diff, err := ledger.BuildBlock(c.template(testAddr(0)), failingState{c.state, testAddr(1)}, []*ledger.Tx{tx})
+	if err != nil {
+		if !errors.Is(err, errDiskRead) {
+			t.Fatalf("BuildBlock: err = %v, want the read error wrapped", err)
+		}
+		return
+	}
+	if _, ok := diff.Accounts[testAddr(0)]; ok && len(b.Txs) == 0 {
+		t.Errorf("the skipped tx's debit of its sender is in the diff: %+v", diff.Accounts[testAddr(0)])
+	}
+	if _, err := ledger.ValidateBlock(testChain, c.params, &c.head, c.state, b); err != nil {
+		t.Errorf("the primary's own block (%d txs) fails validation on a healthy replica: %v", len(b.Txs), err)
+	}
+}
