@@ -1,0 +1,98 @@
+package pbft
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/synod-chain/synod/crypto"
+	"github.com/synod-chain/synod/ledger"
+)
+
+// Application builds and fully validates blocks for the engine. It is
+// deterministic; ledger.PendingChain is the natural implementation (see
+// ChainApplication). Transactions come from the application, never from
+// the engine.
+type Application interface {
+	// Validate checks b fully on top of its parent (every tx, parent hash,
+	// height, tx root, state root) and keeps it for building children on.
+	// It returns an error wrapping ledger.ErrUnknownParent when the parent
+	// is not known yet: the engine waits instead of blaming the proposer.
+	Validate(b *ledger.Block) error
+	// Build returns a new block on top of the block with hash parent (the
+	// committed head or a validated block).
+	Build(parent crypto.Hash, view uint64, proposer crypto.Address, timestamp int64) (*ledger.Block, error)
+}
+
+// ChainApplication adapts a ledger.PendingChain and a source of candidate
+// transactions (a mempool's reap) to Application. The caller still commits
+// each block the engine hands out (PendingChain.Commit) and applies its diff.
+type ChainApplication struct {
+	Chain      *ledger.PendingChain
+	Candidates func() []*ledger.Tx
+}
+
+// Validate implements Application.
+func (a ChainApplication) Validate(b *ledger.Block) error { return a.Chain.Validate(b) }
+
+// Build implements Application.
+func (a ChainApplication) Build(parent crypto.Hash, view uint64, proposer crypto.Address, timestamp int64) (*ledger.Block, error) {
+	var txs []*ledger.Tx
+	if a.Candidates != nil {
+		txs = a.Candidates()
+	}
+	return a.Chain.Build(parent, view, proposer, timestamp, txs)
+}
+
+// Config is everything a replica is built from.
+type Config struct {
+	ChainID    string
+	ID         uint16 // this replica's index in Validators
+	Validators *ledger.ValidatorSet
+	Params     ledger.ConsensusParams
+	App        Application
+	Signer     Signer
+	Verifier   Verifier
+	// Head is the committed head the application starts from (the
+	// genesis block on a fresh chain, the store's head on a restart).
+	Head ledger.Header
+	// Genesis is the hash of the block at height 0: the stable checkpoint
+	// every replica starts from.
+	Genesis crypto.Hash
+	// Records are the replica's persisted records (Ready.Persist, in
+	// order, possibly compacted with CompactRecords) to restart from.
+	Records []Record
+	// TickInterval is how much time one Tick stands for; with
+	// Params.ViewChangeTimeoutMs it gives the base view-change timeout.
+	TickInterval time.Duration
+	// ViewChangeTicks overrides the base timeout in ticks when non-zero.
+	ViewChangeTicks uint64
+	// FutureMessagesPerPeerMax bounds the messages kept per peer for a view
+	// this replica has not entered yet; 0 means 4 per window height.
+	FutureMessagesPerPeerMax int
+	// EvidenceMax bounds the evidence kept; 0 means 64.
+	EvidenceMax int
+}
+
+// ErrConfig wraps configuration errors.
+var ErrConfig = errors.New("pbft: config")
+
+func (c *Config) check() error {
+	switch {
+	case c.Validators == nil || c.App == nil || c.Signer == nil || c.Verifier == nil:
+		return fmt.Errorf("%w: Validators, App, Signer and Verifier are required", ErrConfig)
+	case !c.Validators.Contains(int(c.ID)):
+		return fmt.Errorf("%w: id %d not in a set of %d", ErrConfig, c.ID, c.Validators.Len())
+	case c.ViewChangeTicks == 0 && c.TickInterval <= 0:
+		return fmt.Errorf("%w: TickInterval or ViewChangeTicks is required", ErrConfig)
+	}
+	return c.Params.Validate()
+}
+
+func (c *Config) baseTimeoutTicks() uint64 {
+	if c.ViewChangeTicks > 0 {
+		return c.ViewChangeTicks
+	}
+	t := uint64(time.Duration(c.Params.ViewChangeTimeoutMs) * time.Millisecond / c.TickInterval)
+	return max(t, 2)
+}
