@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/synod-chain/synod/consensus/pbft"
@@ -71,6 +72,23 @@ type driver struct {
 	catchUp func(from, to uint64, peers []uint16)
 	// walRecords counts records since the last compaction.
 	walRecords int
+	// currentView and lastCommitMs mirror the loop's state for readers on
+	// other goroutines (RPC status, health).
+	currentView  atomic.Uint64
+	lastCommitMs atomic.Int64
+}
+
+// view is the replica's current view, readable from any goroutine.
+func (d *driver) view() (uint64, bool) { return d.currentView.Load(), true }
+
+// lastCommitTime is when this node last applied a block (zero if never
+// since start).
+func (d *driver) lastCommitTime() time.Time {
+	ms := d.lastCommitMs.Load()
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
 }
 
 type driverConfig struct {
@@ -137,6 +155,8 @@ func newDriver(cfg driverConfig) (*driver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start consensus: %w", err)
 	}
+	view, _ := d.replica.View()
+	d.currentView.Store(view)
 	return d, nil
 }
 
@@ -265,7 +285,9 @@ func (d *driver) apply(b *ledger.Block, cert *ledger.CommitCertificate) error {
 		return fmt.Errorf("store block %d: %w", b.Height(), err)
 	}
 	d.pool.Update(b.Txs, d.store)
-	d.metrics.observeCommit(b, d.now())
+	now := d.now()
+	d.metrics.observeCommit(b, now)
+	d.lastCommitMs.Store(now.UnixMilli())
 	if d.observer != nil {
 		d.observer(b, cert)
 	}
@@ -277,6 +299,7 @@ func (d *driver) handleEvents(events []pbft.Event) error {
 		switch ev := ev.(type) {
 		case pbft.EventViewChanged:
 			d.metrics.view.Set(float64(ev.View))
+			d.currentView.Store(ev.View)
 			if !ev.Active {
 				d.metrics.viewChanges.Inc()
 			}

@@ -1,0 +1,48 @@
+package node
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// adminMux is the loopback-only admin endpoint the testnet's fault injector
+// drives: partition this node from every peer but the given ones, and heal.
+// Config.Validate refuses a non-loopback admin address.
+func (n *Node) adminMux() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /admin/partition", func(w http.ResponseWriter, r *http.Request) {
+		// ?allow=<peer id>,<peer id>: the peers this node may still reach.
+		var allowed []peer.ID
+		if raw := r.URL.Query().Get("allow"); raw != "" {
+			for _, s := range strings.Split(raw, ",") {
+				id, err := peer.Decode(strings.TrimSpace(s))
+				if err != nil {
+					http.Error(w, fmt.Sprintf("bad peer id %q: %v", s, err), http.StatusBadRequest)
+					return
+				}
+				allowed = append(allowed, id)
+			}
+		}
+		n.host.SetPartition(allowed)
+		n.log.Warn("admin: partitioned", "allowed", len(allowed))
+		writeJSON(w, map[string]any{"partitioned": true, "allowed": len(allowed)})
+	})
+	mux.HandleFunc("POST /admin/heal", func(w http.ResponseWriter, r *http.Request) {
+		n.host.Heal()
+		n.log.Warn("admin: healed")
+		writeJSON(w, map[string]any{"partitioned": false})
+	})
+	mux.HandleFunc("GET /admin/status", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, backend{n}.Status())
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,94 @@
+package node
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/synod-chain/synod/crypto"
+	"github.com/synod-chain/synod/ledger"
+	"github.com/synod-chain/synod/rpc"
+)
+
+// stallAfter: /health reports a stall when no block committed for this
+// long while the network should be making progress.
+const stallAfter = 30 * time.Second
+
+// backend adapts a Node to rpc.Backend. The chain reads go straight to the
+// store, which is safe for concurrent readers.
+type backend struct{ n *Node }
+
+var _ rpc.Backend = backend{}
+
+func (b backend) Head() ledger.Header                           { return b.n.store.Head() }
+func (b backend) BlockByHeight(h uint64) (*ledger.Block, error) { return b.n.store.BlockByHeight(h) }
+func (b backend) BlockByHash(h crypto.Hash) (*ledger.Block, error) {
+	return b.n.store.BlockByHash(h)
+}
+func (b backend) Certificate(h uint64) (*ledger.CommitCertificate, error) {
+	return b.n.store.Certificate(h)
+}
+func (b backend) Tx(h crypto.Hash) (*ledger.Tx, uint64, int, error) { return b.n.store.Tx(h) }
+func (b backend) GetAccount(a crypto.Address) (ledger.Account, error) {
+	return b.n.store.GetAccount(a)
+}
+func (b backend) AccountAt(a crypto.Address, h uint64) (ledger.Account, error) {
+	return b.n.store.AccountAt(a, h)
+}
+
+// SubmitTx adds a wallet's tx to the mempool and gossips it.
+func (b backend) SubmitTx(tx *ledger.Tx) error {
+	if err := b.n.pool.Add(tx); err != nil {
+		b.n.metrics.txsRejected.WithLabelValues("rpc").Inc()
+		return err
+	}
+	if err := b.n.host.PublishTxs([]*ledger.Tx{tx}); err != nil {
+		// The tx is in our pool and will be re-gossiped; the wallet's
+		// submission succeeded.
+		b.n.log.Debug("publish tx", "tx", tx.Hash().Short(), "err", err)
+	}
+	return nil
+}
+
+func (b backend) PendingTx(h crypto.Hash) (*ledger.Tx, bool) { return b.n.pool.Get(h) }
+func (b backend) PendingNonce(a crypto.Address) uint64       { return b.n.pool.PendingNonce(a) }
+func (b backend) ChainID() string                            { return b.n.genesis.ChainID }
+
+func (b backend) Status() rpc.NodeStatus {
+	view, _ := b.n.driver.view()
+	txs, _ := b.n.pool.Size()
+	return rpc.NodeStatus{
+		ChainID: b.n.genesis.ChainID, NodeID: b.n.host.ID().String(), Moniker: b.n.cfg.Moniker,
+		Height: b.n.store.Head().Height, View: view, Primary: b.n.vals.Primary(view),
+		Validators: b.n.vals.Len(), F: b.n.vals.F(), Peers: len(b.n.host.Peers()),
+		Syncing: b.n.isSyncing(), MempoolSize: txs,
+	}
+}
+
+func (b backend) Validators() []rpc.ValidatorInfo {
+	out := make([]rpc.ValidatorInfo, b.n.vals.Len())
+	for i, v := range b.n.vals.All() {
+		out[i] = rpc.ValidatorInfo{Name: v.Name, Address: v.Address(), PublicKey: v.PublicKey}
+		if id := b.n.peerOf[i]; id != "" {
+			out[i].PeerID = id.String()
+		}
+	}
+	return out
+}
+
+// Healthy: committing recently and not syncing. A fresh chain counts from
+// the node's start.
+func (b backend) Healthy() (bool, string) {
+	if b.n.isSyncing() {
+		return false, "syncing"
+	}
+	last := b.n.driver.lastCommitTime()
+	if last.IsZero() {
+		last = b.n.startedAt
+	}
+	if since := time.Since(last); since > stallAfter {
+		return false, fmt.Sprintf("stalled: no block committed for %s", since.Round(time.Second))
+	}
+	return true, ""
+}
+
+func (b backend) SubscribeBlocks() (<-chan *ledger.Block, func()) { return b.n.events.subscribe() }

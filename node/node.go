@@ -1,0 +1,454 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/synod-chain/synod/ledger"
+	"github.com/synod-chain/synod/mempool"
+	"github.com/synod-chain/synod/p2p"
+	"github.com/synod-chain/synod/rpc"
+)
+
+// Timings of the node's background duties.
+const (
+	rebroadcastInterval = 2 * time.Second
+	shutdownTimeout     = 10 * time.Second
+	syncBatchBlocks     = 128
+)
+
+// ErrNotValidator is returned when the node's validator key is not in the
+// genesis validator set.
+var ErrNotValidator = errors.New("node: validator key is not in the genesis validator set")
+
+// RunOptions configure Run.
+type RunOptions struct {
+	Home     string
+	Password []byte
+	// Override adjusts the loaded config (command-line flags).
+	Override func(*Config)
+	// LogOutput receives the logs; nil means stderr.
+	LogOutput io.Writer
+	// Ready, if set, is called once the node serves RPC and runs consensus.
+	Ready func(*Node)
+}
+
+// Node is a running validator.
+type Node struct {
+	cfg       Config
+	genesis   *ledger.Genesis
+	vals      *ledger.ValidatorSet
+	self      uint16
+	log       *slog.Logger
+	store     *ledger.Store
+	wal       *WAL
+	pool      *mempool.Mempool
+	host      *p2p.Host
+	driver    *driver
+	metrics   *Metrics
+	events    *blockFeed
+	peerOf    []peer.ID // validator index → peer id, from genesis
+	startedAt time.Time
+
+	syncMu  sync.Mutex
+	syncing bool
+}
+
+// Run starts a node from its home and serves until ctx ends, then shuts
+// down gracefully: RPC stops taking requests, the consensus loop finishes
+// its current Ready (so everything acknowledged is on disk), the network
+// and the stores close.
+func Run(ctx context.Context, opts RunOptions) error {
+	n, err := open(ctx, opts)
+	if err != nil {
+		return err
+	}
+	return n.serve(ctx, opts)
+}
+
+func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
+	cfg, err := LoadConfig(opts.Home)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Override != nil {
+		opts.Override(&cfg)
+		if err := cfg.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	logger, err := newLogger(cfg.Log, opts.LogOutput)
+	if err != nil {
+		return nil, err
+	}
+	g, err := ledger.ReadGenesisFile(filepath.Join(opts.Home, GenesisFile))
+	if err != nil {
+		return nil, err
+	}
+	keys, err := LoadKeys(opts.Home, opts.Password)
+	if err != nil {
+		return nil, err
+	}
+	vals, err := g.ValidatorSet()
+	if err != nil {
+		return nil, err
+	}
+	self, ok := vals.IndexOf(keys.Validator.Public())
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNotValidator, keys.Validator.Public())
+	}
+	n := &Node{cfg: cfg, genesis: g, vals: vals, self: uint16(self), log: logger.With("node", cfg.Moniker),
+		events: newBlockFeed(), startedAt: time.Now()}
+	closeOnErr := func(c io.Closer) {
+		if err != nil {
+			c.Close()
+		}
+	}
+	if n.peerOf, err = validatorPeers(g); err != nil {
+		return nil, err
+	}
+	if n.store, err = ledger.OpenStore(filepath.Join(opts.Home, DataDir, "ledger"), ledger.StoreOptions{ChainID: g.ChainID, Logger: n.log}); err != nil {
+		return nil, err
+	}
+	defer closeOnErr(n.store)
+	if err = n.store.InitGenesis(g); err != nil {
+		return nil, err
+	}
+	if n.wal, err = OpenWAL(filepath.Join(opts.Home, DataDir, "consensus"), nil, n.log); err != nil {
+		return nil, err
+	}
+	defer closeOnErr(n.wal)
+	mcfg := mempool.DefaultConfig(g.ChainID)
+	mcfg.TxsMax, mcfg.BytesMax, mcfg.PerSenderTxsMax = cfg.Mempool.TxsMax, cfg.Mempool.BytesMax, cfg.Mempool.PerSenderTxsMax
+	if n.pool, err = mempool.New(mcfg, n.store); err != nil {
+		return nil, err
+	}
+	n.metrics = NewMetrics(func() float64 { txs, _ := n.pool.Size(); return float64(txs) }, func() float64 {
+		if n.host == nil {
+			return 0
+		}
+		return float64(len(n.host.Peers()))
+	})
+	if err = n.startHost(ctx, cfg, keys); err != nil {
+		return nil, err
+	}
+	defer closeOnErr(n.host)
+	n.driver, err = newDriver(driverConfig{
+		Genesis: g, Self: n.self, Key: keys.Validator, Store: n.store, WAL: n.wal,
+		Net: validatorNet{host: n.host, peers: n.peerOf, self: int(n.self)}, Pool: n.pool,
+		Tick: cfg.Tick(), Now: time.Now, Metrics: n.metrics, Logger: n.log,
+		Observer: func(b *ledger.Block, _ *ledger.CommitCertificate) { n.events.publish(b) },
+		Penalize: n.penalize,
+		CatchUp:  n.catchUp,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// validatorPeers reads each validator's peer id from the /p2p/ part of its
+// genesis net address; a validator without one cannot be sent to directly
+// (broadcast still reaches it).
+func validatorPeers(g *ledger.Genesis) ([]peer.ID, error) {
+	ids := make([]peer.ID, len(g.Validators))
+	for i, v := range g.Validators {
+		if v.NetAddress == "" {
+			continue
+		}
+		addr, err := ma.NewMultiaddr(v.NetAddress)
+		if err != nil {
+			return nil, fmt.Errorf("genesis validator %d net address: %w", i, err)
+		}
+		info, err := peer.AddrInfoFromP2pAddr(addr)
+		if err != nil {
+			return nil, fmt.Errorf("genesis validator %d net address: %w", i, err)
+		}
+		ids[i] = info.ID
+	}
+	return ids, nil
+}
+
+func (n *Node) startHost(ctx context.Context, cfg Config, keys HomeKeys) error {
+	pcfg := p2p.DefaultConfig(n.genesis.ChainID, keys.Node)
+	pcfg.ListenAddrs = cfg.P2P.Listen
+	pcfg.PersistentPeers = cfg.P2P.PersistentPeers
+	pcfg.Logger = n.log
+	host, err := p2p.New(ctx, pcfg, p2p.Handlers{
+		ValidateTx: n.validateGossipTx,
+		OnConsensus: func(from peer.ID, msg []byte) {
+			n.driver.deliver(from.String(), msg)
+		},
+		Blocks: n.store,
+	})
+	if err != nil {
+		return err
+	}
+	var validators []peer.ID
+	for _, id := range n.peerOf {
+		if id != "" {
+			validators = append(validators, id)
+		}
+	}
+	host.SetValidators(validators)
+	n.host = host
+	return nil
+}
+
+// validateGossipTx is the gossip topic's validator: a tx accepted into the
+// mempool is forwarded; a provably invalid one punishes the peer that sent
+// it; anything else (duplicate, stale nonce, pool full) is dropped quietly.
+func (n *Node) validateGossipTx(tx *ledger.Tx) error {
+	err := n.pool.Add(tx)
+	switch {
+	case err == nil:
+		return nil
+	case isProvablyInvalid(err):
+		n.metrics.txsRejected.WithLabelValues("gossip").Inc()
+		return fmt.Errorf("%w: %w", p2p.ErrInvalid, err)
+	default:
+		return err
+	}
+}
+
+// isProvablyInvalid: errors that no honest node could have forwarded,
+// whatever its view of the state.
+func isProvablyInvalid(err error) bool {
+	for _, e := range []error{ledger.ErrTxBadSignature, ledger.ErrTxWrongChain, ledger.ErrTxBadSender,
+		ledger.ErrTxMemoTooLarge, ledger.ErrTxAmountOverflow, ledger.ErrTxTooLarge, ledger.ErrMalformed} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+func (n *Node) penalize(from string, reason error) {
+	id, err := peer.Decode(from)
+	if err != nil {
+		return
+	}
+	n.host.Penalize(id, reason.Error())
+}
+
+// validatorNet sends consensus messages to validators by index.
+type validatorNet struct {
+	host  *p2p.Host
+	peers []peer.ID
+	self  int
+}
+
+func (v validatorNet) SendConsensus(to int, msg []byte) {
+	if to < 0 || to >= len(v.peers) || v.peers[to] == "" || to == v.self {
+		return
+	}
+	v.host.SendConsensus(v.peers[to], msg)
+}
+
+func (v validatorNet) BroadcastConsensus(msg []byte) { v.host.BroadcastConsensus(msg) }
+
+func (n *Node) serve(ctx context.Context, opts RunOptions) error {
+	defer n.close()
+	var wg sync.WaitGroup
+	loopCtx, stopLoop := context.WithCancel(context.Background())
+	defer stopLoop()
+	loopErr := make(chan error, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		loopErr <- n.driver.run(loopCtx)
+	}()
+	servers, err := n.startHTTP()
+	if err != nil {
+		stopLoop()
+		wg.Wait()
+		return err
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); n.rebroadcast(loopCtx) }()
+	n.log.Info("node started", "validator", n.self, "height", n.store.Head().Height, "peer_id", n.host.ID(),
+		"rpc", n.cfg.RPC.Listen, "metrics", n.cfg.Metrics.Listen)
+	if opts.Ready != nil {
+		opts.Ready(n)
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-loopErr:
+		n.log.Error("consensus loop stopped", "err", runErr)
+	}
+	n.log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	for _, s := range servers {
+		_ = s.Shutdown(shutdownCtx)
+	}
+	stopLoop()
+	wg.Wait()
+	n.events.close()
+	return runErr
+}
+
+// shutdownable is an HTTP server the node stops on shutdown.
+type shutdownable interface{ Shutdown(context.Context) error }
+
+func (n *Node) startHTTP() ([]shutdownable, error) {
+	var servers []shutdownable
+	if n.cfg.RPC.Listen != "" {
+		rcfg := rpc.DefaultConfig()
+		rcfg.CORSOrigins = n.cfg.RPC.CORSOrigins
+		rcfg.RequestBytesMax = n.cfg.RPC.RequestBytesMax
+		if n.cfg.Metrics.Listen == "" {
+			rcfg.Metrics = n.metrics.Handler()
+		}
+		srv := rpc.NewServer(rcfg, backend{n}, n.log)
+		ln, err := net.Listen("tcp", n.cfg.RPC.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("rpc listen: %w", err)
+		}
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				n.log.Error("rpc server", "err", err)
+			}
+		}()
+		servers = append(servers, srv)
+	}
+	for _, s := range []struct {
+		addr    string
+		handler http.Handler
+	}{{n.cfg.Metrics.Listen, n.metricsMux()}, {n.cfg.Admin.Listen, n.adminMux()}} {
+		if s.addr == "" {
+			continue
+		}
+		ln, err := net.Listen("tcp", s.addr)
+		if err != nil {
+			for _, srv := range servers {
+				_ = srv.Shutdown(context.Background())
+			}
+			return nil, fmt.Errorf("listen %s: %w", s.addr, err)
+		}
+		srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		servers = append(servers, srv)
+	}
+	return servers, nil
+}
+
+func (n *Node) metricsMux() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", n.metrics.Handler())
+	return mux
+}
+
+// rebroadcast re-gossips pending txs that are not yet committed: gossip is
+// best-effort, and a tx an honest node accepted must not be silently lost.
+func (n *Node) rebroadcast(ctx context.Context) {
+	t := time.NewTicker(rebroadcastInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			txs := n.pool.ForRebroadcast(now.UnixMilli(), rebroadcastInterval.Milliseconds())
+			if len(txs) > 0 {
+				if err := n.host.PublishTxs(txs); err != nil {
+					n.log.Debug("rebroadcast", "err", err)
+				}
+			}
+		}
+	}
+}
+
+// catchUp fetches committed blocks [from, to] with their certificates from
+// peers and hands them to the consensus loop, which verifies each
+// certificate before applying. One sync runs at a time.
+func (n *Node) catchUp(from, to uint64, signers []uint16) {
+	n.syncMu.Lock()
+	if n.syncing {
+		n.syncMu.Unlock()
+		return
+	}
+	n.syncing = true
+	n.syncMu.Unlock()
+	go func() {
+		defer func() { n.syncMu.Lock(); n.syncing = false; n.syncMu.Unlock() }()
+		var candidates []peer.ID
+		for _, s := range signers {
+			if int(s) < len(n.peerOf) && n.peerOf[s] != "" && int(s) != int(n.self) {
+				candidates = append(candidates, n.peerOf[s])
+			}
+		}
+		candidates = append(candidates, n.host.Peers()...)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		for h := from; h <= to; {
+			got := 0
+			for _, p := range candidates {
+				blocks, err := n.host.FetchBlocks(ctx, p, h, int(min(to-h+1, syncBatchBlocks)))
+				if err != nil || len(blocks) == 0 {
+					n.log.Debug("block sync", "peer", p, "from", h, "err", err)
+					continue
+				}
+				for _, sb := range blocks {
+					if err := n.driver.deliverSynced(ctx, sb.Block, sb.Certificate); err != nil {
+						return
+					}
+				}
+				got = len(blocks)
+				break
+			}
+			if got == 0 {
+				n.log.Warn("block sync found no peer serving", "from", h, "to", to)
+				return
+			}
+			h += uint64(got)
+		}
+	}()
+}
+
+func (n *Node) isSyncing() bool {
+	n.syncMu.Lock()
+	defer n.syncMu.Unlock()
+	return n.syncing
+}
+
+func (n *Node) close() {
+	if n.host != nil {
+		n.host.Close()
+	}
+	if n.wal != nil {
+		n.wal.Close()
+	}
+	if n.store != nil {
+		n.store.Close()
+	}
+}
+
+func newLogger(cfg LogConfig, out io.Writer) (*slog.Logger, error) {
+	if out == nil {
+		out = os.Stderr
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(strings.ToUpper(cfg.Level))); err != nil {
+		return nil, fmt.Errorf("%w: log level %q", ErrConfig, cfg.Level)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(out, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(out, opts)), nil
+}
