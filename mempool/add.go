@@ -1,0 +1,149 @@
+package mempool
+
+import (
+	"fmt"
+
+	"github.com/synod-chain/synod/ledger"
+)
+
+// Add checks tx and, if it is valid against the committed state and the
+// txs already pending, keeps it. The stateless checks (chain id, sizes,
+// sender key, signature) run before the pool's lock is taken; the account
+// is read before it too, and read again under it only if an Update slipped
+// in between. Add keeps its own copy of tx.
+//
+// Rejections: ledger's stateless errors (ledger.CheckTx), ErrDuplicate,
+// ledger.ErrTxNonceTooLow, ErrNonceTooFarAhead, ErrReplacementUnderpriced,
+// ErrSenderFull, ledger.ErrTxInsufficientFunds, ErrMempoolFull; or an error
+// reading the account from the state.
+func (m *Mempool) Add(tx *ledger.Tx) error {
+	if tx == nil {
+		return ErrNilTx
+	}
+	own := *tx
+	own.Memo = append([]byte(nil), tx.Memo...)
+	if err := ledger.CheckTx(m.cfg.ChainID, &own); err != nil {
+		return err
+	}
+	e := newEntry(&own)
+	addr := e.from
+
+	m.mu.Lock()
+	state, gen := m.state, m.stateGen
+	m.mu.Unlock()
+	acct, err := state.GetAccount(addr)
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.stateGen != gen {
+		acct, err = m.state.GetAccount(addr)
+	}
+	if err != nil {
+		return fmt.Errorf("mempool: read account %s: %w", addr, err)
+	}
+	return m.addLocked(e, acct)
+}
+
+func (m *Mempool) addLocked(e *entry, acct ledger.Account) error {
+	tx := e.tx
+	if _, dup := m.byHash[e.hash]; dup {
+		return fmt.Errorf("%w: %s", ErrDuplicate, e.hash)
+	}
+	if tx.Nonce < acct.Nonce {
+		return fmt.Errorf("%w: nonce %d, account nonce %d", ledger.ErrTxNonceTooLow, tx.Nonce, acct.Nonce)
+	}
+	if tx.Nonce-acct.Nonce > m.cfg.NonceAheadMax {
+		return fmt.Errorf("%w: nonce %d, account nonce %d, at most %d ahead", ErrNonceTooFarAhead, tx.Nonce, acct.Nonce, m.cfg.NonceAheadMax)
+	}
+	q, known := m.senders[e.from]
+	if known {
+		m.refresh(q, acct) // the account read now is at least as new
+	} else {
+		q = newSenderQueue(e.from, acct)
+	}
+	i, found := q.find(tx.Nonce)
+	var old *entry
+	if found {
+		old = q.txs[i]
+		if err := m.checkReplacement(old, e); err != nil {
+			return err
+		}
+	} else if len(q.txs) >= m.cfg.PerSenderTxsMax {
+		return fmt.Errorf("%w: %d pending, at most %d", ErrSenderFull, len(q.txs), m.cfg.PerSenderTxsMax)
+	}
+	spent, needTxs, needBytes := q.costTotal, len(m.byHash)+1-m.cfg.TxsMax, m.bytes+e.size-m.cfg.BytesMax
+	if old != nil {
+		spent, needTxs, needBytes = spent-old.cost, needTxs-1, needBytes-old.size
+	}
+	if e.cost > acct.Balance || spent > acct.Balance-e.cost {
+		return fmt.Errorf("%w: balance %d, pending txs cost %d, this one %d", ledger.ErrTxInsufficientFunds, acct.Balance, spent, e.cost)
+	}
+	if (needTxs > 0 || needBytes > 0) && !m.evict(q, tx.Fee, needTxs, needBytes) {
+		return fmt.Errorf("%w: %d txs, %d bytes, and no pending tx pays less than fee %d", ErrMempoolFull, len(m.byHash), m.bytes, tx.Fee)
+	}
+	m.insert(q, i, e, found)
+	m.fixSender(q)
+	return nil
+}
+
+// checkReplacement decides whether e may take old's (sender, nonce). The
+// same transfer under another signature has another hash, so it is caught
+// here rather than by the hash: it is a duplicate, not a replacement.
+func (m *Mempool) checkReplacement(old, e *entry) error {
+	if sameTransfer(old.tx, e.tx) {
+		return fmt.Errorf("%w: same transfer as %s", ErrDuplicate, old.hash)
+	}
+	least, ok := m.cfg.minReplacementFee(old.tx.Fee)
+	if !ok || e.tx.Fee < least {
+		return fmt.Errorf("%w: fee %d, pending tx %s pays %d, need at least %d (+%d%%)",
+			ErrReplacementUnderpriced, e.tx.Fee, old.hash.Short(), old.tx.Fee, least, m.cfg.ReplaceFeeBumpPercent)
+	}
+	return nil
+}
+
+// evict makes room for needTxs txs and needBytes bytes by dropping the
+// cheapest tails of other senders, each paying strictly less than fee. If
+// it cannot make enough room it puts every dropped tx back and reports
+// false, so a rejected tx never costs anyone their place.
+func (m *Mempool) evict(own *senderQueue, fee uint64, needTxs, needBytes int) bool {
+	// own's tail is never a victim: evicting below the new tx's nonce
+	// would open a gap, and above it would let a sender evict itself.
+	if own.tailIdx >= 0 {
+		m.tails.remove(own.tailIdx)
+	}
+	var victims []*entry
+	ok := true
+	for needTxs > 0 || needBytes > 0 {
+		if m.tails.len() == 0 || m.tails.items[0].tail().tx.Fee >= fee {
+			ok = false
+			break
+		}
+		q := m.tails.items[0]
+		e := q.tail()
+		m.removeRange(q, len(q.txs)-1, len(q.txs))
+		m.fixSender(q)
+		victims = append(victims, e)
+		needTxs, needBytes = needTxs-1, needBytes-e.size
+	}
+	if !ok {
+		for j := len(victims) - 1; j >= 0; j-- {
+			m.restoreTail(victims[j])
+		}
+	}
+	if len(own.txs) > 0 {
+		m.fixSender(own)
+	}
+	return ok
+}
+
+// restoreTail puts back an evicted tail with its place in the fee order
+// (its seq); for rebroadcast it counts as gossiped now.
+func (m *Mempool) restoreTail(e *entry) {
+	q := e.q
+	q.txs = append(q.txs, e)
+	m.byHash[e.hash] = e
+	m.bytes += e.size
+	q.costTotal += e.cost
+	m.link(e, m.clock)
+	m.fixSender(q)
+}

@@ -1,0 +1,45 @@
+// Package mempool owns the node's pending transactions: signed txs that
+// passed every check against the committed state and wait to be ordered
+// into a block. It enforces the pool's limits (txs, bytes, txs per sender,
+// how far a nonce may run ahead of its account), deduplicates by hash and
+// by (sender, nonce), applies the fee-bump rule for replacements, evicts
+// the cheapest tails when full, reaps executable txs for the primary in
+// fee-priority order with each sender's nonces in order, rechecks after
+// every committed block, and hands out txs that are due for re-gossip.
+//
+// # Usage
+//
+// One Mempool is shared by the RPC handlers, the gossip validator and the
+// node loop; every method is safe for concurrent use. The node's duties:
+//
+//  1. Feed it: Add every tx from a wallet (synod_sendRawTransaction) or a
+//     peer (the gossip topic validator). Add verifies the signature before
+//     it takes the pool's lock, so callers need not batch.
+//  2. Build: the primary passes Reap's output to ledger.PendingChain.Build
+//     as candidates. Reap removes nothing: a tx leaves the pool only when a
+//     committed block includes it (or a later check drops it).
+//  3. Commit: after ledger.Store.ApplyBlock, call Update with the block's
+//     txs and the committed state, in commit order, from the node loop.
+//     Every committed block must be passed; blocks applied in bulk (block
+//     sync) may be passed as one concatenated slice of their txs.
+//  4. Re-gossip: call ForRebroadcast periodically with the current logical
+//     time and publish what it returns. The pool never reads a clock.
+//
+// # Invariants
+//
+// For every sender with pending txs, against the account the pool last
+// read for it: every pending nonce is at least the account nonce and at
+// most NonceAheadMax above it, and the sum of the costs (amount plus fee)
+// of all its pending txs is at most its balance. The second makes every
+// contiguous run of nonces from the account nonce executable in one block,
+// whatever else it holds, so Reap never returns a tx that BuildBlock must
+// skip on the committed state. Eviction removes a sender's highest nonce
+// first, so it never opens a nonce gap.
+//
+// Rejections are distinct errors (sentinels here, or ledger's ErrTx*) that
+// callers test with errors.Is to pick a JSON-RPC code; the message says
+// what was wrong with the tx.
+//
+// mempool imports ledger, crypto and the standard library only. It must
+// never import consensus, p2p, rpc or node: they call it, through the node.
+package mempool

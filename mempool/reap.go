@@ -1,0 +1,64 @@
+package mempool
+
+import "github.com/synod-chain/synod/ledger"
+
+// reapItem is a candidate for Reap's next tx: e, at position pos of its
+// sender's queue q. node is q's position in the ready heap when the item
+// was taken from there (its children are then due as candidates too), and
+// -1 for a sender's later nonce.
+type reapItem struct {
+	e    *entry
+	q    *senderQueue
+	pos  int
+	node int
+}
+
+func reapFirst(a, b reapItem) bool { return higherPriority(a.e, b.e) }
+
+// Reap returns up to maxTxs executable txs whose encoded sizes sum to at
+// most maxBytes, as candidates for ledger.BuildBlock: each sender's txs in
+// consecutive nonce order from its account nonce, senders interleaved by
+// the priority (fee, then arrival) of each one's next tx. A sender whose
+// next tx does not fit in the bytes left is skipped with its later nonces.
+// Reap removes nothing; the caller must not modify the returned txs.
+//
+// It walks the ready heap from the root without changing it: a node's
+// children can only come after it, so the frontier holds the popped
+// nodes' children and the popped senders' next nonces, O(k) items, and
+// k txs cost O(k log k) whatever the number of senders.
+func (m *Mempool) Reap(maxTxs, maxBytes int) []*ledger.Tx {
+	if maxTxs <= 0 || maxBytes <= 0 {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ready.len() == 0 {
+		return nil
+	}
+	frontier := heapOf[reapItem]{first: reapFirst}
+	frontier.push(m.readyItem(0))
+	out := make([]*ledger.Tx, 0, min(maxTxs, len(m.byHash)))
+	left := maxBytes
+	for frontier.len() > 0 && len(out) < maxTxs && left >= m.minTxBytes {
+		it := frontier.pop()
+		if it.node >= 0 {
+			for c := 2*it.node + 1; c <= 2*it.node+2 && c < m.ready.len(); c++ {
+				frontier.push(m.readyItem(c))
+			}
+		}
+		if it.e.size > left {
+			continue
+		}
+		out = append(out, it.e.tx)
+		left -= it.e.size
+		if next := it.pos + 1; next < len(it.q.txs) && it.q.txs[next].tx.Nonce == it.e.tx.Nonce+1 {
+			frontier.push(reapItem{e: it.q.txs[next], q: it.q, pos: next, node: -1})
+		}
+	}
+	return out
+}
+
+func (m *Mempool) readyItem(node int) reapItem {
+	q := m.ready.items[node]
+	return reapItem{e: q.txs[0], q: q, pos: 0, node: node}
+}

@@ -1,0 +1,105 @@
+package mempool
+
+import (
+	"bytes"
+	"slices"
+
+	"github.com/synod-chain/synod/crypto"
+	"github.com/synod-chain/synod/ledger"
+)
+
+// entry is one pending tx with what the pool needs to know about it,
+// computed once before the lock is taken.
+type entry struct {
+	tx   *ledger.Tx
+	hash crypto.Hash
+	from crypto.Address
+	size int    // canonical encoded bytes
+	cost uint64 // amount plus fee
+	// seq is the arrival order: the tie-break between equal fees.
+	seq uint64
+	q   *senderQueue
+	// gossipedAt is the logical time the tx was last handed out for gossip
+	// (or the pool's clock when it arrived); prev and next link the
+	// rebroadcast list, which is ordered by it.
+	gossipedAt int64
+	prev, next *entry
+}
+
+func newEntry(tx *ledger.Tx) *entry {
+	enc := tx.Encode()
+	cost, _ := tx.Cost() // overflow excluded by CheckTx
+	return &entry{tx: tx, hash: crypto.Sum256(enc), from: tx.Sender(), size: len(enc), cost: cost}
+}
+
+// sameTransfer reports whether a and b say the same thing, whatever their
+// signatures: two valid signatures over one message are one transfer.
+func sameTransfer(a, b *ledger.Tx) bool {
+	return a.ChainID == b.ChainID && a.From == b.From && a.Nonce == b.Nonce && a.To == b.To &&
+		a.Amount == b.Amount && a.Fee == b.Fee && bytes.Equal(a.Memo, b.Memo)
+}
+
+// senderQueue is one sender's pending txs in ascending nonce order, and the
+// account the pool last read for it. costTotal is the sum of their costs,
+// which the pool keeps at most acct.Balance.
+type senderQueue struct {
+	addr      crypto.Address
+	acct      ledger.Account
+	txs       []*entry
+	costTotal uint64
+	// readyIdx is the queue's position in the ready heap (-1 when its
+	// lowest nonce is not the account nonce); tailIdx its position in the
+	// eviction heap (-1 when empty).
+	readyIdx int
+	tailIdx  int
+}
+
+func newSenderQueue(addr crypto.Address, acct ledger.Account) *senderQueue {
+	return &senderQueue{addr: addr, acct: acct, readyIdx: -1, tailIdx: -1}
+}
+
+// find returns the position of nonce, or where it would be inserted.
+func (q *senderQueue) find(nonce uint64) (int, bool) {
+	return slices.BinarySearchFunc(q.txs, nonce, func(e *entry, n uint64) int {
+		switch {
+		case e.tx.Nonce < n:
+			return -1
+		case e.tx.Nonce > n:
+			return 1
+		}
+		return 0
+	})
+}
+
+// ready reports whether the queue's first tx is executable now.
+func (q *senderQueue) ready() bool {
+	return len(q.txs) > 0 && q.txs[0].tx.Nonce == q.acct.Nonce
+}
+
+// executable is the length of the run of consecutive nonces starting at
+// the account nonce.
+func (q *senderQueue) executable() int {
+	n := 0
+	for n < len(q.txs) && q.txs[n].tx.Nonce == q.acct.Nonce+uint64(n) {
+		n++
+	}
+	return n
+}
+
+func (q *senderQueue) tail() *entry { return q.txs[len(q.txs)-1] }
+
+// higherPriority orders txs for Reap: higher fee first, then earlier
+// arrival.
+func higherPriority(a, b *entry) bool {
+	if a.tx.Fee != b.tx.Fee {
+		return a.tx.Fee > b.tx.Fee
+	}
+	return a.seq < b.seq
+}
+
+// readyFirst orders the ready heap by each queue's first tx.
+func readyFirst(a, b *senderQueue) bool { return higherPriority(a.txs[0], b.txs[0]) }
+
+// evictFirst orders the eviction heap: the cheapest tail first, then the
+// most recent one.
+func evictFirst(a, b *senderQueue) bool { return higherPriority(b.tail(), a.tail()) }

@@ -1,0 +1,63 @@
+package mempool
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/synod-chain/synod/crypto"
+	"github.com/synod-chain/synod/ledger"
+)
+
+// Update tells the pool that a block with the txs committed was applied,
+// and that state is the committed state after it. It must be called from
+// one goroutine (the node loop), in commit order, for every block.
+//
+// Only the senders of committed txs can have a lower balance or a higher
+// nonce than before (recipients and the proposer only gain), so only their
+// queues are rechecked, O(committed txs): txs below the new account nonce
+// (those committed and any they displaced) are dropped, then the highest
+// nonces until the balance covers the rest. Future nonces that are still
+// covered stay queued. The accounts are read before the lock is taken. A
+// sender whose account cannot be read loses its pending txs (they can be
+// sent again), and the read errors are returned joined.
+func (m *Mempool) Update(committed []*ledger.Tx, state ledger.StateReader) error {
+	if state == nil {
+		return errors.New("mempool: update with a nil state")
+	}
+	accounts := make(map[crypto.Address]ledger.Account, len(committed))
+	unread := make(map[crypto.Address]bool)
+	var errs []error
+	for _, tx := range committed {
+		if tx == nil {
+			continue
+		}
+		addr := tx.Sender()
+		if _, ok := accounts[addr]; ok || unread[addr] {
+			continue
+		}
+		acct, err := state.GetAccount(addr)
+		if err != nil {
+			unread[addr] = true
+			errs = append(errs, fmt.Errorf("mempool: read account %s: %w", addr, err))
+			continue
+		}
+		accounts[addr] = acct
+	}
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.state = state
+	m.stateGen++
+	for addr, acct := range accounts {
+		if q, ok := m.senders[addr]; ok {
+			m.refresh(q, acct)
+		}
+	}
+	for addr := range unread {
+		if q, ok := m.senders[addr]; ok {
+			m.removeRange(q, 0, len(q.txs))
+			m.fixSender(q)
+		}
+	}
+	return errors.Join(errs...)
+}
