@@ -1,0 +1,77 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/synod-chain/synod/testnet"
+)
+
+func testnetFaultCommand() *cli.Command {
+	perNode := func(name, usage string, act func(net *testnet.Network, i int) error) *cli.Command {
+		return &cli.Command{
+			Name: name, Usage: usage, ArgsUsage: "DIR NODE",
+			Action: func(c *cli.Context) error {
+				net, err := openNetwork(c)
+				if err != nil {
+					return err
+				}
+				i, err := nodeArg(c, 1, len(net.Members))
+				if err != nil {
+					return err
+				}
+				if err := act(net, i); err != nil {
+					return err
+				}
+				fmt.Fprintf(c.App.Writer, "%s node%d\n", name, i)
+				return nil
+			},
+		}
+	}
+	return &cli.Command{
+		Name:  "fault",
+		Usage: "inject faults into a running testnet",
+		Subcommands: []*cli.Command{
+			perNode("kill", "SIGKILL the node (a crash)", func(n *testnet.Network, i int) error { return n.Kill(i) }),
+			perNode("restart", "start a stopped or killed node again", func(n *testnet.Network, i int) error { return n.Start(i) }),
+			perNode("stop", "stop the node gracefully (SIGTERM)", func(n *testnet.Network, i int) error { return n.Stop(i, 10*time.Second) }),
+			perNode("pause", "freeze the node (SIGSTOP)", func(n *testnet.Network, i int) error { return n.Pause(i) }),
+			perNode("resume", "unfreeze the node (SIGCONT)", func(n *testnet.Network, i int) error { return n.Resume(i) }),
+			{
+				Name: "partition", Usage: `split the network, e.g. "0,1|2,3": each node reaches only its own group`,
+				ArgsUsage: "DIR GROUPS",
+				Action: func(c *cli.Context) error {
+					net, err := openNetwork(c)
+					if err != nil {
+						return err
+					}
+					groups, err := testnet.ParseGroups(c.Args().Get(1))
+					if err != nil {
+						return err
+					}
+					if err := net.Partition(c.Context, groups); err != nil {
+						return err
+					}
+					fmt.Fprintf(c.App.Writer, "partitioned %v\n", groups)
+					return nil
+				},
+			},
+			{
+				Name: "heal", Usage: "lift every partition", ArgsUsage: "DIR",
+				Action: func(c *cli.Context) error {
+					net, err := openNetwork(c)
+					if err != nil {
+						return err
+					}
+					if err := net.Heal(c.Context); err != nil {
+						return err
+					}
+					fmt.Fprintln(c.App.Writer, "healed")
+					return nil
+				},
+			},
+		},
+	}
+}

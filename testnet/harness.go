@@ -1,0 +1,253 @@
+package testnet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Member is one node of a network.
+type Member struct {
+	Home   string
+	RPC    string // http://127.0.0.1:port
+	Admin  string // 127.0.0.1:port
+	PeerID string
+}
+
+// Network is a set of node homes and the binary that runs them.
+type Network struct {
+	Binary  string
+	Members []Member
+	// ExtraArgs are appended to every `synod start`.
+	ExtraArgs []string
+}
+
+const (
+	pidFile = "node.pid"
+	logFile = "node.log"
+)
+
+// ErrNotRunning is returned for a node with no live process.
+var ErrNotRunning = errors.New("testnet: node is not running")
+
+func (n *Network) member(i int) (Member, error) {
+	if i < 0 || i >= len(n.Members) {
+		return Member{}, fmt.Errorf("testnet: no node %d (have %d)", i, len(n.Members))
+	}
+	return n.Members[i], nil
+}
+
+// Start launches node i in the background, in a process group of its own
+// (so a Ctrl-C meant for a script does not reach it), appending to its log
+// and recording its PID.
+func (n *Network) Start(i int) error {
+	m, err := n.member(i)
+	if err != nil {
+		return err
+	}
+	if n.Alive(i) {
+		return fmt.Errorf("testnet: node %d is already running", i)
+	}
+	log, err := os.OpenFile(filepath.Join(m.Home, logFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	args := append([]string{"start", "--home", m.Home}, n.ExtraArgs...)
+	cmd := exec.Command(n.Binary, args...)
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("testnet: start node %d: %w", i, err)
+	}
+	if err := os.WriteFile(filepath.Join(m.Home, pidFile), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
+		return err
+	}
+	// Reap the child when it exits, so it does not linger as a zombie that
+	// still answers signal 0.
+	go func() { _ = cmd.Wait() }()
+	return nil
+}
+
+// PID is node i's recorded process id.
+func (n *Network) PID(i int) (int, error) {
+	m, err := n.member(i)
+	if err != nil {
+		return 0, err
+	}
+	raw, err := os.ReadFile(filepath.Join(m.Home, pidFile))
+	if err != nil {
+		return 0, ErrNotRunning
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err != nil || pid <= 1 {
+		return 0, fmt.Errorf("testnet: bad pid file for node %d", i)
+	}
+	return pid, nil
+}
+
+// Alive reports whether node i's process exists.
+func (n *Network) Alive(i int) bool {
+	pid, err := n.PID(i)
+	if err != nil {
+		return false
+	}
+	return syscall.Kill(pid, 0) == nil && !isZombie(pid)
+}
+
+func isZombie(pid int) bool {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state is the field after the parenthesised command name.
+	s := string(raw)
+	if j := strings.LastIndexByte(s, ')'); j >= 0 && j+2 < len(s) {
+		return s[j+2] == 'Z'
+	}
+	return false
+}
+
+func (n *Network) signal(i int, sig syscall.Signal) error {
+	if !n.Alive(i) {
+		return fmt.Errorf("%w: node %d", ErrNotRunning, i)
+	}
+	pid, _ := n.PID(i)
+	return syscall.Kill(pid, sig)
+}
+
+// Kill sends SIGKILL to node i: a crash, nothing flushed.
+func (n *Network) Kill(i int) error { return n.signal(i, syscall.SIGKILL) }
+
+// Pause stops node i with SIGSTOP; Resume continues it.
+func (n *Network) Pause(i int) error  { return n.signal(i, syscall.SIGSTOP) }
+func (n *Network) Resume(i int) error { return n.signal(i, syscall.SIGCONT) }
+
+// Stop asks node i to shut down (SIGTERM, after SIGCONT in case it is
+// paused) and waits up to timeout, then kills it.
+func (n *Network) Stop(i int, timeout time.Duration) error {
+	if !n.Alive(i) {
+		return nil
+	}
+	_ = n.signal(i, syscall.SIGCONT)
+	if err := n.signal(i, syscall.SIGTERM); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if !n.Alive(i) {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return n.Kill(i)
+}
+
+// StopAll stops every running node.
+func (n *Network) StopAll(timeout time.Duration) error {
+	var errs []error
+	for i := range n.Members {
+		if err := n.Stop(i, timeout); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Partition splits the network into groups: each node may reach only the
+// nodes of its own group. Nodes in no group are cut off from everyone.
+func (n *Network) Partition(ctx context.Context, groups [][]int) error {
+	groupOf := make(map[int]int)
+	for g, members := range groups {
+		for _, i := range members {
+			if _, err := n.member(i); err != nil {
+				return err
+			}
+			if _, dup := groupOf[i]; dup {
+				return fmt.Errorf("testnet: node %d in two groups", i)
+			}
+			groupOf[i] = g
+		}
+	}
+	for i, m := range n.Members {
+		var allow []string
+		if g, ok := groupOf[i]; ok {
+			for _, j := range groups[g] {
+				if j != i {
+					allow = append(allow, n.Members[j].PeerID)
+				}
+			}
+		}
+		if err := adminPost(ctx, m.Admin, "/admin/partition?allow="+url.QueryEscape(strings.Join(allow, ","))); err != nil {
+			return fmt.Errorf("partition node %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// Heal lifts every partition.
+func (n *Network) Heal(ctx context.Context) error {
+	var errs []error
+	for i, m := range n.Members {
+		if err := adminPost(ctx, m.Admin, "/admin/heal"); err != nil {
+			errs = append(errs, fmt.Errorf("heal node %d: %w", i, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func adminPost(ctx context.Context, addr, path string) error {
+	if addr == "" {
+		return errors.New("node has no admin endpoint")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("admin %s: %s", path, resp.Status)
+	}
+	return nil
+}
+
+// ParseGroups parses "0,1|2,3" into [[0 1] [2 3]].
+func ParseGroups(s string) ([][]int, error) {
+	var groups [][]int
+	for _, part := range strings.Split(s, "|") {
+		var g []int
+		for _, f := range strings.Split(part, ",") {
+			f = strings.TrimSpace(f)
+			if f == "" {
+				continue
+			}
+			i, err := strconv.Atoi(strings.TrimPrefix(f, "node"))
+			if err != nil {
+				return nil, fmt.Errorf("testnet: bad node %q in %q", f, s)
+			}
+			g = append(g, i)
+		}
+		if len(g) > 0 {
+			groups = append(groups, g)
+		}
+	}
+	if len(groups) == 0 {
+		return nil, fmt.Errorf("testnet: no groups in %q", s)
+	}
+	return groups, nil
+}

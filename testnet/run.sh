@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Run a local Synod network: build the binary, generate a fresh N-validator
+# testnet, start every node in the background, wait until blocks commit,
+# print each node's RPC URL, and stop them all on Ctrl-C.
+#
+#   testnet/run.sh [-n N] [-o DIR] [-p BASE_PORT] [-a ACCOUNTS] [--om-verify] [--detach]
+#
+# With --detach the script returns once the network is ready and leaves the
+# nodes running; stop them with `synod testnet stop DIR`.
+set -euo pipefail
+
+n=4
+out=""
+base_port=26600
+accounts=8
+om_flag=""
+detach=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-n) n="$2"; shift 2 ;;
+	-o) out="$2"; shift 2 ;;
+	-p) base_port="$2"; shift 2 ;;
+	-a) accounts="$2"; shift 2 ;;
+	--om-verify) om_flag="--om-verify"; shift ;;
+	--detach) detach=1; shift ;;
+	-h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+out="${out:-$root/testnet/out}"
+bin="$root/testnet/bin/synod"
+
+echo "building synod..."
+(cd "$root" && go build -o "$bin" ./cmd/synod)
+
+if [ -d "$out" ]; then
+	# Stop anything a previous run left behind, then start fresh.
+	"$bin" testnet stop "$out" >/dev/null 2>&1 || true
+	rm -rf "$out"
+fi
+"$bin" testnet --validators "$n" --out "$out" --base-port "$base_port" --accounts "$accounts" $om_flag
+
+for ((i = 0; i < n; i++)); do
+	home="$out/node$i"
+	"$bin" start --home "$home" >"$home/node.log" 2>&1 &
+	echo $! >"$home/node.pid"
+done
+
+stop_all() {
+	echo
+	echo "stopping the testnet..."
+	"$bin" testnet stop "$out" || true
+}
+
+if [ "$detach" -eq 0 ]; then
+	trap stop_all INT TERM
+fi
+
+if ! "$bin" testnet wait "$out" --height 2 --timeout 60s; then
+	echo "the testnet did not commit blocks in time; logs are in $out/node*/node.log" >&2
+	stop_all
+	exit 1
+fi
+
+for ((i = 0; i < n; i++)); do
+	echo "node$i  rpc $("$bin" testnet url "$out" "$i")  log $out/node$i/node.log"
+done
+echo "wallets: $out/wallets (password in $out/wallets/password.txt)"
+echo "status:  $bin testnet status $out"
+echo "ready: $n validators committing blocks"
+
+if [ "$detach" -eq 1 ]; then
+	exit 0
+fi
+echo "press Ctrl-C to stop"
+# Wait for the nodes; Ctrl-C runs stop_all through the trap.
+while "$bin" testnet alive "$out" >/dev/null 2>&1; do
+	sleep 1
+done
+echo "every node has exited"
