@@ -1,0 +1,231 @@
+package p2p
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"github.com/synod-chain/synod/ledger"
+)
+
+// BlockSource serves block sync. ledger.Store satisfies it.
+type BlockSource interface {
+	// Head is the committed head's header.
+	Head() ledger.Header
+	BlockByHeight(height uint64) (*ledger.Block, error)
+	// Certificate is the commit certificate of the block at height; the
+	// genesis block has none.
+	Certificate(height uint64) (*ledger.CommitCertificate, error)
+}
+
+var _ BlockSource = (*ledger.Store)(nil)
+
+// syncWriteBufferBytes batches a response's small items into one write.
+const syncWriteBufferBytes = 256 << 10
+
+// blockSync serves and requests blocks with their certificates.
+type blockSync struct {
+	n      *Host
+	proto  protocol.ID
+	source BlockSource
+	slots  chan struct{} // bounds requests served at once
+}
+
+func startBlockSync(n *Host, source BlockSource) *blockSync {
+	b := &blockSync{n: n, proto: syncProtocol(n.cfg.ChainID), source: source,
+		slots: make(chan struct{}, n.cfg.SyncServeConcurrencyMax)}
+	n.h.SetStreamHandler(b.proto, b.serve)
+	return b
+}
+
+// serve answers one request. The whole exchange has SyncTimeout; a busy
+// server or one without a block source refuses instead of queueing.
+func (b *blockSync) serve(s network.Stream) {
+	if !b.n.enter() {
+		s.Reset()
+		return
+	}
+	defer b.n.leave()
+	defer s.Close()
+	p := s.Conn().RemotePeer()
+	if err := s.SetDeadline(time.Now().Add(b.n.cfg.SyncTimeout)); err != nil {
+		s.Reset()
+		return
+	}
+	buf := make([]byte, syncRequestBytes)
+	if _, err := io.ReadFull(s, buf); err != nil {
+		b.n.log.Debug("read sync request", "peer", p, "err", err)
+		s.Reset()
+		return
+	}
+	req, err := DecodeSyncRequest(buf, b.n.cfg.SyncBlocksMax)
+	if err != nil {
+		b.n.Penalize(p, "malformed sync request")
+		s.Reset()
+		return
+	}
+	if b.source == nil {
+		b.refuse(s)
+		return
+	}
+	if req.Kind == syncKindStatus {
+		if _, err := s.Write(encodeStatus(b.source.Head().Height)); err != nil {
+			s.Reset()
+		}
+		return
+	}
+	select {
+	case b.slots <- struct{}{}:
+		defer func() { <-b.slots }()
+	default:
+		b.refuse(s)
+		return
+	}
+	if err := b.writeBlocks(s, req); err != nil {
+		b.n.log.Debug("serve blocks", "peer", p, "from", req.From, "err", err)
+		s.Reset()
+		return
+	}
+	b.n.stats.syncServed.Add(1)
+}
+
+func (b *blockSync) refuse(s network.Stream) {
+	b.n.stats.syncRefused.Add(1)
+	if _, err := s.Write([]byte{syncTagRefused}); err != nil {
+		s.Reset()
+	}
+}
+
+// writeBlocks streams blocks from req.From up to the head, stopping at
+// req.Count, at SyncResponseBytesMax (after at least one block) or at the
+// first block the source lacks.
+func (b *blockSync) writeBlocks(s network.Stream, req SyncRequest) error {
+	w := bufio.NewWriterSize(s, syncWriteBufferBytes)
+	head := b.source.Head().Height
+	budget := b.n.cfg.SyncResponseBytesMax - 1 // the end tag
+	var item []byte
+	for i := uint64(0); i < uint64(req.Count) && req.From <= head && i <= head-req.From; i++ {
+		h := req.From + i
+		blk, err := b.source.BlockByHeight(h)
+		if err != nil {
+			break
+		}
+		var cert []byte
+		if h > 0 {
+			c, err := b.source.Certificate(h)
+			if err != nil {
+				break
+			}
+			cert = c.Encode()
+		}
+		item = appendSyncItem(item[:0], blk.Encode(), cert)
+		if len(item) > budget {
+			break
+		}
+		budget -= len(item)
+		if _, err := w.Write(item); err != nil {
+			return err
+		}
+		b.n.stats.syncBlocksServed.Add(1)
+	}
+	if err := w.WriteByte(syncTagEnd); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+// request opens a stream to p, sends req and hands the response reader to
+// read, all within ctx and SyncTimeout.
+func (b *blockSync) request(ctx context.Context, p peer.ID, req SyncRequest, read func(*bufio.Reader) error) error {
+	if b.n.closed() {
+		return ErrClosed
+	}
+	ctx, cancel := context.WithTimeout(ctx, b.n.cfg.SyncTimeout)
+	defer cancel()
+	s, err := b.n.h.NewStream(ctx, p, b.proto)
+	if err != nil {
+		return fmt.Errorf("open sync stream to %s: %w", p, err)
+	}
+	// A cancelled ctx resets the stream, unblocking any read or write.
+	stop := context.AfterFunc(ctx, func() { s.Reset() })
+	defer stop()
+	deadline, _ := ctx.Deadline()
+	if err := s.SetDeadline(deadline); err != nil {
+		s.Reset()
+		return fmt.Errorf("sync stream to %s: %w", p, err)
+	}
+	if _, err := s.Write(req.Encode()); err != nil {
+		s.Reset()
+		return fmt.Errorf("send sync request to %s: %w", p, err)
+	}
+	if err := s.CloseWrite(); err != nil {
+		s.Reset()
+		return fmt.Errorf("send sync request to %s: %w", p, err)
+	}
+	if err := read(bufio.NewReader(s)); err != nil {
+		s.Reset()
+		if errors.Is(err, ErrMalformed) {
+			b.n.Penalize(p, "hostile sync response")
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("sync from %s: %w (%w)", p, ctx.Err(), err)
+		}
+		return fmt.Errorf("sync from %s: %w", p, err)
+	}
+	return s.Close()
+}
+
+// FetchBlocks asks p for count blocks from height from, with their commit
+// certificates. The answer may hold fewer (p's head is lower, or the
+// response hit SyncResponseBytesMax): ask again from the next height. The
+// blocks are checked for order, range, chain id and that each certificate
+// names its block; the caller verifies the certificates' signatures.
+// Hostile responses wrap ErrMalformed and count as a penalty for p.
+func (n *Host) FetchBlocks(ctx context.Context, p peer.ID, from uint64, count int) ([]SyncedBlock, error) {
+	if count <= 0 || count > n.cfg.SyncBlocksMax {
+		return nil, fmt.Errorf("fetch blocks: count %d not in 1..%d", count, n.cfg.SyncBlocksMax)
+	}
+	req := SyncRequest{Kind: syncKindBlocks, From: from, Count: uint32(count)}
+	lim := syncLimits{chainID: n.cfg.ChainID, responseBytes: n.cfg.SyncResponseBytesMax, blockBytes: ledger.BlockBytesMax}
+	var out []SyncedBlock
+	err := n.sync.request(ctx, p, req, func(r *bufio.Reader) error {
+		var err error
+		out, err = readSyncResponse(r, req, lim)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("fetch blocks %d+%d: %w", from, count, err)
+	}
+	return out, nil
+}
+
+// StatusOf asks p for its head height, to choose whom to sync from.
+func (n *Host) StatusOf(ctx context.Context, p peer.ID) (uint64, error) {
+	var head uint64
+	err := n.sync.request(ctx, p, SyncRequest{Kind: syncKindStatus}, func(r *bufio.Reader) error {
+		buf := make([]byte, syncStatusBytes+1)
+		k, err := io.ReadFull(r, buf)
+		switch {
+		case k == 1 && buf[0] == syncTagRefused && errors.Is(err, io.ErrUnexpectedEOF):
+			return ErrSyncRefused
+		case k == syncStatusBytes && errors.Is(err, io.ErrUnexpectedEOF):
+		case err == nil:
+			return fmt.Errorf("sync status: %w: longer than %d bytes", ErrMalformed, syncStatusBytes)
+		default:
+			return fmt.Errorf("sync status: %w", err)
+		}
+		head, err = DecodeStatus(buf[:k])
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("status of %s: %w", p, err)
+	}
+	return head, nil
+}
