@@ -1,0 +1,254 @@
+package rpc
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+)
+
+// jsonrpcVersion is the only protocol version accepted.
+const jsonrpcVersion = "2.0"
+
+// request is one decoded JSON-RPC request object.
+type request struct {
+	// id is the raw id as received (number, string or null), echoed
+	// byte for byte; nil for a notification.
+	id     json.RawMessage
+	method string
+	params json.RawMessage
+}
+
+func (r *request) isNotification() bool { return r.id == nil }
+
+// response is one JSON-RPC response object.
+type response struct {
+	JSONRPC string          `json:"jsonrpc"`
+	ID      json.RawMessage `json:"id"`
+	Result  json.RawMessage `json:"result,omitempty"`
+	Error   *Error          `json:"error,omitempty"`
+}
+
+var nullID = json.RawMessage("null")
+
+func errorResponse(id json.RawMessage, err *Error) *response {
+	if id == nil {
+		id = nullID
+	}
+	return &response{JSONRPC: jsonrpcVersion, ID: id, Error: err}
+}
+
+// message is what one HTTP body or WebSocket frame decoded to: a single
+// request or a batch, each item a request or the error it decoded to.
+type message struct {
+	batch bool
+	items []messageItem
+}
+
+type messageItem struct {
+	req *request
+	err *response // set when the item is not a valid request
+}
+
+// decodeMessage parses a body. A body that is not JSON, or a batch that is
+// empty or over batchMax, decodes to a single error response (returned as
+// resp); otherwise every item is either a request or its own error.
+func decodeMessage(data []byte, batchMax int) (msg message, resp *response) {
+	data = bytes.TrimSpace(data)
+	if !json.Valid(data) {
+		return message{}, errorResponse(nil, &Error{Code: CodeParseError, Message: "parse error: body is not valid JSON"})
+	}
+	if len(data) > 0 && data[0] == '[' {
+		var raws []json.RawMessage
+		if err := json.Unmarshal(data, &raws); err != nil {
+			return message{}, errorResponse(nil, &Error{Code: CodeParseError, Message: "parse error: " + err.Error()})
+		}
+		if len(raws) == 0 {
+			return message{}, errorResponse(nil, errInvalidRequest("empty batch"))
+		}
+		if len(raws) > batchMax {
+			return message{}, errorResponse(nil, errInvalidRequest("batch of %d items exceeds the limit of %d", len(raws), batchMax))
+		}
+		msg = message{batch: true, items: make([]messageItem, len(raws))}
+		for i, raw := range raws {
+			msg.items[i] = decodeItem(raw)
+		}
+		return msg, nil
+	}
+	return message{items: []messageItem{decodeItem(data)}}, nil
+}
+
+// decodeItem checks one request object against JSON-RPC 2.0 section 4.
+// Member names are matched exactly (encoding/json's struct decoding would
+// match them case-insensitively).
+func decodeItem(raw json.RawMessage) messageItem {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+		return messageItem{err: errorResponse(nil, errInvalidRequest("request must be a JSON object"))}
+	}
+	id, hasID := obj["id"]
+	if hasID && !validID(id) {
+		return messageItem{err: errorResponse(nil, errInvalidRequest("id must be a string, a number or null"))}
+	}
+	var version, method string
+	if err := json.Unmarshal(obj["jsonrpc"], &version); err != nil || version != jsonrpcVersion {
+		return messageItem{err: errorResponse(id, errInvalidRequest(`"jsonrpc" must be "2.0"`))}
+	}
+	if err := json.Unmarshal(obj["method"], &method); err != nil || method == "" {
+		return messageItem{err: errorResponse(id, errInvalidRequest(`"method" must be a non-empty string`))}
+	}
+	req := &request{method: method, params: obj["params"]}
+	if hasID {
+		req.id = id
+	}
+	return messageItem{req: req}
+}
+
+// validID accepts the id types JSON-RPC 2.0 allows: string, number, null.
+func validID(id json.RawMessage) bool {
+	id = bytes.TrimSpace(id)
+	if len(id) == 0 {
+		return false
+	}
+	switch c := id[0]; {
+	case c == '"', c == '-', c >= '0' && c <= '9':
+		return true
+	case c == 'n':
+		return string(id) == "null"
+	}
+	return false
+}
+
+// Call is one method invocation as a Method sees it.
+type Call struct {
+	// Params are the positional parameters.
+	Params Params
+	// conn is the WebSocket connection the call came on, nil over HTTP.
+	conn *wsConn
+	// afterReply runs once the reply has been queued: a subscription
+	// starts delivering only then, so no notification overtakes the
+	// subscription id it belongs to.
+	afterReply func()
+}
+
+// Method is one API method.
+type Method func(ctx context.Context, call *Call) (any, error)
+
+// registry maps "namespace_method" to its Method.
+type registry map[string]Method
+
+// register adds the methods of one namespace. A name registered twice is a
+// programmer error.
+func (r registry) register(namespace string, methods map[string]Method) {
+	for name, m := range methods {
+		full := namespace + "_" + name
+		if _, dup := r[full]; dup {
+			panic(fmt.Sprintf("rpc: method %s registered twice", full))
+		}
+		r[full] = m
+	}
+}
+
+// dispatcher runs decoded messages against the registry.
+type dispatcher struct {
+	methods  registry
+	batchMax int
+	log      *slog.Logger
+}
+
+// handle runs a whole body and returns the bytes to send back, or nil when
+// nothing must be sent (only notifications), and the afterReply hooks to
+// run once those bytes are queued.
+func (d *dispatcher) handle(ctx context.Context, data []byte, conn *wsConn) ([]byte, []func()) {
+	msg, errResp := decodeMessage(data, d.batchMax)
+	if errResp != nil {
+		return d.encode(errResp), nil
+	}
+	var out []*response
+	var hooks []func()
+	for _, item := range msg.items {
+		if item.err != nil {
+			out = append(out, item.err)
+			continue
+		}
+		resp, hook := d.call(ctx, item.req, conn)
+		if hook != nil {
+			hooks = append(hooks, hook)
+		}
+		if resp != nil {
+			out = append(out, resp)
+		}
+	}
+	switch {
+	case len(out) == 0:
+		return nil, hooks
+	case !msg.batch:
+		return d.encode(out[0]), hooks
+	}
+	return d.encode(out), hooks
+}
+
+// call runs one request; it returns nil for a notification.
+func (d *dispatcher) call(ctx context.Context, req *request, conn *wsConn) (resp *response, hook func()) {
+	m, ok := d.methods[req.method]
+	if !ok {
+		if req.isNotification() {
+			return nil, nil
+		}
+		return errorResponse(req.id, errMethodNotFound(req.method)), nil
+	}
+	params, perr := parseParams(req.params)
+	if perr != nil {
+		if req.isNotification() {
+			return nil, nil
+		}
+		return errorResponse(req.id, perr), nil
+	}
+	c := &Call{Params: params, conn: conn}
+	result, err := d.invoke(ctx, m, c, req.method)
+	if req.isNotification() {
+		return nil, c.afterReply
+	}
+	if err != nil {
+		return errorResponse(req.id, toError(err)), nil
+	}
+	raw, merr := json.Marshal(result)
+	if merr != nil {
+		d.log.Error("rpc: encode result", "method", req.method, "err", merr)
+		return errorResponse(req.id, &Error{Code: CodeInternal, Message: "encode result: " + merr.Error()}), nil
+	}
+	return &response{JSONRPC: jsonrpcVersion, ID: req.id, Result: raw}, c.afterReply
+}
+
+// invoke runs m, turning a panic in a handler or a backend into an internal
+// error for this one call: one bad request must not take the server down.
+func (d *dispatcher) invoke(ctx context.Context, m Method, c *Call, name string) (result any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			d.log.Error("rpc: method panicked", "method", name, "panic", fmt.Sprint(p))
+			result, err = nil, &Error{Code: CodeInternal, Message: "internal error"}
+		}
+	}()
+	return m(ctx, c)
+}
+
+// toError gives every error a code: *Error keeps its own, an RPCCoder
+// error its application code, anything else is internal.
+func toError(err error) *Error {
+	if e := codedError(err); e != nil {
+		return e
+	}
+	return &Error{Code: CodeInternal, Message: err.Error()}
+}
+
+func (d *dispatcher) encode(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Responses are built from json.RawMessage and *Error only; a
+		// failure here is a programmer error, answered as internal.
+		d.log.Error("rpc: encode response", "err", err)
+		return []byte(`{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"encode response"}}`)
+	}
+	return b
+}
