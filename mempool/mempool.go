@@ -112,9 +112,20 @@ func (m *Mempool) Pending() []*ledger.Tx {
 	return out
 }
 
-// PendingNonce is the nonce addr's next tx should use: its account nonce
-// plus the run of consecutive pending nonces from there.
-func (m *Mempool) PendingNonce(addr crypto.Address) (uint64, error) {
+// PendingNonce is the nonce addr's next tx should use (for synod_getNonce
+// with "pending"): its account nonce plus the run of consecutive pending
+// nonces from there. It is 0 if the account cannot be read; NextNonce
+// reports that error.
+func (m *Mempool) PendingNonce(addr crypto.Address) uint64 {
+	n, err := m.NextNonce(addr)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// NextNonce is PendingNonce with the error reading the account.
+func (m *Mempool) NextNonce(addr crypto.Address) (uint64, error) {
 	m.mu.Lock()
 	if q, ok := m.senders[addr]; ok {
 		n := q.acct.Nonce + uint64(q.executable())

@@ -1,9 +1,6 @@
 package mempool
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/synod-chain/synod/crypto"
 	"github.com/synod-chain/synod/ledger"
 )
@@ -18,15 +15,18 @@ import (
 // (those committed and any they displaced) are dropped, then the highest
 // nonces until the balance covers the rest. Future nonces that are still
 // covered stay queued. The accounts are read before the lock is taken. A
-// sender whose account cannot be read loses its pending txs (they can be
-// sent again), and the read errors are returned joined.
-func (m *Mempool) Update(committed []*ledger.Tx, state ledger.StateReader) error {
+// sender whose account cannot be read loses its pending txs: they are
+// dropped rather than reaped on a guess, and can be sent again (the store
+// that failed the read will fail the node loudly elsewhere). A nil state
+// keeps the previous one.
+func (m *Mempool) Update(committed []*ledger.Tx, state ledger.StateReader) {
+	m.mu.Lock()
 	if state == nil {
-		return errors.New("mempool: update with a nil state")
+		state = m.state
 	}
+	m.mu.Unlock()
 	accounts := make(map[crypto.Address]ledger.Account, len(committed))
 	unread := make(map[crypto.Address]bool)
-	var errs []error
 	for _, tx := range committed {
 		if tx == nil {
 			continue
@@ -38,7 +38,6 @@ func (m *Mempool) Update(committed []*ledger.Tx, state ledger.StateReader) error
 		acct, err := state.GetAccount(addr)
 		if err != nil {
 			unread[addr] = true
-			errs = append(errs, fmt.Errorf("mempool: read account %s: %w", addr, err))
 			continue
 		}
 		accounts[addr] = acct
@@ -59,5 +58,4 @@ func (m *Mempool) Update(committed []*ledger.Tx, state ledger.StateReader) error
 			m.fixSender(q)
 		}
 	}
-	return errors.Join(errs...)
 }

@@ -1,0 +1,63 @@
+package mempool
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/synod-chain/synod/ledger"
+)
+
+// TestForRebroadcast checks re-gossip on a logical clock: nothing is due
+// before the interval has passed since a tx was last handed out, due txs
+// come oldest first, at most RebroadcastTxsMax per call, and committed txs
+// never come back; it drives the clock by hand.
+func TestForRebroadcast(t *testing.T) {
+	chain := newTestChain(1000, 1000)
+	cfg := testConfig()
+	cfg.RebroadcastTxsMax = 2
+	m := newPool(t, cfg, chain.state)
+	a0, a1, b0 := signedTx(0, 0, 1, 1), signedTx(0, 1, 1, 1), signedTx(1, 0, 1, 1)
+	mustAdd(t, m, a0, a1) // arrive at clock 0
+	if got := m.ForRebroadcast(50, 100); len(got) != 0 {
+		t.Fatalf("due before the interval: %d", len(got))
+	}
+	mustAdd(t, m, b0) // arrives at clock 50
+	got := m.ForRebroadcast(100, 100)
+	if !slices.Equal(hashes(got), hashes([]*ledger.Tx{a0, a1})) {
+		t.Fatalf("at 100: %d txs, want a0 a1", len(got))
+	}
+	if got := m.ForRebroadcast(120, 100); len(got) != 0 {
+		t.Fatalf("at 120: %d txs, want none (b0 is due at 150)", len(got))
+	}
+	if got := m.ForRebroadcast(150, 100); len(got) != 1 || got[0].Hash() != b0.Hash() {
+		t.Fatalf("at 150: %d txs, want b0", len(got))
+	}
+	// A clock going backwards counts as the latest time seen.
+	if got := m.ForRebroadcast(10, 100); len(got) != 0 {
+		t.Fatalf("clock going back: %d txs", len(got))
+	}
+	m.Update(chain.commit(t, a0), chain.state)
+	got = m.ForRebroadcast(1000, 100)
+	if !slices.Equal(hashes(got), hashes([]*ledger.Tx{a1, b0})) {
+		t.Fatalf("at 1000: %d txs, want a1 b0", len(got))
+	}
+	if err := m.checkInvariants(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestForRebroadcastBounded checks that a zero or negative interval still
+// hands out each tx at most once per call, with a pool larger than the
+// per-call bound.
+func TestForRebroadcastBounded(t *testing.T) {
+	chain := newTestChain(1000)
+	cfg := testConfig()
+	cfg.RebroadcastTxsMax = 100
+	m := newPool(t, cfg, chain.state)
+	mustAdd(t, m, signedTx(0, 0, 1, 1), signedTx(0, 1, 1, 1), signedTx(0, 2, 1, 1))
+	for _, interval := range []int64{0, -5} {
+		if got := m.ForRebroadcast(7, interval); len(got) != 3 {
+			t.Fatalf("interval %d: %d txs, want each of 3 once", interval, len(got))
+		}
+	}
+}
