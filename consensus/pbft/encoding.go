@@ -22,7 +22,7 @@ const (
 	// ViewChangeBytesMax bounds one encoded VIEW-CHANGE.
 	ViewChangeBytesMax = 8 << 20
 	// MessageBytesMax bounds any encoded message.
-	MessageBytesMax = ledger.BlockBytesMax + 1<<20
+	MessageBytesMax    = ledger.BlockBytesMax + 1<<20
 	messageHeaderBytes = 1 + 1 + 2 + 8 + 8 + crypto.HashBytes
 	voteBytesLen       = 2 + crypto.SignatureBytes
 )

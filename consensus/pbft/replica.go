@@ -35,7 +35,7 @@ type Replica struct {
 	committedHash crypto.Hash
 	stable        CheckpointProof // low watermark = stable.Height
 	slots         map[uint64]*slot
-	hashes        map[uint64]crypto.Hash // committed blocks, the last 2W heights
+	hashes        map[uint64]crypto.Hash        // committed blocks, the last 2W heights
 	blocks        map[crypto.Hash]*ledger.Block // known proposals in the window
 	nextPropose   uint64                        // primary: next height to pre-prepare
 
@@ -137,8 +137,10 @@ func (r *Replica) LogSizes() (slots, blocks, sent, future int) {
 }
 
 func (r *Replica) primary(view uint64) uint16 { return uint16(r.cfg.Validators.Primary(view)) }
-func (r *Replica) isPrimary() bool           { return r.primary(r.view) == r.id }
-func (r *Replica) inWindow(h uint64) bool    { return h > r.stable.Height && h <= r.stable.Height+r.window }
+func (r *Replica) isPrimary() bool            { return r.primary(r.view) == r.id }
+func (r *Replica) inWindow(h uint64) bool {
+	return h > r.stable.Height && h <= r.stable.Height+r.window
+}
 
 func (r *Replica) timeoutTicks() uint64 { return r.base << min(r.changes, 16) }
 
@@ -304,4 +306,20 @@ func (r *Replica) canSign(view, height uint64, kind Kind, digest crypto.Hash) bo
 func (r *Replica) progress() {
 	r.idleTicks = 0
 	r.changes = 0
+}
+
+// Status describes the replica's position, for logs and failure reports.
+func (r *Replica) Status() string {
+	vcs := make(map[uint64]int)
+	for _, m := range r.viewChanges {
+		vcs[m.View]++
+	}
+	next := "none"
+	h := min(r.committed+1, r.stable.Height+1)
+	if s := r.slots[h]; s != nil {
+		next = fmt.Sprintf("h=%d pp=%v block=%v validated=%v prepares=%d commits=%d prepared=%v cert=%v",
+			h, s.pp != nil, s.block != nil, s.validated, len(s.prepares), len(s.commits), s.prepared, s.cert != nil)
+	}
+	return fmt.Sprintf("replica %d: view %d changing=%v changes=%d committed=%d low=%d next=%d slots=%d vcs=%v nv=%v [%s]",
+		r.id, r.view, r.changing, r.changes, r.committed, r.stable.Height, r.nextPropose, len(r.slots), vcs, r.newView != nil, next)
 }

@@ -80,12 +80,15 @@ func (r *Replica) relayBlocks() {
 	}
 }
 
-// tickViewChange runs the view-change timer. It starts only once a quorum
-// asks for the view (§4.5.2), so a replica that alone timed out does not
-// race ahead through views; until then it repeats its VIEW-CHANGE.
+// tickViewChange runs the view-change timer. It runs only while a quorum
+// has left the previous views (their latest VIEW-CHANGE is for this view or
+// a later one; §4.5.2), so a replica that alone timed out does not race
+// ahead through views; until then it repeats its VIEW-CHANGE. Counting
+// later views too matters: a peer keeps only its latest VIEW-CHANGE, and
+// replicas spread over two views must still be able to move up together.
 func (r *Replica) tickViewChange() {
 	r.vcTicks++
-	if r.countViewChanges(r.view) >= r.q && r.vcTicks >= r.timeoutTicks() {
+	if r.countViewChangesFrom(r.view) >= r.q && r.vcTicks >= r.timeoutTicks() {
 		r.startViewChange(r.view + 1)
 		return
 	}
@@ -99,6 +102,16 @@ func (r *Replica) countViewChanges(v uint64) int {
 	n := 0
 	for _, m := range r.viewChanges {
 		if m.View == v {
+			n++
+		}
+	}
+	return n
+}
+
+func (r *Replica) countViewChangesFrom(v uint64) int {
+	n := 0
+	for _, m := range r.viewChanges {
+		if m.View >= v {
 			n++
 		}
 	}
@@ -278,6 +291,7 @@ func (r *Replica) install(m *Message, cp CheckpointProof) {
 	r.event(EventViewChanged{View: r.view, Active: true})
 	r.adoptCheckpoint(cp)
 	r.nextPropose = max(cp.Height, r.stable.Height) + 1
+	r.learnCommitted(m.NewView.PrePrepares)
 	for _, pp := range m.NewView.PrePrepares {
 		if !r.inWindow(pp.Height) {
 			continue
@@ -300,6 +314,23 @@ func (r *Replica) install(m *Message, cp CheckpointProof) {
 	r.advance(r.committed + 1)
 	if len(m.NewView.PrePrepares) > 0 {
 		r.advance(m.NewView.PrePrepares[0].Height)
+	}
+}
+
+// learnCommitted recovers the hashes of blocks committed here below the
+// head (lost in a restart) from a selection that reaches the head: the
+// selection is hash-linked, so if it holds the committed head it holds the
+// head's ancestors. Re-voting for them helps the others commit them.
+func (r *Replica) learnCommitted(pps []*Message) {
+	for _, pp := range pps {
+		if pp.Height == r.committed && pp.Digest == r.committedHash {
+			for _, q := range pps {
+				if q.Height < r.committed {
+					r.hashes[q.Height] = q.Digest
+				}
+			}
+			return
+		}
 	}
 }
 

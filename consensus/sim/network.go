@@ -167,8 +167,8 @@ func (w *Network) Run() (Stats, error) {
 			return w.stats, nil
 		}
 		if w.now > w.sc.GST+LivenessBudgetMs {
-			return w.stats, fmt.Errorf("%w: after %dms past GST correct replicas committed %v, target %d, txs %d/%d committed",
-				ErrLiveness, LivenessBudgetMs, w.committedHeights(), w.gstTarget, len(w.txCommitted), len(w.txs))
+			return w.stats, fmt.Errorf("%w: after %dms past GST correct replicas committed %v, target %d, txs %d/%d committed\n%s",
+				ErrLiveness, LivenessBudgetMs, w.committedHeights(), w.gstTarget, len(w.txCommitted), len(w.txs), w.status())
 		}
 	}
 }
@@ -219,14 +219,14 @@ func (w *Network) deliver(d delivery) {
 func (w *Network) crashes() {
 	for _, c := range w.sc.Crashes {
 		n := w.nodes[c.Node]
-		switch {
-		case c.At == w.now && n.up:
+		if c.At == w.now && n.up {
 			if c.MidReady {
 				n.crashAfterPersist = true
 			} else {
 				n.crash()
 			}
-		case c.Restart == w.now:
+		}
+		if c.Restart == w.now || (c.Restart <= c.At && c.At == w.now) {
 			if n.up && n.crashAfterPersist {
 				n.crash() // it never produced another Ready
 			}
@@ -240,12 +240,11 @@ func (w *Network) crashes() {
 	}
 }
 
-// submit hands a client tx to every correct node, as gossip would.
+// submit hands a client tx to every node, as gossip would (a Byzantine
+// primary that keeps its view keeps building blocks with the honest code).
 func (w *Network) submit(tx *ledger.Tx) {
 	for _, n := range w.nodes {
-		if !n.Faulty {
-			n.mempool = append(n.mempool, tx)
-		}
+		n.mempool = append(n.mempool, tx)
 	}
 }
 
@@ -449,3 +448,14 @@ func RunScenario(sc Scenario) (Stats, error) {
 	return w.Run()
 }
 
+func (w *Network) status() string {
+	var b []byte
+	for _, n := range w.nodes {
+		if n.up {
+			b = fmt.Appendf(b, "  node %d (faulty=%v): %s\n", n.Index, n.Faulty, n.replica.Status())
+		} else {
+			b = fmt.Appendf(b, "  node %d: down\n", n.Index)
+		}
+	}
+	return string(b)
+}

@@ -14,11 +14,11 @@ type Scenario struct {
 	Seed uint64 `json:"seed"`
 	N    int    `json:"n"`
 	// GST: from then on no loss, no partitions, delays at most DeltaMs.
-	GST        int64 `json:"gst_ms"`
-	MaxDelayMs int64 `json:"max_delay_ms"` // before GST
-	DeltaMs    int64 `json:"delta_ms"`     // after GST
-	LossPct    int   `json:"loss_pct"`     // before GST
-	DupPct     int   `json:"dup_pct"`
+	GST        int64       `json:"gst_ms"`
+	MaxDelayMs int64       `json:"max_delay_ms"` // before GST
+	DeltaMs    int64       `json:"delta_ms"`     // after GST
+	LossPct    int         `json:"loss_pct"`     // before GST
+	DupPct     int         `json:"dup_pct"`
 	Partitions []Partition `json:"partitions,omitempty"`
 	// Byzantine maps validator index to a behaviour name (byzantine.go).
 	Byzantine map[uint16]string `json:"byzantine,omitempty"`
