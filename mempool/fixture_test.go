@@ -55,6 +55,12 @@ func signedTxTo(i int, nonce uint64, to crypto.Address, amount, fee uint64, memo
 	return tx
 }
 
+// fataler is the part of testing.TB the fixtures need; *rapid.T has it too.
+type fataler interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
 // testChainState is a committed chain tip: the head and the state after it.
 type testChainState struct {
 	head   ledger.Header
@@ -79,7 +85,7 @@ func newTestChain(balances ...uint64) *testChainState {
 
 // build makes the next block from candidates on the tip, without
 // committing it.
-func (c *testChainState) build(tb testing.TB, candidates []*ledger.Tx) (*ledger.Block, *ledger.StateDiff) {
+func (c *testChainState) build(tb fataler, candidates []*ledger.Tx) (*ledger.Block, *ledger.StateDiff) {
 	tb.Helper()
 	b, diff, err := ledger.BuildBlock(ledger.BlockTemplate{
 		ChainID: testChain, Params: c.params, Parent: &c.head,
@@ -92,7 +98,7 @@ func (c *testChainState) build(tb testing.TB, candidates []*ledger.Tx) (*ledger.
 }
 
 // commit builds a block from candidates, applies it and returns its txs.
-func (c *testChainState) commit(tb testing.TB, candidates ...*ledger.Tx) []*ledger.Tx {
+func (c *testChainState) commit(tb fataler, candidates ...*ledger.Tx) []*ledger.Tx {
 	tb.Helper()
 	b, diff := c.build(tb, candidates)
 	c.state.Apply(diff)
@@ -119,8 +125,10 @@ type failingState struct{}
 
 var errDisk = errors.New("disk on fire")
 
-func (failingState) GetAccount(crypto.Address) (ledger.Account, error) { return ledger.Account{}, errDisk }
-func (failingState) StateHash() ledger.LtHash                          { return ledger.LtHash{} }
+func (failingState) GetAccount(crypto.Address) (ledger.Account, error) {
+	return ledger.Account{}, errDisk
+}
+func (failingState) StateHash() ledger.LtHash { return ledger.LtHash{} }
 
 // testConfig is a roomy config tests narrow down.
 func testConfig() Config {
