@@ -23,15 +23,16 @@ const (
 
 // Stats counts what happened in one or more runs.
 type Stats struct {
-	Scenarios     int
-	Heights       uint64 // heights committed (by the slowest correct replica)
-	ViewChanges   uint64 // views installed beyond view 0 (highest at a correct replica)
-	CrashRestarts int
-	Twins         int
-	Dropped       uint64
-	Delivered     uint64
-	Evidence      uint64
-	Txs           int
+	Scenarios      int
+	Heights        uint64 // heights committed (by the slowest correct replica)
+	ViewChanges    uint64 // views installed beyond view 0 (highest at a correct replica)
+	WithViewChange int    // scenarios that went through at least one view change
+	CrashRestarts  int
+	Twins          int
+	Dropped        uint64
+	Delivered      uint64
+	Evidence       uint64
+	Txs            int
 }
 
 // Add accumulates o into s.
@@ -39,6 +40,7 @@ func (s *Stats) Add(o Stats) {
 	s.Scenarios += o.Scenarios
 	s.Heights += o.Heights
 	s.ViewChanges += o.ViewChanges
+	s.WithViewChange += o.WithViewChange
 	s.CrashRestarts += o.CrashRestarts
 	s.Twins += o.Twins
 	s.Dropped += o.Dropped
@@ -164,6 +166,7 @@ func (w *Network) Run() (Stats, error) {
 		if w.now > w.sc.GST && w.done() {
 			w.stats.Heights = w.minCorrectCommitted()
 			w.stats.ViewChanges = w.maxView
+			w.stats.WithViewChange = boolInt(w.maxView > 0)
 			return w.stats, nil
 		}
 		if w.now > w.sc.GST+LivenessBudgetMs {

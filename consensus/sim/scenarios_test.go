@@ -54,13 +54,14 @@ func TestRandomScenarios(t *testing.T) {
 	}
 	start := time.Now()
 	total, failures := runMany(*firstSeedFlag, count)
-	withVC := total.ViewChanges
-	t.Logf("SUMMARY scenarios=%d heights=%d view_changes=%d crash_restarts=%d twins=%d dropped=%d delivered=%d evidence=%d txs=%d elapsed=%s",
-		total.Scenarios, total.Heights, withVC, total.CrashRestarts, total.Twins, total.Dropped, total.Delivered, total.Evidence, total.Txs, time.Since(start).Round(time.Second))
+	t.Logf("SUMMARY scenarios=%d heights=%d view_changes=%d scenarios_with_view_change=%d crash_restarts=%d twins=%d dropped=%d delivered=%d evidence=%d txs=%d elapsed=%s",
+		total.Scenarios, total.Heights, total.ViewChanges, total.WithViewChange, total.CrashRestarts, total.Twins, total.Dropped,
+		total.Delivered, total.Evidence, total.Txs, time.Since(start).Round(time.Second))
 	for _, f := range failures {
 		t.Error(f)
 	}
-	if total.Scenarios != count || total.Heights < uint64(30*count) || total.CrashRestarts == 0 || total.Twins == 0 || total.Dropped == 0 {
+	if total.Scenarios != count || total.Heights < uint64(30*count) || total.CrashRestarts == 0 || total.Twins == 0 || total.Dropped == 0 ||
+		4*total.WithViewChange < count {
 		t.Fatalf("summary does not show the coverage asked for")
 	}
 }
