@@ -1,0 +1,106 @@
+package pbft_test
+
+import (
+	"testing"
+
+	"github.com/synod-chain/synod/consensus/pbft"
+	"github.com/synod-chain/synod/crypto"
+)
+
+// proposeOnlyPreparedAt makes primary 0 propose height 1 (block B), lets
+// only replica only collect PREPAREs (so it alone is prepared), drops every
+// COMMIT, then silences replica 0 for good. It returns B's hash.
+func proposeOnlyPreparedAt(t *testing.T, c *cluster, only int) crypto.Hash {
+	t.Helper()
+	c.drop = func(e envelope) bool {
+		return e.m.Kind == pbft.KindCommit || (e.m.Kind == pbft.KindPrepare && e.to != only)
+	}
+	c.reps[0].Tick(c.genesis.Header.Timestamp + 10)
+	c.flush(0)
+	c.outgoing[0] = func(pbft.Outbound) []pbft.Outbound { return nil }
+	c.deliver()
+	c.drop = nil
+	var b crypto.Hash
+	for _, r := range c.records[only] {
+		if r.Kind == pbft.RecordPrepared && r.Prepared.Height() == 1 {
+			b = r.Prepared.Header.Hash()
+		}
+	}
+	if b.IsZero() {
+		t.Fatalf("replica %d did not prepare height 1", only)
+	}
+	for i := 1; i < c.n; i++ {
+		if len(c.logs[i]) != 0 {
+			t.Fatalf("replica %d committed before the view change", i)
+		}
+	}
+	return b
+}
+
+// TestPaperViewChangeKeepsValuePreparedAtOneReplica checks §4.4's hard case: a block prepared at a single correct replica (not the new primary) before the primary fails is selected by NEW-VIEW and commits at the same height in view 1.
+func TestPaperViewChangeKeepsValuePreparedAtOneReplica(t *testing.T) {
+	c := newCluster(t, clusterOpts{n: 4})
+	b := proposeOnlyPreparedAt(t, c, 2)
+	c.tickUntil(200, c.allCommitted(1, 1, 2, 3))
+	for i := 1; i < 4; i++ {
+		got := c.committedAt(i, 1)
+		if got.Block.Hash() != b || got.Certificate.View != 1 {
+			t.Fatalf("replica %d: height 1 is %s in view %d, want %s (prepared at replica 2 only) in view 1",
+				i, got.Block.Hash().Short(), got.Certificate.View, b.Short())
+		}
+		if v, active := c.reps[i].View(); v != 1 || !active {
+			t.Fatalf("replica %d in view %d active=%v, want 1", i, v, active)
+		}
+	}
+	c.tickUntil(100, c.allCommitted(5, 1, 2, 3))
+	if p := c.committedAt(3, 2).Block.Header; p.View != 1 || p.Proposer != c.vals.At(1).Address() {
+		t.Fatalf("height 2 from view %d proposer %s, want a fresh block of view 1 by validator 1", p.View, p.Proposer)
+	}
+}
+
+// TestPaperTwoConsecutiveViewChanges checks §4.4/§4.5.2 with a silent new primary: primary 0 fails after its block prepared at replica 3 only, primary 1 of view 1 is silent, so the replicas time out again (doubled timeout) and the block commits at height 1 in view 2.
+func TestPaperTwoConsecutiveViewChanges(t *testing.T) {
+	c := newCluster(t, clusterOpts{n: 7})
+	c.outgoing[1] = func(pbft.Outbound) []pbft.Outbound { return nil }
+	b := proposeOnlyPreparedAt(t, c, 3)
+	c.tickUntil(400, c.allCommitted(1, 2, 3, 4, 5, 6))
+	for i := 2; i < 7; i++ {
+		got := c.committedAt(i, 1)
+		if got.Block.Hash() != b || got.Certificate.View != 2 {
+			t.Fatalf("replica %d: height 1 is %s in view %d, want %s in view 2", i, got.Block.Hash().Short(), got.Certificate.View, b.Short())
+		}
+		if !hasEvent(c.events[i], func(e pbft.EventViewChanged) bool { return e.View == 1 && !e.Active }) {
+			t.Fatalf("replica %d never asked for view 1", i)
+		}
+	}
+}
+
+// TestFaultyNewPrimaryBadNewViewIsRejected checks that a Byzantine new primary cannot drop a prepared block: its NEW-VIEW without the re-proposal is rejected by recomputing the selection, kept as evidence, and the next view commits the block.
+func TestFaultyNewPrimaryBadNewViewIsRejected(t *testing.T) {
+	c := newCluster(t, clusterOpts{n: 7})
+	c.outgoing[1] = func(o pbft.Outbound) []pbft.Outbound {
+		if o.Msg.Kind == pbft.KindNewView {
+			nv := *o.Msg.NewView
+			nv.PrePrepares = nil
+			o.Msg = c.resign(1, &pbft.Message{Kind: pbft.KindNewView, View: o.Msg.View, NewView: &nv})
+		}
+		return []pbft.Outbound{o}
+	}
+	b := proposeOnlyPreparedAt(t, c, 4)
+	c.tickUntil(400, c.allCommitted(1, 2, 3, 4, 5, 6))
+	for i := 2; i < 7; i++ {
+		got := c.committedAt(i, 1)
+		if got.Block.Hash() != b || got.Certificate.View != 2 {
+			t.Fatalf("replica %d: height 1 is %s in view %d, want %s in view 2", i, got.Block.Hash().Short(), got.Certificate.View, b.Short())
+		}
+		found := false
+		for _, e := range c.reps[i].Evidence() {
+			if e.Kind == pbft.EvidenceBadNewView && e.Validator == 1 && e.Verify(c.verif) == nil {
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("replica %d kept no verifiable evidence of the bad NEW-VIEW", i)
+		}
+	}
+}
