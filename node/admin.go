@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/synod-chain/synod/rpc"
 )
 
 // adminMux is the loopback-only admin endpoint the testnet's fault injector
@@ -37,7 +40,7 @@ func (n *Node) adminMux() http.Handler {
 		writeJSON(w, map[string]any{"partitioned": false})
 	})
 	mux.HandleFunc("GET /admin/status", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, backend{n}.Status())
+		writeJSON(w, n.AdminStatus())
 	})
 	return mux
 }
@@ -45,4 +48,18 @@ func (n *Node) adminMux() http.Handler {
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// AdminStatus is the testnet status view's snapshot of a node.
+type AdminStatus struct {
+	rpc.NodeStatus
+	// CommittedTxs counts txs in blocks this process applied.
+	CommittedTxs uint64 `json:"committedTxs"`
+	// PID lets the harness match the node to its process.
+	PID int `json:"pid"`
+}
+
+// AdminStatus returns the node's status with its committed tx count.
+func (n *Node) AdminStatus() AdminStatus {
+	return AdminStatus{NodeStatus: backend{n}.Status(), CommittedTxs: n.driver.committedTxs.Load(), PID: os.Getpid()}
 }

@@ -76,6 +76,7 @@ type driver struct {
 	// other goroutines (RPC status, health).
 	currentView  atomic.Uint64
 	lastCommitMs atomic.Int64
+	committedTxs atomic.Uint64 // since this process started
 }
 
 // view is the replica's current view, readable from any goroutine.
@@ -288,6 +289,7 @@ func (d *driver) apply(b *ledger.Block, cert *ledger.CommitCertificate) error {
 	now := d.now()
 	d.metrics.observeCommit(b, now)
 	d.lastCommitMs.Store(now.UnixMilli())
+	d.committedTxs.Add(uint64(len(b.Txs)))
 	if d.observer != nil {
 		d.observer(b, cert)
 	}

@@ -183,7 +183,9 @@ func validatorPeers(g *ledger.Genesis) ([]peer.ID, error) {
 }
 
 func (n *Node) startHost(ctx context.Context, cfg Config, keys HomeKeys) error {
-	pcfg := p2p.DefaultConfig(n.genesis.ChainID, keys.Node)
+	pcfg := p2p.DefaultConfig()
+	pcfg.ChainID = n.genesis.ChainID
+	pcfg.Key = keys.Node
 	pcfg.ListenAddrs = cfg.P2P.Listen
 	pcfg.PersistentPeers = cfg.P2P.PersistentPeers
 	pcfg.Logger = n.log
@@ -255,10 +257,12 @@ func (v validatorNet) SendConsensus(to int, msg []byte) {
 	if to < 0 || to >= len(v.peers) || v.peers[to] == "" || to == v.self {
 		return
 	}
-	v.host.SendConsensus(v.peers[to], msg)
+	// A send fails only for a peer that is not connected or a closed
+	// host; the engine recovers lost messages by view change and catch-up.
+	_ = v.host.SendConsensus(v.peers[to], msg)
 }
 
-func (v validatorNet) BroadcastConsensus(msg []byte) { v.host.BroadcastConsensus(msg) }
+func (v validatorNet) BroadcastConsensus(msg []byte) { _ = v.host.BroadcastConsensus(msg) }
 
 func (n *Node) serve(ctx context.Context, opts RunOptions) error {
 	defer n.close()
@@ -277,8 +281,9 @@ func (n *Node) serve(ctx context.Context, opts RunOptions) error {
 		wg.Wait()
 		return err
 	}
-	wg.Add(1)
+	wg.Add(2)
 	go func() { defer wg.Done(); n.rebroadcast(loopCtx) }()
+	go func() { defer wg.Done(); n.watchPeers(loopCtx) }()
 	n.log.Info("node started", "validator", n.self, "height", n.store.Head().Height, "peer_id", n.host.ID(),
 		"rpc", n.cfg.RPC.Listen, "metrics", n.cfg.Metrics.Listen)
 	if opts.Ready != nil {
@@ -308,9 +313,9 @@ type shutdownable interface{ Shutdown(context.Context) error }
 func (n *Node) startHTTP() ([]shutdownable, error) {
 	var servers []shutdownable
 	if n.cfg.RPC.Listen != "" {
-		rcfg := rpc.DefaultConfig()
+		var rcfg rpc.Config
 		rcfg.CORSOrigins = n.cfg.RPC.CORSOrigins
-		rcfg.RequestBytesMax = n.cfg.RPC.RequestBytesMax
+		rcfg.RequestBytesMax = int64(n.cfg.RPC.RequestBytesMax)
 		if n.cfg.Metrics.Listen == "" {
 			rcfg.Metrics = n.metrics.Handler()
 		}
@@ -377,6 +382,18 @@ func (n *Node) rebroadcast(ctx context.Context) {
 // peers and hands them to the consensus loop, which verifies each
 // certificate before applying. One sync runs at a time.
 func (n *Node) catchUp(from, to uint64, signers []uint16) {
+	var candidates []peer.ID
+	for _, s := range signers {
+		if int(s) < len(n.peerOf) && n.peerOf[s] != "" && int(s) != int(n.self) {
+			candidates = append(candidates, n.peerOf[s])
+		}
+	}
+	n.catchUpFrom(from, to, candidates)
+}
+
+// catchUpFrom fetches [from, to] trying the given peers first, then every
+// connected peer.
+func (n *Node) catchUpFrom(from, to uint64, candidates []peer.ID) {
 	n.syncMu.Lock()
 	if n.syncing {
 		n.syncMu.Unlock()
@@ -386,12 +403,6 @@ func (n *Node) catchUp(from, to uint64, signers []uint16) {
 	n.syncMu.Unlock()
 	go func() {
 		defer func() { n.syncMu.Lock(); n.syncing = false; n.syncMu.Unlock() }()
-		var candidates []peer.ID
-		for _, s := range signers {
-			if int(s) < len(n.peerOf) && n.peerOf[s] != "" && int(s) != int(n.self) {
-				candidates = append(candidates, n.peerOf[s])
-			}
-		}
 		candidates = append(candidates, n.host.Peers()...)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -418,6 +429,42 @@ func (n *Node) catchUp(from, to uint64, signers []uint16) {
 			h += uint64(got)
 		}
 	}()
+}
+
+// peerPollInterval: how often a node that is not committing asks its
+// peers how far they are.
+const peerPollInterval = 2 * time.Second
+
+// watchPeers catches this node up when it stops committing while peers are
+// ahead of it: after a restart or a partition, the engine sees no fresh
+// consensus traffic for its heights and would otherwise wait forever.
+func (n *Node) watchPeers(ctx context.Context) {
+	t := time.NewTicker(peerPollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if time.Since(n.driver.lastCommitTime()) < peerPollInterval || n.isSyncing() {
+			continue
+		}
+		own := n.store.Head().Height
+		best, bestPeer := own, peer.ID("")
+		for _, p := range n.host.Peers() {
+			pctx, cancel := context.WithTimeout(ctx, peerPollInterval/2)
+			h, err := n.host.StatusOf(pctx, p)
+			cancel()
+			if err == nil && h > best {
+				best, bestPeer = h, p
+			}
+		}
+		if bestPeer != "" {
+			n.log.Info("behind peers, catching up", "height", own, "peer_height", best, "peer", bestPeer)
+			n.catchUpFrom(own+1, best, []peer.ID{bestPeer})
+		}
+	}
 }
 
 func (n *Node) isSyncing() bool {

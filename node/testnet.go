@@ -44,7 +44,8 @@ type TestnetOptions struct {
 type TestnetNode struct {
 	Home    string
 	Moniker string
-	RPC     string
+	RPC     string // http://host:port
+	Admin   string // host:port of the admin endpoint
 	PeerID  string
 }
 
@@ -113,7 +114,7 @@ func GenerateTestnet(opts TestnetOptions) ([]TestnetNode, error) {
 		}
 		p2pAddrs[i] = fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", port, id)
 		g.Validators = append(g.Validators, ledger.Validator{Name: cfg.Moniker, PublicKey: keys.Validator.Public(), NetAddress: p2pAddrs[i]})
-		nodes[i] = TestnetNode{Home: home, Moniker: cfg.Moniker, RPC: "http://" + cfg.RPC.Listen, PeerID: id.String()}
+		nodes[i] = TestnetNode{Home: home, Moniker: cfg.Moniker, RPC: "http://" + cfg.RPC.Listen, Admin: cfg.Admin.Listen, PeerID: id.String()}
 	}
 	wallets, err := crypto.OpenKeystore(filepath.Join(opts.OutDir, "wallets"))
 	if err != nil {
@@ -161,4 +162,39 @@ func randomPassword(rng io.Reader) ([]byte, error) {
 		return nil, err
 	}
 	return []byte(hex.EncodeToString(b[:])), nil
+}
+
+// ReadTestnet describes the nodes of a testnet GenerateTestnet wrote to dir,
+// in validator order, from their configs and the shared genesis.
+func ReadTestnet(dir string) ([]TestnetNode, error) {
+	var nodes []TestnetNode
+	for i := 0; i < TestnetValidatorsMax; i++ {
+		home := filepath.Join(dir, fmt.Sprintf("node%d", i))
+		if _, err := os.Stat(filepath.Join(home, ConfigFile)); err != nil {
+			break
+		}
+		cfg, err := LoadConfig(home)
+		if err != nil {
+			return nil, err
+		}
+		nodes = append(nodes, TestnetNode{Home: home, Moniker: cfg.Moniker, RPC: "http://" + cfg.RPC.Listen, Admin: cfg.Admin.Listen})
+	}
+	if len(nodes) == 0 {
+		return nil, fmt.Errorf("testnet: no node homes in %s", dir)
+	}
+	g, err := ledger.ReadGenesisFile(filepath.Join(nodes[0].Home, GenesisFile))
+	if err != nil {
+		return nil, err
+	}
+	ids, err := validatorPeers(g)
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) != len(nodes) {
+		return nil, fmt.Errorf("testnet: %d homes but %d genesis validators", len(nodes), len(ids))
+	}
+	for i := range nodes {
+		nodes[i].PeerID = ids[i].String()
+	}
+	return nodes, nil
 }

@@ -58,7 +58,7 @@ if [ "$detach" -eq 0 ]; then
 	trap stop_all INT TERM
 fi
 
-if ! "$bin" testnet wait "$out" --height 2 --timeout 60s; then
+if ! "$bin" testnet wait --height 2 --timeout 60s "$out"; then
 	echo "the testnet did not commit blocks in time; logs are in $out/node*/node.log" >&2
 	stop_all
 	exit 1

@@ -23,6 +23,9 @@ func newApp() *cli.App {
 		Usage:                "a Byzantine fault tolerant blockchain node",
 		EnableBashCompletion: true,
 		Commands: []*cli.Command{
+			initCommand(),
+			startCommand(),
+			testnetCommand(),
 			omCommand(),
 		},
 	}

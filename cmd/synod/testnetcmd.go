@@ -18,7 +18,7 @@ import (
 
 var (
 	tnValidatorsFlag = &cli.IntFlag{Name: "validators", Aliases: []string{"n"}, Usage: "number of validators", Value: 4, Category: "TESTNET"}
-	tnOutFlag        = &cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "output directory (must be empty or absent)", Required: true, Category: "TESTNET"}
+	tnOutFlag        = &cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "output directory (must be empty or absent)", Category: "TESTNET"}
 	tnChainIDFlag    = &cli.StringFlag{Name: "chain-id", Usage: "chain id", Value: "synod-testnet", Category: "TESTNET"}
 	tnBasePortFlag   = &cli.IntFlag{Name: "base-port", Usage: "node i uses ports base+10i .. base+10i+3 on 127.0.0.1", Value: 26600, Category: "TESTNET"}
 	tnAccountsFlag   = &cli.IntFlag{Name: "accounts", Usage: "funded wallet accounts to create", Value: 8, Category: "TESTNET"}
@@ -40,6 +40,9 @@ peers), the shared genesis with funded accounts, and their wallets in
 OUT/wallets. testnet/run.sh builds, generates, starts and watches one.`,
 		Flags: []cli.Flag{tnValidatorsFlag, tnOutFlag, tnChainIDFlag, tnBasePortFlag, tnAccountsFlag, tnOMVerifyFlag, tnCheckpointFlag, tnTimeoutFlag},
 		Action: func(c *cli.Context) error {
+			if c.String(tnOutFlag.Name) == "" {
+				return errors.New("--out is required to generate a testnet")
+			}
 			params := ledger.DefaultConsensusParams()
 			params.CheckpointInterval = c.Uint64(tnCheckpointFlag.Name)
 			params.WindowHeights = max(params.WindowHeights, 2*params.CheckpointInterval)

@@ -1,0 +1,89 @@
+package testnet
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// NodeStatus is what a node's admin endpoint reports (the JSON of
+// node.AdminStatus; this package reads it over HTTP, not by import).
+type NodeStatus struct {
+	Moniker      string `json:"moniker"`
+	Height       uint64 `json:"height"`
+	View         uint64 `json:"view"`
+	Primary      int    `json:"primary"`
+	Peers        int    `json:"peers"`
+	Syncing      bool   `json:"syncing"`
+	MempoolSize  int    `json:"mempoolSize"`
+	CommittedTxs uint64 `json:"committedTxs"`
+	PID          int    `json:"pid"`
+}
+
+// statusBytesMax bounds a status response.
+const statusBytesMax = 64 << 10
+
+// Status asks node i for its status.
+func (n *Network) Status(ctx context.Context, i int) (NodeStatus, error) {
+	m, err := n.member(i)
+	if err != nil {
+		return NodeStatus{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+m.Admin+"/admin/status", nil)
+	if err != nil {
+		return NodeStatus{}, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return NodeStatus{}, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return NodeStatus{}, fmt.Errorf("status of node %d: %s", i, resp.Status)
+	}
+	var st NodeStatus
+	if err := json.NewDecoder(io.LimitReader(resp.Body, statusBytesMax)).Decode(&st); err != nil {
+		return NodeStatus{}, fmt.Errorf("status of node %d: %w", i, err)
+	}
+	return st, nil
+}
+
+// WaitHeight waits until every node in which (all when nil) reports a
+// height of at least h, or ctx ends.
+func (n *Network) WaitHeight(ctx context.Context, h uint64, which []int) error {
+	if which == nil {
+		for i := range n.Members {
+			which = append(which, i)
+		}
+	}
+	for {
+		lowest, lowestNode, err := uint64(1<<63), -1, error(nil)
+		for _, i := range which {
+			st, e := n.Status(ctx, i)
+			if e != nil {
+				lowest, lowestNode, err = 0, i, e
+				break
+			}
+			if st.Height < lowest {
+				lowest, lowestNode = st.Height, i
+			}
+		}
+		if err == nil && lowest >= h {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			if err != nil {
+				return fmt.Errorf("node %d never answered: %w", lowestNode, err)
+			}
+			return fmt.Errorf("node %d at height %d, want %d: %w", lowestNode, lowest, h, errors.Join(ctx.Err()))
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
