@@ -35,6 +35,10 @@ type cluster struct {
 	drop     func(e envelope) bool
 	outgoing map[int]func(o pbft.Outbound) []pbft.Outbound
 	down     map[int]bool
+	// manualCatchUp leaves EventCatchUp to the test; otherwise the
+	// cluster serves it from the longest log, as the node's sync would.
+	manualCatchUp bool
+	catchUps      []int
 	now      int64
 	sent     int
 }
@@ -152,6 +156,11 @@ func (c *cluster) flush(i int) {
 			c.logs[i] = append(c.logs[i], cb)
 		}
 		c.events[i] = append(c.events[i], rd.Events...)
+		for _, e := range rd.Events {
+			if _, ok := e.(pbft.EventCatchUp); ok && !c.manualCatchUp {
+				c.catchUps = append(c.catchUps, i)
+			}
+		}
 		r.Advance()
 	}
 }
@@ -165,9 +174,33 @@ func (c *cluster) enqueue(from int, o pbft.Outbound) {
 	}
 }
 
+// serveCatchUps hands lagging replicas the blocks of the longest log.
+func (c *cluster) serveCatchUps() {
+	for len(c.catchUps) > 0 {
+		i := c.catchUps[0]
+		c.catchUps = c.catchUps[1:]
+		best := 0
+		for j := range c.n {
+			if len(c.logs[j]) > len(c.logs[best]) {
+				best = j
+			}
+		}
+		if c.down[i] {
+			continue
+		}
+		for _, cb := range c.logs[best][len(c.logs[i]):] {
+			if c.reps[i].DeliverCommitted(cb.Block, cb.Certificate) != nil {
+				break
+			}
+			c.flush(i)
+		}
+	}
+}
+
 // deliver delivers queued messages, including those they cause, until
 // the queue is empty.
 func (c *cluster) deliver() {
+	defer c.serveCatchUps()
 	for len(c.queue) > 0 {
 		e := c.queue[0]
 		c.queue = c.queue[1:]

@@ -1,0 +1,86 @@
+package pbft_test
+
+import (
+	"testing"
+
+	"github.com/synod-chain/synod/consensus/pbft"
+	"github.com/synod-chain/synod/ledger"
+)
+
+// TestPaperCheckpointsBoundMemory checks §4.3: over 2,000 heights checkpoints become stable every K heights, the low watermark follows, and every in-memory log structure stays within a bound independent of the chain's length.
+func TestPaperCheckpointsBoundMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("2,000 heights")
+	}
+	c := newCluster(t, clusterOpts{n: 4})
+	const w = 8
+	for c.committedLen(0) < 2000 {
+		c.tick()
+		for i, r := range c.reps {
+			slots, blocks, sent, future := r.LogSizes()
+			if slots > w+1 || blocks > 4*w || sent > 3*w || future > 4*w*4 {
+				t.Fatalf("replica %d at height %d: slots %d blocks %d sent %d future %d exceed the bound", i, c.committedLen(i), slots, blocks, sent, future)
+			}
+			if low := r.LowWatermark(); uint64(c.committedLen(i)) > low+w+1 {
+				t.Fatalf("replica %d committed %d with low watermark %d", i, c.committedLen(i), low)
+			}
+		}
+		if len(c.records[0]) > 1000 {
+			c.records[0] = pbft.CompactRecords(c.records[0])
+		}
+		if len(c.queue) > 0 {
+			t.Fatal("undelivered messages")
+		}
+	}
+	if n := len(pbft.CompactRecords(c.records[0])); n > 4*w {
+		t.Fatalf("compacted records %d exceed %d", n, 4*w)
+	}
+	if !hasEvent(c.events[2], func(e pbft.EventCheckpointStable) bool { return e.Height == 1996 }) {
+		t.Fatal("no stable checkpoint at 1996")
+	}
+}
+
+func (c *cluster) committedLen(i int) int { return len(c.logs[i]) }
+
+// TestCatchUpFromCheckpoints checks the catch-up hook: a replica cut off for 40 heights sees a quorum of CHECKPOINTs beyond its window, asks for the blocks, refuses a tampered certificate, accepts verified ones and rejoins the same chain.
+func TestCatchUpFromCheckpoints(t *testing.T) {
+	c := newCluster(t, clusterOpts{n: 4})
+	c.manualCatchUp = true
+	c.drop = func(e envelope) bool { return e.to == 3 || e.from == 3 }
+	c.tickUntil(200, c.allCommitted(40, 0, 1, 2))
+	c.drop = nil
+	c.tickUntil(50, func() bool {
+		return hasEvent(c.events[3], func(e pbft.EventCatchUp) bool { return e.ToHeight >= 40 })
+	})
+	var req pbft.EventCatchUp
+	for _, e := range c.events[3] {
+		if cu, ok := e.(pbft.EventCatchUp); ok {
+			req = cu
+		}
+	}
+	if req.FromHeight != 1 || len(req.Peers) < c.vals.Quorum() {
+		t.Fatalf("catch-up request %+v, want from height 1 with a quorum of peers", req)
+	}
+	first := c.committedAt(0, 1)
+	bad := *first.Certificate
+	bad.Signatures = append([]ledger.CommitSignature(nil), bad.Signatures...)
+	bad.Signatures[0].Signature[0] ^= 1
+	if err := c.reps[3].DeliverCommitted(first.Block, &bad); err == nil {
+		t.Fatal("a block with a tampered certificate was accepted")
+	}
+	for h := uint64(1); h <= req.ToHeight; h++ {
+		cb := c.committedAt(0, h)
+		if err := c.reps[3].DeliverCommitted(cb.Block, cb.Certificate); err != nil {
+			t.Fatalf("height %d: %v", h, err)
+		}
+		c.flush(3)
+	}
+	c.manualCatchUp = false
+	target := uint64(c.committedLen(0) + 10)
+	c.tickUntil(300, c.allCommitted(target, 0, 1, 2, 3))
+	for h := uint64(1); h <= target; h++ {
+		if c.committedAt(3, h).Block.Hash() != c.committedAt(0, h).Block.Hash() {
+			t.Fatalf("height %d differs after catch-up", h)
+		}
+	}
+}
