@@ -39,8 +39,8 @@ type cluster struct {
 	// cluster serves it from the longest log, as the node's sync would.
 	manualCatchUp bool
 	catchUps      []int
-	now      int64
-	sent     int
+	now           int64
+	sent          int
 }
 
 type envelope struct {
