@@ -84,7 +84,7 @@ func transcriptVars(t *testing.T, f *chainFixture) map[string]string {
 	wrongChain := &ledger.Tx{ChainID: "other-chain", To: rpctest.Address(0), Amount: 1, Fee: 1}
 	wrongChain.Sign(rpctest.Key(2))
 	overflow := rpctest.Transfer(2, 0, rpctest.Address(0), math.MaxUint64, 1)
-	hexOf := func(tx *ledger.Tx) string { return "0x" + hex.EncodeToString(tx.Encode()) }
+	hexOf := rawTx
 	return map[string]string{
 		"txE":         hexOf(rpctest.Transfer(2, 0, rpctest.Address(0), 100, 1)),
 		"txD":         hexOf(rpctest.Transfer(0, 2, rpctest.Address(1), 7, 1)),
@@ -111,6 +111,8 @@ func transcriptVars(t *testing.T, f *chainFixture) map[string]string {
 		"block1Hash":  blockHash(1),
 	}
 }
+
+func rawTx(tx *ledger.Tx) string { return "0x" + hex.EncodeToString(tx.Encode()) }
 
 // startServer serves backend on a fresh loopback listener and shuts the
 // server down at the end of the test.

@@ -168,6 +168,10 @@ func (s *Server) Methods() []string {
 	return names
 }
 
+// Subscriptions returns the numbers of live newBlocks and tx
+// subscriptions over all connections.
+func (s *Server) Subscriptions() (blocks, txs int) { return s.hub.counts() }
+
 // Handler returns the HTTP handler: the API on "/", WebSocket on "/ws",
 // "/health" and, if configured, "/metrics". A caller that serves it on
 // its own http.Server must set that server's timeouts itself and still
