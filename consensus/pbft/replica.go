@@ -29,6 +29,7 @@ type Replica struct {
 	changes   uint64 // consecutive view changes without progress
 	idleTicks uint64 // ticks without progress in the current view
 	vcTicks   uint64 // ticks in the current view change
+	vcQuorum  bool   // a quorum asked for this view or later: the timer runs
 	now       int64  // latest time given to Tick, Unix milliseconds
 
 	committed     uint64

@@ -21,7 +21,7 @@ func (r *Replica) enterView(v uint64) {
 	}
 	r.view, r.changing = v, true
 	r.newView, r.reproposals = nil, nil
-	r.vcTicks, r.idleTicks = 0, 0
+	r.vcTicks, r.idleTicks, r.vcQuorum = 0, 0, false
 	for h, s := range r.slots {
 		s.pp, s.block, s.validated, s.prepared, s.committed = nil, nil, false, false, false
 		clear(s.prepares)
@@ -88,7 +88,10 @@ func (r *Replica) relayBlocks() {
 // replicas spread over two views must still be able to move up together.
 func (r *Replica) tickViewChange() {
 	r.vcTicks++
-	if r.countViewChangesFrom(r.view) >= r.q && r.vcTicks >= r.timeoutTicks() {
+	if !r.vcQuorum && r.countViewChangesFrom(r.view) >= r.q {
+		r.vcQuorum, r.vcTicks = true, 0 // the timer starts now, not when this replica gave up
+	}
+	if r.vcQuorum && r.vcTicks >= r.timeoutTicks() {
 		r.startViewChange(r.view + 1)
 		return
 	}
