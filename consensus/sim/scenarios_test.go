@@ -65,3 +65,17 @@ func TestRandomScenarios(t *testing.T) {
 		t.Fatalf("summary does not show the coverage asked for")
 	}
 }
+
+// TestSoak runs -soak random scenarios after the regular ones (seeds beyond them), for long unattended runs; it is skipped without the flag.
+func TestSoak(t *testing.T) {
+	if *soakFlag == 0 {
+		t.Skip("set -soak=N to run N more random scenarios")
+	}
+	start := time.Now()
+	total, failures := runMany(*firstSeedFlag+uint64(*scenariosFlag), *soakFlag)
+	t.Logf("SOAK scenarios=%d heights=%d view_changes=%d crash_restarts=%d twins=%d dropped=%d elapsed=%s",
+		total.Scenarios, total.Heights, total.ViewChanges, total.CrashRestarts, total.Twins, total.Dropped, time.Since(start).Round(time.Second))
+	for _, f := range failures {
+		t.Error(f)
+	}
+}
