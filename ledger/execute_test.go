@@ -25,8 +25,9 @@ func (f failingState) GetAccount(addr crypto.Address) (ledger.Account, error) {
 }
 
 // TestExecuteBlockReportsReadErrors checks that a state read failure
-// during execution is returned (wrapped), not mistaken for a valid or an
-// empty account.
+// during execution is returned (wrapped), and not as ErrBlockBadTx: a
+// replica's disk error says nothing about the block, and a caller that
+// branches on ErrBlockBadTx would blame an honest primary for it.
 func TestExecuteBlockReportsReadErrors(t *testing.T) {
 	c := startChain(t, testGenesis(1, 1000))
 	b, _ := c.build(t, testAddr(0), []*ledger.Tx{signedTx(testChain, testKey(0), 0, testAddr(1), 10, 1, nil)})
@@ -34,6 +35,9 @@ func TestExecuteBlockReportsReadErrors(t *testing.T) {
 		_, err := ledger.ExecuteBlock(testChain, failingState{c.state, addr}, b)
 		if !errors.Is(err, errDiskRead) {
 			t.Errorf("read of %s fails: err = %v, want it wrapped", addr, err)
+		}
+		if errors.Is(err, ledger.ErrBlockBadTx) {
+			t.Errorf("read of %s fails: reported as an invalid block: %v", addr, err)
 		}
 	}
 }
