@@ -25,6 +25,8 @@ func newApp() *cli.App {
 		Commands: []*cli.Command{
 			initCommand(),
 			startCommand(),
+			keysCommand(),
+			versionCommand(),
 			testnetCommand(),
 			omCommand(),
 		},

@@ -2,19 +2,17 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/synod-chain/synod/crypto"
 	"github.com/synod-chain/synod/node"
-	"github.com/synod-chain/synod/p2p"
 )
 
 // Flags of the node commands, geth-style: package variables with dotted
@@ -24,8 +22,11 @@ var (
 		Name: "home", Usage: "node home directory (config.toml, genesis.json, keys/, data/)",
 		EnvVars: []string{"SYNOD_HOME"}, Value: defaultHome(), Category: "NODE",
 	}
-	monikerFlag = &cli.StringFlag{
-		Name: "moniker", Usage: "human-readable node name", Category: "NODE", Required: true,
+	initMonikerFlag = &cli.StringFlag{
+		Name: "moniker", Usage: "human-readable node name", Category: "NODE", Value: "node0",
+	}
+	initChainIDFlag = &cli.StringFlag{
+		Name: "chain-id", Usage: "chain id of the dev chain", Category: "NODE", Value: "synod-dev",
 	}
 	nodePasswordFileFlag = &cli.StringFlag{
 		Name: "password-file", Usage: "file holding the key password (default: HOME/keys/password.txt)",
@@ -55,34 +56,37 @@ func defaultHome() string {
 func initCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "init",
-		Usage: "create a node home: config.toml and encrypted validator and node keys",
-		Description: `The password comes from --password-file; it is also copied to
-HOME/keys/password.txt (mode 0600) unless that flag points there already,
-so 'synod start' can run unattended. Add genesis.json to the home before
-starting (the testnet generator does all of this for a local network).`,
-		Flags: []cli.Flag{homeFlag, monikerFlag, nodePasswordFileFlag},
+		Usage: "create a single-validator dev chain in a node home",
+		Description: `Writes config.toml, encrypted validator and node keys, a genesis with this
+node as the only validator (n = 1, f = 0: it commits blocks on its own) and
+one funded dev account, whose key goes to HOME/wallet (a keystore for
+'synod wallet'). The password of every key is read from --password-file,
+or generated; either way it is kept in HOME/keys/password.txt (mode 0600)
+so 'synod start --home HOME' runs unattended. For a multi-validator local
+network use 'synod testnet' or testnet/run.sh instead.`,
+		Flags: []cli.Flag{homeFlag, initMonikerFlag, initChainIDFlag, nodePasswordFileFlag},
 		Action: func(c *cli.Context) error {
-			home := c.String(homeFlag.Name)
-			pwFile := c.String(nodePasswordFileFlag.Name)
-			if pwFile == "" {
-				return errors.New("--password-file is required for init")
+			var password []byte
+			if pwFile := c.String(nodePasswordFileFlag.Name); pwFile != "" {
+				var err error
+				if password, err = node.ReadPasswordFile(pwFile); err != nil {
+					return err
+				}
 			}
-			password, err := node.ReadPasswordFile(pwFile)
+			dev, err := node.InitDevChain(node.DevChainOptions{
+				Home: c.String(homeFlag.Name), Moniker: c.String(initMonikerFlag.Name),
+				ChainID: c.String(initChainIDFlag.Name), Password: password, KDF: crypto.DefaultKDFParams(),
+			})
 			if err != nil {
 				return err
 			}
-			keys, err := node.InitHome(home, node.DefaultConfig(c.String(monikerFlag.Name)), password, crypto.DefaultKDFParams(), rand.Reader)
-			if err != nil {
-				return err
-			}
-			peerID, err := p2p.PeerIDFromKey(keys.Node.Public())
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(c.App.Writer, "home:              %s\n", home)
-			fmt.Fprintf(c.App.Writer, "validator key:     %s\n", keys.Validator.Public())
-			fmt.Fprintf(c.App.Writer, "validator address: %s\n", keys.Validator.Public().Address())
-			fmt.Fprintf(c.App.Writer, "peer id:           %s\n", peerID)
+			w := c.App.Writer
+			fmt.Fprintf(w, "home:              %s\n", dev.Home)
+			fmt.Fprintf(w, "chain id:          %s\n", dev.ChainID)
+			fmt.Fprintf(w, "validator key:     %s\n", dev.Keys.Validator.Public())
+			fmt.Fprintf(w, "peer id:           %s\n", dev.PeerID)
+			fmt.Fprintf(w, "dev account:       %s (%d, key in %s)\n", dev.Account, dev.Balance, dev.Wallet)
+			fmt.Fprintf(w, "start it with:     synod start --home %s\n", dev.Home)
 			return nil
 		},
 	}
@@ -126,4 +130,58 @@ func startCommand() *cli.Command {
 			})
 		},
 	}
+}
+
+func keysCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "keys",
+		Usage: "inspect a node's keys",
+		Subcommands: []*cli.Command{{
+			Name:  "show",
+			Usage: "print the validator's public key and address and the node's peer id (no password needed)",
+			Flags: []cli.Flag{homeFlag},
+			Action: func(c *cli.Context) error {
+				info, err := node.ShowKeys(c.String(homeFlag.Name))
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(c.App.Writer, "validator key:     %s\n", info.ValidatorKey)
+				fmt.Fprintf(c.App.Writer, "validator address: %s\n", info.ValidatorKey.Address())
+				fmt.Fprintf(c.App.Writer, "peer id:           %s\n", info.PeerID)
+				return nil
+			},
+		}},
+	}
+}
+
+func versionCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "version",
+		Usage: "print the version",
+		Action: func(c *cli.Context) error {
+			fmt.Fprintln(c.App.Writer, "synod", versionString())
+			return nil
+		},
+	}
+}
+
+// versionString is the module version and VCS revision the binary was
+// built from.
+func versionString() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)"
+	}
+	v := info.Main.Version
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			v += " " + s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				v += " (modified)"
+			}
+		}
+	}
+	return v + " " + info.GoVersion
 }
