@@ -313,7 +313,12 @@ func (t *consensusTransport) failed(log *slog.Logger, what string, err error, fa
 // handleStream reads frames from a validator's stream into the inbox.
 func (t *consensusTransport) handleStream(s network.Stream) {
 	p := s.Conn().RemotePeer()
-	if !t.n.isValidator(p) || !t.n.enter() {
+	if !t.n.isValidator(p) {
+		t.n.stats.consRefused.Add(1)
+		s.Reset()
+		return
+	}
+	if !t.n.enter() {
 		s.Reset()
 		return
 	}
@@ -411,4 +416,15 @@ func (t *consensusTransport) dispatch() {
 			}
 		}
 	}
+}
+
+// inboxLen is how many inbound messages wait for OnConsensus.
+func (t *consensusTransport) inboxLen() int {
+	t.inbox.mu.Lock()
+	defer t.inbox.mu.Unlock()
+	n := 0
+	for _, q := range t.inbox.queues {
+		n += q.len()
+	}
+	return n
 }

@@ -16,6 +16,7 @@ type Stats struct {
 	ConsensusOutboundDropped uint64 // oldest dropped from a full outbound queue
 	ConsensusInboundDropped  uint64 // oldest dropped from a full inbound queue
 	ConsensusStreamErrors    uint64 // failed opens, writes and reads
+	ConsensusStreamsRefused  uint64 // inbound streams from non-validators
 
 	SyncRequestsServed  uint64
 	SyncRequestsRefused uint64
@@ -30,7 +31,7 @@ type counters struct {
 	txBatchesAccepted, txBatchesRejected, txBatchesIgnored atomic.Uint64
 	txsDelivered                                           atomic.Uint64
 	consSent, consReceived, consOutDropped, consInDropped  atomic.Uint64
-	consStreamErrors                                       atomic.Uint64
+	consStreamErrors, consRefused                          atomic.Uint64
 	syncServed, syncRefused, syncBlocksServed              atomic.Uint64
 	penalties, peersBlocked                                atomic.Uint64
 }
@@ -50,6 +51,7 @@ func (n *Host) Stats() Stats {
 		ConsensusOutboundDropped: c.consOutDropped.Load(),
 		ConsensusInboundDropped:  c.consInDropped.Load(),
 		ConsensusStreamErrors:    c.consStreamErrors.Load(),
+		ConsensusStreamsRefused:  c.consRefused.Load(),
 		SyncRequestsServed:       c.syncServed.Load(),
 		SyncRequestsRefused:      c.syncRefused.Load(),
 		SyncBlocksServed:         c.syncBlocksServed.Load(),

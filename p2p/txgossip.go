@@ -164,7 +164,7 @@ func (g *txGossip) validateMsg(_ context.Context, from peer.ID, msg *pubsub.Mess
 		g.n.log.Debug("tx batch rejected", "from", from, "err", err)
 		return pubsub.ValidationReject
 	}
-	if msg.Local {
+	if from == g.n.h.ID() {
 		// PublishTxs trusts its caller: the node publishes txs its own
 		// mempool already accepted, which a second check would call
 		// duplicates.
@@ -203,8 +203,8 @@ func (g *txGossip) deliver() {
 		if err != nil {
 			return
 		}
-		if msg.Local {
-			continue
+		if msg.ReceivedFrom == g.n.h.ID() {
+			continue // our own publication
 		}
 		txs, ok := msg.ValidatorData.([]*ledger.Tx)
 		if !ok || len(txs) == 0 {

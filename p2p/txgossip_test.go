@@ -1,0 +1,206 @@
+package p2p
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/synod-chain/synod/crypto"
+	"github.com/synod-chain/synod/ledger"
+)
+
+func TestTxGossipDeliversEveryTx(t *testing.T) {
+	// Goal: with flood publishing and a deep per-peer queue, every one of
+	// N txs published in a tight loop right after subscription reaches
+	// both other hosts. Method: three hosts in a triangle on loopback, 300
+	// txs in 30 PublishTxs calls plus one call split into many batches.
+	var sinks [3]*txSink
+	var hosts [3]*Host
+	for i := range hosts {
+		sinks[i] = newTxSink()
+		cfg := testConfig(t, i)
+		cfg.TxBatchTxsMax = 16
+		hosts[i] = startHost(t, cfg, Handlers{ValidateTx: checkTx, OnTxs: sinks[i].onTxs})
+	}
+	connect(t, hosts[0], hosts[1])
+	connect(t, hosts[1], hosts[2])
+	connect(t, hosts[0], hosts[2])
+	waitTopicPeers(t, hosts[:]...)
+
+	key := testKey(t, 100)
+	var want []crypto.Hash
+	for call := range 30 {
+		var txs []*ledger.Tx
+		for j := range 10 {
+			tx := signedTx(t, key, uint64(call*10+j), "")
+			txs = append(txs, tx)
+			want = append(want, tx.Hash())
+		}
+		if err := hosts[0].PublishTxs(txs); err != nil {
+			t.Fatalf("publish %d: %v", call, err)
+		}
+	}
+	var big []*ledger.Tx
+	for j := range 100 {
+		tx := signedTx(t, key, uint64(1000+j), "batched")
+		big = append(big, tx)
+		want = append(want, tx.Hash())
+	}
+	if err := hosts[0].PublishTxs(big); err != nil {
+		t.Fatalf("publish big: %v", err)
+	}
+	if got := hosts[0].Stats().TxBatchesPublished; got != 30+7 {
+		t.Errorf("published %d batches, want 37 (100 txs in batches of at most 16)", got)
+	}
+	for _, i := range []int{1, 2} {
+		waitFor(t, testWait, fmt.Sprintf("host %d to get %d txs", i, len(want)), func() bool {
+			return sinks[i].count() == len(want)
+		})
+		for _, h := range want {
+			if !sinks[i].has(h) {
+				t.Fatalf("host %d is missing tx %s", i, h.Short())
+			}
+		}
+	}
+	if sinks[0].count() != 0 {
+		t.Errorf("publisher got %d of its own txs back in OnTxs", sinks[0].count())
+	}
+}
+
+var errDuplicate = errors.New("mempool: duplicate")
+
+func TestTxValidatorRejectIgnoreAccept(t *testing.T) {
+	// Goal: the validator maps the node's verdicts onto gossipsub's:
+	// provably invalid → reject (counted, sender's score drops), stale or
+	// duplicate → ignore, valid → accept with only the valid txs delivered.
+	// Method: host B's ValidateTx judges by memo and signature; host A
+	// publishes one batch per case.
+	sink := newTxSink()
+	validate := func(tx *ledger.Tx) error {
+		switch string(tx.Memo) {
+		case "dup":
+			return errDuplicate
+		case "bad":
+			return fmt.Errorf("mempool: %w: sender is banned", ErrInvalid)
+		}
+		return ledger.CheckTx(testChain, tx)
+	}
+	a := startHost(t, testConfig(t, 0), Handlers{ValidateTx: checkTx})
+	b := startHost(t, testConfig(t, 1), Handlers{ValidateTx: validate, OnTxs: sink.onTxs})
+	connect(t, a, b)
+	waitTopicPeers(t, a, b)
+
+	key := testKey(t, 100)
+	good := signedTx(t, key, 0, "")
+	good2 := signedTx(t, key, 1, "")
+	forged := signedTx(t, key, 2, "")
+	forged.Signature[0] ^= 1
+	publish := func(txs ...*ledger.Tx) {
+		t.Helper()
+		if err := a.PublishTxs(txs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish(good)
+	publish(signedTx(t, key, 3, "dup"))
+	publish(good2, signedTx(t, key, 4, "dup"))
+	publish(signedTx(t, key, 5, "bad"))
+	publish(forged)
+	publish(signedTx(t, key, 6, ""), forged) // one forged tx taints its batch
+	waitFor(t, testWait, "six batches judged", func() bool {
+		s := b.Stats()
+		return s.TxBatchesAccepted+s.TxBatchesIgnored+s.TxBatchesRejected == 6
+	})
+	s := b.Stats()
+	if s.TxBatchesAccepted != 2 || s.TxBatchesIgnored != 1 || s.TxBatchesRejected != 3 {
+		t.Errorf("accepted/ignored/rejected = %d/%d/%d, want 2/1/3", s.TxBatchesAccepted, s.TxBatchesIgnored, s.TxBatchesRejected)
+	}
+	waitFor(t, testWait, "two txs delivered", func() bool { return sink.count() == 2 })
+	if !sink.has(good.Hash()) || !sink.has(good2.Hash()) {
+		t.Errorf("delivered txs are not the two valid ones")
+	}
+	waitFor(t, testWait, "A's score at B to turn negative", func() bool {
+		score, ok := b.TxPeerScores()[a.ID()]
+		return ok && score < 0
+	})
+}
+
+func TestIsInvalidClassifiesLedgerErrors(t *testing.T) {
+	// Goal: stateless ledger errors punish, state-dependent ones do not.
+	// Method: classify each sentinel, wrapped as a mempool would.
+	for _, err := range []error{ErrInvalid, ErrMalformed, ledger.ErrTxBadSignature, ledger.ErrTxWrongChain,
+		ledger.ErrTxBadSender, ledger.ErrTxMemoTooLarge, ledger.ErrTxAmountOverflow, ledger.ErrTxTooLarge, ledger.ErrMalformed} {
+		if !IsInvalid(fmt.Errorf("mempool: %w", err)) {
+			t.Errorf("%v: not classified invalid", err)
+		}
+	}
+	for _, err := range []error{ledger.ErrTxNonceTooLow, ledger.ErrTxNonceGap, ledger.ErrTxInsufficientFunds, errDuplicate, nil} {
+		if IsInvalid(err) {
+			t.Errorf("%v: classified invalid", err)
+		}
+	}
+}
+
+func TestTxGossipGraylistsInvalidFlooder(t *testing.T) {
+	// Goal: a peer flooding txs with forged signatures is graylisted by
+	// the honest hosts (its messages dropped unread, even valid ones),
+	// while honest txs keep flowing. Method: honest A and B check
+	// signatures; attacker M publishes forged batches (its own host does
+	// not check what it publishes); then M's valid tx must not arrive
+	// while all of A's txs do.
+	sinkA, sinkB := newTxSink(), newTxSink()
+	a := startHost(t, testConfig(t, 0), Handlers{ValidateTx: checkTx, OnTxs: sinkA.onTxs})
+	b := startHost(t, testConfig(t, 1), Handlers{ValidateTx: checkTx, OnTxs: sinkB.onTxs})
+	m := startHost(t, testConfig(t, 2), Handlers{})
+	connect(t, a, b)
+	connect(t, m, a)
+	connect(t, m, b)
+	waitTopicPeers(t, a, b, m)
+
+	attacker := testKey(t, 200)
+	for i := range 40 {
+		tx := signedTx(t, attacker, uint64(i), "garbage")
+		tx.Signature[5] ^= 0xff
+		if err := m.PublishTxs([]*ledger.Tx{tx}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, h := range []*Host{a, b} {
+		waitFor(t, testWait, "attacker graylisted", func() bool {
+			score, ok := h.TxPeerScores()[m.ID()]
+			return ok && score < TxGraylistThreshold
+		})
+	}
+
+	spoof := signedTx(t, attacker, 1000, "valid but from a graylisted peer")
+	if err := m.PublishTxs([]*ledger.Tx{spoof}); err != nil {
+		t.Fatal(err)
+	}
+	honest := testKey(t, 201)
+	var want []crypto.Hash
+	for i := range 20 {
+		tx := signedTx(t, honest, uint64(i), "")
+		want = append(want, tx.Hash())
+		if err := a.PublishTxs([]*ledger.Tx{tx}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, testWait, "honest txs at B", func() bool { return sinkB.count() == len(want) })
+	for _, h := range want {
+		if !sinkB.has(h) {
+			t.Fatalf("B is missing honest tx %s", h.Short())
+		}
+	}
+	// Give the spoofed tx the time the 20 honest ones took, and more.
+	time.Sleep(500 * time.Millisecond)
+	if sinkA.has(spoof.Hash()) || sinkB.has(spoof.Hash()) {
+		t.Errorf("a graylisted peer's message was delivered")
+	}
+	if r := a.Stats().TxBatchesRejected + b.Stats().TxBatchesRejected; r == 0 {
+		t.Errorf("no batch was rejected")
+	}
+	if score := b.TxPeerScores()[a.ID()]; score < 0 {
+		t.Errorf("honest A's score at B is %v, want >= 0", score)
+	}
+}
