@@ -32,7 +32,10 @@ func executeChecked(base StateReader, b *Block) (*StateDiff, error) {
 	var fees uint64
 	for i, tx := range b.Txs {
 		if err := x.applyTx(tx); err != nil {
-			return nil, fmt.Errorf("%w: tx %d (%s): %w", ErrBlockBadTx, i, tx.Hash().Short(), err)
+			if isTxRuleError(err) {
+				return nil, fmt.Errorf("%w: tx %d (%s): %w", ErrBlockBadTx, i, tx.Hash().Short(), err)
+			}
+			return nil, fmt.Errorf("execute tx %d (%s): %w", i, tx.Hash().Short(), err)
 		}
 		fees += tx.Fee // cannot overflow: the fees were all debited from balances
 	}
@@ -131,8 +134,11 @@ func BuildBlock(t BlockTemplate, base StateReader, candidates []*Tx) (*Block, *S
 		if !ok[i] || size+txSize > int(t.Params.BlockBytesMax) {
 			continue
 		}
-		if x.applyTx(tx) != nil {
-			continue
+		if err := x.applyTx(tx); err != nil {
+			if isTxRuleError(err) {
+				continue // not executable on this state: leave it for later
+			}
+			return nil, nil, fmt.Errorf("build block: tx %s: %w", tx.Hash().Short(), err)
 		}
 		b.Txs = append(b.Txs, tx)
 		size += txSize

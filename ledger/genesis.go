@@ -109,6 +109,9 @@ func (g *Genesis) Validate() error {
 	if g.GenesisTime.IsZero() {
 		return fmt.Errorf("%w: genesis_time is missing", ErrGenesis)
 	}
+	if y := g.GenesisTime.UTC().Year(); y < 1 || y > 9999 {
+		return fmt.Errorf("%w: genesis_time year %d not in 1..9999", ErrGenesis, y)
+	}
 	if _, err := NewValidatorSet(g.Validators); err != nil {
 		return fmt.Errorf("%w: %w", ErrGenesis, err)
 	}
@@ -155,7 +158,7 @@ func (g *Genesis) ValidatorSet() (*ValidatorSet, error) { return NewValidatorSet
 // parent hash is this value, so two chains with the same id but different
 // genesis documents have different block hashes from height 0 on.
 func (g *Genesis) Hash() crypto.Hash {
-	b, err := json.Marshal(g)
+	b, err := json.Marshal(g.inUTC())
 	if err != nil {
 		panic(fmt.Sprintf("genesis: marshal: %v", err))
 	}
@@ -174,7 +177,7 @@ func DecodeGenesis(b []byte) (*Genesis, error) {
 	if err := dec.Decode(&g); err != nil {
 		return nil, fmt.Errorf("%w: parse: %w", ErrGenesis, err)
 	}
-	if dec.More() {
+	if len(bytes.TrimSpace(b[dec.InputOffset():])) != 0 {
 		return nil, fmt.Errorf("%w: trailing data after the document", ErrGenesis)
 	}
 	g.GenesisTime = g.GenesisTime.UTC()
@@ -201,9 +204,17 @@ func ReadGenesisFile(path string) (*Genesis, error) {
 
 // Encode returns the document as indented JSON.
 func (g *Genesis) Encode() []byte {
-	b, err := json.MarshalIndent(g, "", "  ")
+	b, err := json.MarshalIndent(g.inUTC(), "", "  ")
 	if err != nil {
 		panic(fmt.Sprintf("genesis: marshal: %v", err))
 	}
 	return append(b, '\n')
+}
+
+// inUTC returns a copy with the genesis time in UTC, so the hash and the
+// file do not depend on the time zone of the machine that wrote them.
+func (g *Genesis) inUTC() *Genesis {
+	c := *g
+	c.GenesisTime = c.GenesisTime.UTC()
+	return &c
 }

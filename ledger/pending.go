@@ -18,6 +18,10 @@ var ErrUnknownParent = errors.New("ledger: unknown parent block")
 // valid-looking forks cannot grow memory without limit.
 const PendingChainBlocksMax = 4096
 
+// ErrPendingChainFull is returned when PendingChainBlocksMax blocks descend
+// from the head and none can be pruned.
+var ErrPendingChainFull = errors.New("ledger: too many pending blocks")
+
 // PendingChain is the state machine's view of blocks that are validated but
 // not yet committed. Consensus has several heights in flight; a replica
 // must validate block h+1 (every tx, the state root) before h commits, so
@@ -81,7 +85,10 @@ func (p *PendingChain) Validate(b *Block) error {
 	}
 	parent, state, ok := p.parentOf(b.Header.ParentHash)
 	if !ok {
-		return fmt.Errorf("%w: %s at height %d", ErrUnknownParent, b.Header.ParentHash.Short(), b.Header.Height-1)
+		return fmt.Errorf("%w: %s below height %d", ErrUnknownParent, b.Header.ParentHash.Short(), b.Header.Height)
+	}
+	if err := p.makeRoom(); err != nil {
+		return err
 	}
 	diff, err := ValidateBlock(p.chainID, p.params, parent, state, b)
 	if err != nil {
@@ -91,10 +98,20 @@ func (p *PendingChain) Validate(b *Block) error {
 	return nil
 }
 
-func (p *PendingChain) add(b *Block, diff *StateDiff, parentState StateReader) {
-	if len(p.pending) >= PendingChainBlocksMax {
-		p.prune(p.head.Height + 1)
+// makeRoom prunes when the pending set is full and fails if that frees
+// nothing, before any work is spent on a new block.
+func (p *PendingChain) makeRoom() error {
+	if len(p.pending) < PendingChainBlocksMax {
+		return nil
 	}
+	p.prune(p.head.Height + 1)
+	if len(p.pending) >= PendingChainBlocksMax {
+		return fmt.Errorf("%w: %d", ErrPendingChainFull, len(p.pending))
+	}
+	return nil
+}
+
+func (p *PendingChain) add(b *Block, diff *StateDiff, parentState StateReader) {
 	p.pending[b.Hash()] = &pendingBlock{block: b, diff: diff, state: diff.Over(parentState)}
 }
 
@@ -104,6 +121,9 @@ func (p *PendingChain) Build(parent crypto.Hash, view uint64, proposer crypto.Ad
 	ph, state, ok := p.parentOf(parent)
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownParent, parent.Short())
+	}
+	if err := p.makeRoom(); err != nil {
+		return nil, err
 	}
 	b, diff, err := BuildBlock(BlockTemplate{
 		ChainID: p.chainID, Params: p.params, Parent: ph, View: view, Proposer: proposer, Timestamp: timestamp,

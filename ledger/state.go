@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -154,7 +155,10 @@ func (x *executor) get(addr crypto.Address) (Account, error) {
 }
 
 // applyTx applies one statelessly-checked tx, or returns why it cannot be
-// applied and changes nothing.
+// applied and changes nothing: every read and check happens before the
+// first write, so a failed read never leaves a half-applied tx behind.
+// Errors that are the tx's fault wrap a rule sentinel (isTxRuleError); any
+// other error is this node's (a failed read, a corrupt state).
 func (x *executor) applyTx(tx *Tx) error {
 	from := tx.Sender()
 	sender, err := x.get(from)
@@ -173,8 +177,36 @@ func (x *executor) applyTx(tx *Tx) error {
 	}
 	sender.Balance -= cost
 	sender.Nonce++
+	if tx.To == from {
+		sender.Balance += tx.Amount // a self-transfer pays only the fee
+	}
+	if tx.To == from || tx.Amount == 0 {
+		x.changed[from] = sender
+		return nil
+	}
+	recipient, err := x.get(tx.To)
+	if err != nil {
+		return err
+	}
+	if recipient.Balance+tx.Amount < recipient.Balance {
+		return errBalanceOverflow(tx.To)
+	}
+	recipient.Balance += tx.Amount
 	x.changed[from] = sender
-	return x.credit(tx.To, tx.Amount)
+	x.changed[tx.To] = recipient
+	return nil
+}
+
+// errBalanceOverflow: supply is conserved and fits in uint64, so a balance
+// that would overflow means the state is corrupt; refuse rather than wrap.
+func errBalanceOverflow(addr crypto.Address) error {
+	return fmt.Errorf("ledger: balance of %s overflows (corrupt state)", addr)
+}
+
+// isTxRuleError reports whether err is a tx's own fault on this state, as
+// opposed to a failure of the node reading it.
+func isTxRuleError(err error) bool {
+	return errors.Is(err, ErrTxNonceTooLow) || errors.Is(err, ErrTxNonceGap) || errors.Is(err, ErrTxInsufficientFunds)
 }
 
 func (x *executor) credit(addr crypto.Address, amount uint64) error {
@@ -186,9 +218,7 @@ func (x *executor) credit(addr crypto.Address, amount uint64) error {
 		return err
 	}
 	if a.Balance+amount < a.Balance {
-		// Supply is conserved and fits in uint64, so this means the state
-		// was corrupted: refuse rather than wrap around.
-		return fmt.Errorf("ledger: balance of %s overflows", addr)
+		return errBalanceOverflow(addr)
 	}
 	a.Balance += amount
 	x.changed[addr] = a

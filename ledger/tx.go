@@ -165,10 +165,14 @@ func CheckTxs(chainID string, txs []*Tx) (bad int, err error) {
 	if len(txs) == 0 {
 		return -1, nil
 	}
+	// Only the txs before the first field error go into the batch: a bad
+	// signature earlier than that error is the first bad tx.
+	firstFieldErr, fieldErr := len(txs), error(nil)
 	batch := crypto.NewBatchVerifier(len(txs))
 	for i, tx := range txs {
 		if err := checkTxFields(chainID, tx); err != nil {
-			return i, err
+			firstFieldErr, fieldErr = i, err
+			break
 		}
 		batch.Add(tx.From, crypto.DomainTx, tx.ChainID, tx.SigningBytes(), tx.Signature)
 	}
@@ -178,6 +182,9 @@ func CheckTxs(chainID string, txs []*Tx) (bad int, err error) {
 				return i, ErrTxBadSignature
 			}
 		}
+	}
+	if fieldErr != nil {
+		return firstFieldErr, fieldErr
 	}
 	return -1, nil
 }
