@@ -1,0 +1,265 @@
+package p2p
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+
+	"github.com/synod-chain/synod/crypto"
+	"github.com/synod-chain/synod/ledger"
+)
+
+// memSource is an in-memory BlockSource over a real chain.
+type memSource struct {
+	blocks []*ledger.Block
+	certs  []*ledger.CommitCertificate // certs[0] is nil: genesis
+}
+
+func (m *memSource) Head() ledger.Header { return m.blocks[len(m.blocks)-1].Header }
+
+func (m *memSource) BlockByHeight(h uint64) (*ledger.Block, error) {
+	if h >= uint64(len(m.blocks)) {
+		return nil, fmt.Errorf("block %d: %w", h, ledger.ErrStoreNotFound)
+	}
+	return m.blocks[h], nil
+}
+
+func (m *memSource) Certificate(h uint64) (*ledger.CommitCertificate, error) {
+	if h == 0 || h >= uint64(len(m.certs)) {
+		return nil, fmt.Errorf("certificate %d: %w", h, ledger.ErrStoreNotFound)
+	}
+	return m.certs[h], nil
+}
+
+// testChainSource builds a chain of n blocks after genesis, each with a
+// few transfers and a commit certificate signed by the single validator.
+func testChainSource(t testing.TB, n int) (*memSource, *ledger.ValidatorSet) {
+	t.Helper()
+	valKey := testKey(t, 50)
+	payer := testKey(t, 100)
+	g := &ledger.Genesis{
+		ChainID:     testChain,
+		GenesisTime: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC),
+		Validators:  []ledger.Validator{{Name: "v0", PublicKey: valKey.Public()}},
+		Accounts:    []ledger.GenesisAccount{{Address: payer.Public().Address(), Amount: 1_000_000}},
+		Consensus:   ledger.DefaultConsensusParams(),
+	}
+	if err := g.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	vals, err := g.ValidatorSet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	genesis, diff := ledger.GenesisBlock(g)
+	state := ledger.NewMemState()
+	state.Apply(diff)
+	src := &memSource{blocks: []*ledger.Block{genesis}, certs: []*ledger.CommitCertificate{nil}}
+	nonce := uint64(0)
+	for h := 1; h <= n; h++ {
+		var txs []*ledger.Tx
+		for range 3 {
+			txs = append(txs, signedTx(t, payer, nonce, "sync"))
+			nonce++
+		}
+		parent := src.blocks[h-1].Header
+		b, d, err := ledger.BuildBlock(ledger.BlockTemplate{ChainID: testChain, Params: g.Consensus, Parent: &parent,
+			Proposer: valKey.Public().Address(), Timestamp: parent.Timestamp + 1000}, state, txs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b.Txs) != 3 {
+			t.Fatalf("block %d has %d txs, want 3", h, len(b.Txs))
+		}
+		state.Apply(d)
+		hash := b.Hash()
+		sig := valKey.Sign(crypto.DomainConsensus, testChain, ledger.CommitVoteBytes(b.Header.Height, 0, hash))
+		cert := &ledger.CommitCertificate{Height: b.Header.Height, BlockHash: hash,
+			Signatures: []ledger.CommitSignature{{Validator: 0, Signature: sig}}}
+		src.blocks = append(src.blocks, b)
+		src.certs = append(src.certs, cert)
+	}
+	return src, vals
+}
+
+func TestBlockSyncFetchesCertifiedBlocks(t *testing.T) {
+	// Goal: a client fetches real blocks with certificates that verify
+	// against the validator set, and learns the server's head. Method: B
+	// serves a 12-block chain from memory; A asks for status, for the
+	// whole chain from genesis, for a range past the head, and for a
+	// range that starts below and ends above it.
+	src, vals := testChainSource(t, 12)
+	a := startHost(t, testConfig(t, 0), Handlers{})
+	b := startHost(t, testConfig(t, 1), Handlers{Blocks: src})
+	connect(t, a, b)
+	ctx, cancel := context.WithTimeout(context.Background(), testWait)
+	defer cancel()
+
+	head, err := a.StatusOf(ctx, b.ID())
+	if err != nil || head != 12 {
+		t.Fatalf("status: head %d, %v; want 12", head, err)
+	}
+	got, err := a.FetchBlocks(ctx, b.ID(), 0, 13)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 13 {
+		t.Fatalf("got %d blocks, want 13", len(got))
+	}
+	for i, sb := range got {
+		if sb.Block.Hash() != src.blocks[i].Hash() {
+			t.Fatalf("block %d differs from the served one", i)
+		}
+		if i == 0 {
+			if sb.Certificate != nil {
+				t.Errorf("genesis came with a certificate")
+			}
+			continue
+		}
+		if err := sb.Certificate.VerifyFor(testChain, vals, sb.Block); err != nil {
+			t.Errorf("block %d: certificate: %v", i, err)
+		}
+	}
+	if past, err := a.FetchBlocks(ctx, b.ID(), 13, 5); err != nil || len(past) != 0 {
+		t.Errorf("past the head: %d blocks, %v; want none", len(past), err)
+	}
+	tail, err := a.FetchBlocks(ctx, b.ID(), 10, 100)
+	if err != nil || len(tail) != 3 || tail[0].Block.Height() != 10 {
+		t.Errorf("tail: %d blocks, %v; want heights 10..12", len(tail), err)
+	}
+	if _, err := a.FetchBlocks(ctx, b.ID(), 0, a.cfg.SyncBlocksMax+1); err == nil {
+		t.Errorf("a request over SyncBlocksMax was sent")
+	}
+	if s := b.Stats(); s.SyncRequestsServed != 3 || s.SyncBlocksServed != 16 {
+		t.Errorf("served %d requests, %d blocks; want 3, 16", s.SyncRequestsServed, s.SyncBlocksServed)
+	}
+}
+
+func TestBlockSyncRefusesWithoutSource(t *testing.T) {
+	// Goal: a node with no block source says so instead of hanging.
+	// Method: B has no BlockSource; A's requests end in ErrSyncRefused.
+	a := startHost(t, testConfig(t, 0), Handlers{})
+	b := startHost(t, testConfig(t, 1), Handlers{})
+	connect(t, a, b)
+	ctx, cancel := context.WithTimeout(context.Background(), testWait)
+	defer cancel()
+	if _, err := a.FetchBlocks(ctx, b.ID(), 1, 4); !errors.Is(err, ErrSyncRefused) {
+		t.Errorf("fetch: %v, want ErrSyncRefused", err)
+	}
+	if _, err := a.StatusOf(ctx, b.ID()); !errors.Is(err, ErrSyncRefused) {
+		t.Errorf("status: %v, want ErrSyncRefused", err)
+	}
+}
+
+func TestBlockSyncRejectsHostileServer(t *testing.T) {
+	// Goal: the client trusts nothing a server sends: blocks out of order
+	// or out of range, too many, unlinked, of another chain, with a
+	// certificate for another block, oversized lengths, trailing bytes and
+	// silence are all refused (malformed ones penalize the server).
+	// Method: B's block sync handler is replaced by one that writes each
+	// crafted response to A's request for blocks 1..3.
+	src, _ := testChainSource(t, 6)
+	cfgA := testConfig(t, 0)
+	cfgA.SyncTimeout = time.Second
+	a := startHost(t, cfgA, Handlers{})
+	b := startHost(t, testConfig(t, 1), Handlers{})
+	connect(t, a, b)
+
+	item := func(h int, certFor int) []byte {
+		return appendSyncItem(nil, src.blocks[h].Encode(), src.certs[certFor].Encode())
+	}
+	otherChain := *src.blocks[2]
+	otherChain.Header.ChainID = "another-chain"
+	end := []byte{syncTagEnd}
+	cases := []struct {
+		name      string
+		response  []byte
+		malformed bool
+	}{
+		{"out of order", concat(item(1, 1), item(3, 3), end), true},
+		{"starts early", concat(appendSyncItem(nil, src.blocks[0].Encode(), nil), end), true},
+		{"more than asked", concat(item(1, 1), item(2, 2), item(3, 3), item(4, 4), end), true},
+		{"certificate of another block", concat(item(1, 2), end), true},
+		{"another chain", concat(item(1, 1), appendSyncItem(nil, otherChain.Encode(), src.certs[2].Encode()), end), true},
+		{"missing certificate", concat(appendSyncItem(nil, src.blocks[1].Encode(), nil), end), true},
+		{"huge block length", concat([]byte{syncTagBlock, 0xff, 0xff, 0xff, 0xff}), true},
+		{"unknown tag", []byte{9}, true},
+		{"trailing bytes", concat(item(1, 1), end, []byte{0}), true},
+		{"truncated", item(1, 1)[:100], false},
+		{"silence", nil, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b.h.SetStreamHandler(syncProtocol(testChain), func(s network.Stream) {
+				defer s.Close()
+				if _, err := io.ReadFull(s, make([]byte, syncRequestBytes)); err != nil {
+					s.Reset()
+					return
+				}
+				if tc.response == nil {
+					_, _ = io.Copy(io.Discard, io.LimitReader(s, 1)) // wait for the client to give up
+					return
+				}
+				_, _ = s.Write(tc.response)
+			})
+			before := a.Stats().Penalties
+			_, err := a.FetchBlocks(context.Background(), b.ID(), 1, 3)
+			if err == nil {
+				t.Fatal("hostile response accepted")
+			}
+			if errors.Is(err, ErrMalformed) != tc.malformed {
+				t.Errorf("error %v: malformed = %v, want %v", err, !tc.malformed, tc.malformed)
+			}
+			if penalized := a.Stats().Penalties > before; penalized != tc.malformed {
+				t.Errorf("penalized = %v, want %v", penalized, tc.malformed)
+			}
+		})
+	}
+}
+
+func concat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+
+func TestReadSyncResponseHonoursByteBudget(t *testing.T) {
+	// Goal: a response larger than the client's byte budget is refused
+	// before the oversized block is read. Method: two real items against
+	// a budget that fits one.
+	src, _ := testChainSource(t, 2)
+	one := appendSyncItem(nil, src.blocks[1].Encode(), src.certs[1].Encode())
+	two := appendSyncItem(nil, src.blocks[2].Encode(), src.certs[2].Encode())
+	req := SyncRequest{Kind: syncKindBlocks, From: 1, Count: 2}
+	lim := syncLimits{chainID: testChain, responseBytes: len(one) + 1 + 10, blockBytes: ledger.BlockBytesMax}
+	if got, err := readSyncResponse(bufio.NewReader(bytes.NewReader(concat(one, []byte{syncTagEnd}))), req, lim); err != nil || len(got) != 1 {
+		t.Fatalf("one block within budget: %d, %v", len(got), err)
+	}
+	_, err := readSyncResponse(bufio.NewReader(bytes.NewReader(concat(one, two, []byte{syncTagEnd}))), req, lim)
+	if !errors.Is(err, ErrMalformed) {
+		t.Errorf("over budget: %v, want ErrMalformed", err)
+	}
+}
+
+func TestSyncRequestCodec(t *testing.T) {
+	// Goal: requests round-trip and nonsense requests are refused.
+	// Method: encode/decode valid ones, then corrupt each field.
+	for _, r := range []SyncRequest{{Kind: syncKindStatus}, {Kind: syncKindBlocks, From: 7, Count: 128}} {
+		got, err := DecodeSyncRequest(r.Encode(), 128)
+		if err != nil || got != r {
+			t.Errorf("round trip %+v: %+v, %v", r, got, err)
+		}
+	}
+	for _, bad := range []SyncRequest{{Kind: syncKindStatus, From: 1}, {Kind: syncKindBlocks, Count: 0},
+		{Kind: syncKindBlocks, Count: 129}, {Kind: 3, Count: 1}} {
+		if _, err := DecodeSyncRequest(bad.Encode(), 128); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%+v: %v, want ErrMalformed", bad, err)
+		}
+	}
+	if _, err := DecodeSyncRequest(SyncRequest{Kind: syncKindBlocks, Count: 1}.Encode()[:5], 128); err == nil {
+		t.Errorf("short request accepted")
+	}
+}
