@@ -7,6 +7,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"text/template"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -65,7 +68,8 @@ type AdminConfig struct {
 // ConsensusConfig: local timing. TickMs is the wall-clock length of one
 // engine tick; the engine's timeouts are counted in ticks.
 type ConsensusConfig struct {
-	TickMs uint64 `toml:"tick_ms"`
+	TickMs               uint64 `toml:"tick_ms"`
+	EmptyBlockIntervalMs uint64 `toml:"empty_block_interval_ms"`
 }
 
 // MempoolConfig: limits of the pending-tx pool.
@@ -90,7 +94,7 @@ func DefaultConfig(moniker string) Config {
 		},
 		RPC:       RPCConfig{Listen: "127.0.0.1:8545", RequestBytesMax: 1 << 20},
 		Metrics:   MetricsConfig{Listen: "127.0.0.1:9545"},
-		Consensus: ConsensusConfig{TickMs: 50},
+		Consensus: ConsensusConfig{TickMs: 50, EmptyBlockIntervalMs: 1000},
 		Mempool:   MempoolConfig{TxsMax: 50_000, BytesMax: 64 << 20, PerSenderTxsMax: 1_000},
 		Log:       LogConfig{Level: "info", Format: "text"},
 	}
@@ -101,8 +105,15 @@ var ErrConfig = errors.New("config")
 
 // Validate checks ranges and formats.
 func (c *Config) Validate() error {
-	if c.Moniker == "" || len(c.Moniker) > 64 {
-		return fmt.Errorf("%w: moniker must be 1-64 bytes", ErrConfig)
+	if c.Moniker == "" || len(c.Moniker) > 64 || !printableASCII(c.Moniker) {
+		return fmt.Errorf("%w: moniker must be 1-64 printable ASCII characters", ErrConfig)
+	}
+	for _, list := range [][]string{c.P2P.Listen, c.P2P.PersistentPeers, c.RPC.CORSOrigins, {c.RPC.Listen, c.Metrics.Listen, c.Admin.Listen}} {
+		for _, v := range list {
+			if !printableASCII(v) {
+				return fmt.Errorf("%w: %q has non-printable characters", ErrConfig, v)
+			}
+		}
 	}
 	if len(c.P2P.Listen) == 0 {
 		return fmt.Errorf("%w: p2p.listen needs at least one address", ErrConfig)
@@ -123,6 +134,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Consensus.TickMs < 1 || c.Consensus.TickMs > 10_000 {
 		return fmt.Errorf("%w: consensus.tick_ms %d not in 1..10000", ErrConfig, c.Consensus.TickMs)
+	}
+	if c.Consensus.EmptyBlockIntervalMs < c.Consensus.TickMs || c.Consensus.EmptyBlockIntervalMs > 600_000 {
+		return fmt.Errorf("%w: consensus.empty_block_interval_ms %d not in tick_ms..600000", ErrConfig, c.Consensus.EmptyBlockIntervalMs)
 	}
 	if c.Mempool.TxsMax < 1 || c.Mempool.BytesMax < 1024 || c.Mempool.PerSenderTxsMax < 1 {
 		return fmt.Errorf("%w: mempool limits must be positive (bytes_max >= 1024)", ErrConfig)
@@ -168,14 +182,101 @@ func LoadConfig(home string) (Config, error) {
 	return cfg, nil
 }
 
-// WriteConfig writes cfg as config.toml in home.
+// WriteConfig writes cfg as config.toml in home, every field with a comment
+// saying what it does.
 func WriteConfig(home string, cfg Config) error {
 	var buf bytes.Buffer
-	buf.WriteString("# Synod node configuration. Chain-wide settings live in genesis.json.\n")
-	if err := toml.NewEncoder(&buf).Encode(cfg); err != nil {
+	if err := configTemplate.Execute(&buf, cfg); err != nil {
+		return fmt.Errorf("encode config: %w", err)
+	}
+	// Check the generated file parses before writing it.
+	var back Config
+	if _, err := toml.NewDecoder(bytes.NewReader(buf.Bytes())).Decode(&back); err != nil {
 		return fmt.Errorf("encode config: %w", err)
 	}
 	return writeFileAtomic(filepath.Join(home, ConfigFile), buf.Bytes(), 0o644)
+}
+
+var configTemplate = template.Must(template.New("config").Funcs(template.FuncMap{
+	"q":    func(s string) string { return strconv.Quote(s) },
+	"list": quoteList,
+}).Parse(`# Synod node configuration. Settings every validator must share
+# (validators, checkpoint interval, window, timeouts, block limits) live in
+# genesis.json instead. Flags of 'synod start' override fields here.
+
+# Human-readable name of this node, in logs and synod_status.
+moniker = {{q .Moniker}}
+
+# Run OM(m) interactive consistency on every stable checkpoint's state root
+# and raise an alarm on a mismatch (--om-verify).
+om_verify = {{.OMVerify}}
+
+[p2p]
+# libp2p listen multiaddrs (TCP and QUIC).
+listen = {{list .P2P.Listen}}
+# Peers to keep connected (multiaddrs ending in /p2p/<peer id>); dropped
+# connections are re-dialled with backoff.
+persistent_peers = {{list .P2P.PersistentPeers}}
+
+[rpc]
+# JSON-RPC 2.0 (HTTP POST /, WebSocket /ws, /health). Loopback by default;
+# "" disables it.
+listen = {{q .RPC.Listen}}
+# Browser origins allowed to call the API ("*" for any); empty: no CORS.
+cors_origins = {{list .RPC.CORSOrigins}}
+# Largest request body in bytes.
+request_bytes_max = {{.RPC.RequestBytesMax}}
+
+[metrics]
+# Prometheus /metrics; "" disables it.
+listen = {{q .Metrics.Listen}}
+
+[admin]
+# Loopback-only admin endpoint used by the testnet's fault injector
+# (partition, heal, status); "" disables it.
+listen = {{q .Admin.Listen}}
+
+[consensus]
+# Wall-clock length of one consensus tick in milliseconds; timeouts from
+# genesis are counted in ticks.
+tick_ms = {{.Consensus.TickMs}}
+# The primary proposes at least this often (milliseconds) even with no
+# transactions, so an idle chain is told apart from a stalled one. Must be
+# below the genesis view_change_timeout_ms.
+empty_block_interval_ms = {{.Consensus.EmptyBlockIntervalMs}}
+
+[mempool]
+# Most pending transactions kept.
+txs_max = {{.Mempool.TxsMax}}
+# Most bytes of pending transactions kept.
+bytes_max = {{.Mempool.BytesMax}}
+# Most pending transactions of one sender.
+per_sender_txs_max = {{.Mempool.PerSenderTxsMax}}
+
+[log]
+# debug, info, warn or error.
+level = {{q .Log.Level}}
+# text or json.
+format = {{q .Log.Format}}
+`))
+
+func quoteList(xs []string) string {
+	q := make([]string, len(xs))
+	for i, x := range xs {
+		q[i] = strconv.Quote(x)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}
+
+// printableASCII reports whether s is safe to write as a quoted TOML string
+// with Go quoting (no control or non-ASCII characters).
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // readFileMax reads a whole file of at most max bytes.

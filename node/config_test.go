@@ -1,0 +1,63 @@
+package node
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestConfigRoundTrip writes the default config with its comments and
+// reads it back field for field.
+func TestConfigRoundTrip(t *testing.T) {
+	home := t.TempDir()
+	cfg := DefaultConfig("alpha")
+	cfg.P2P.PersistentPeers = []string{"/ip4/127.0.0.1/tcp/1/p2p/12D3KooWBbAo6NkGA1TxHxDeQPFinLR9pVKqENKoRGW9famPqHDa"}
+	cfg.RPC.CORSOrigins = []string{"http://localhost:3000"}
+	if err := WriteConfig(home, cfg); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(filepath.Join(home, ConfigFile))
+	if strings.Count(string(raw), "\n# ") < 15 {
+		t.Fatalf("generated config has too few comments:\n%s", raw)
+	}
+	got, err := LoadConfig(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Moniker != cfg.Moniker || got.P2P.PersistentPeers[0] != cfg.P2P.PersistentPeers[0] || got.RPC.CORSOrigins[0] != cfg.RPC.CORSOrigins[0] ||
+		got.Consensus != cfg.Consensus || got.Mempool != cfg.Mempool || got.Log != cfg.Log || got.RPC.Listen != cfg.RPC.Listen {
+		t.Fatalf("read back %+v, wrote %+v", got, cfg)
+	}
+}
+
+// TestConfigRejects checks that unknown keys and bad values are errors at
+// load time, each naming the field.
+func TestConfigRejects(t *testing.T) {
+	cases := map[string]struct{ edit, want string }{
+		"unknown key":      {`moniker = "x"` + "\nmonicker = \"typo\"", "monicker"},
+		"bad log level":    {`[log]` + "\nlevel = \"loud\"", "log.level"},
+		"tick zero":        {`[consensus]` + "\ntick_ms = 0", "tick_ms"},
+		"empty below tick": {`[consensus]` + "\ntick_ms = 100\nempty_block_interval_ms = 10", "empty_block_interval_ms"},
+		"admin not local":  {`[admin]` + "\nlisten = \"0.0.0.0:9\"", "admin.listen"},
+		"bad rpc addr":     {`[rpc]` + "\nlisten = \"nocolon\"", "rpc.listen"},
+		"not toml":         {`moniker = `, "config"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			home := t.TempDir()
+			body := c.edit
+			if !strings.HasPrefix(body, "moniker") {
+				body = "moniker = \"x\"\n" + body
+			}
+			if err := os.WriteFile(filepath.Join(home, ConfigFile), []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := LoadConfig(home)
+			if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want an ErrConfig naming %q", err, c.want)
+			}
+		})
+	}
+}
