@@ -29,6 +29,7 @@ func newApp() *cli.App {
 			versionCommand(),
 			testnetCommand(),
 			omCommand(),
+			walletCommand(),
 		},
 	}
 }
