@@ -20,7 +20,11 @@ var (
 // whole and nothing changes: a correct primary never proposes one. Tx
 // signatures are verified in one batch.
 func ExecuteBlock(chainID string, base StateReader, b *Block) (*StateDiff, error) {
-	if bad, err := CheckTxs(chainID, b.Txs); err != nil {
+	return executeBlock(chainID, base, b, nil)
+}
+
+func executeBlock(chainID string, base StateReader, b *Block, cache *SigCache) (*StateDiff, error) {
+	if bad, err := CheckTxsCached(chainID, b.Txs, cache); err != nil {
 		return nil, fmt.Errorf("%w: tx %d: %w", ErrBlockBadTx, bad, err)
 	}
 	return executeChecked(base, b)
@@ -49,13 +53,17 @@ func executeChecked(base StateReader, b *Block) (*StateDiff, error) {
 // limits, tx root, every tx, and the state root after executing it on base
 // (the state after parent). It returns the diff to apply if b commits.
 func ValidateBlock(chainID string, params ConsensusParams, parent *Header, base StateReader, b *Block) (*StateDiff, error) {
+	return validateBlock(chainID, params, parent, base, b, nil)
+}
+
+func validateBlock(chainID string, params ConsensusParams, parent *Header, base StateReader, b *Block, cache *SigCache) (*StateDiff, error) {
 	if err := validateHeader(chainID, params, parent, b); err != nil {
 		return nil, err
 	}
 	if root := MerkleRoot(b.TxHashes()); root != b.Header.TxRoot {
 		return nil, fmt.Errorf("%w: tx root %s, computed %s", ErrBlockBadRoots, b.Header.TxRoot.Short(), root.Short())
 	}
-	diff, err := ExecuteBlock(chainID, base, b)
+	diff, err := executeBlock(chainID, base, b, cache)
 	if err != nil {
 		return nil, err
 	}
@@ -114,6 +122,10 @@ type BlockTemplate struct {
 // the block and its diff over base. Candidates must be grouped so each
 // sender's txs come in nonce order; the mempool reaps them that way.
 func BuildBlock(t BlockTemplate, base StateReader, candidates []*Tx) (*Block, *StateDiff, error) {
+	return buildBlock(t, base, candidates, nil)
+}
+
+func buildBlock(t BlockTemplate, base StateReader, candidates []*Tx, cache *SigCache) (*Block, *StateDiff, error) {
 	b := &Block{Header: Header{
 		ChainID:    t.ChainID,
 		Height:     t.Parent.Height + 1,
@@ -123,7 +135,7 @@ func BuildBlock(t BlockTemplate, base StateReader, candidates []*Tx) (*Block, *S
 		Timestamp:  max(t.Timestamp, t.Parent.Timestamp),
 	}}
 	size := len(EncodeHeader(&b.Header)) + 4
-	ok := checkedTxs(t.ChainID, candidates)
+	ok := checkedTxs(t.ChainID, candidates, cache)
 	x := newExecutor(base, 2*len(candidates)+1)
 	var fees uint64
 	for i, tx := range candidates {
@@ -157,20 +169,28 @@ func BuildBlock(t BlockTemplate, base StateReader, candidates []*Tx) (*Block, *S
 }
 
 // checkedTxs runs the stateless checks on every candidate, signatures in
-// one batch, and reports which passed.
-func checkedTxs(chainID string, txs []*Tx) []bool {
+// one batch (skipping those cache knows), and reports which passed.
+func checkedTxs(chainID string, txs []*Tx, cache *SigCache) []bool {
 	ok := make([]bool, len(txs))
 	batch := crypto.NewBatchVerifier(len(txs))
 	idx := make([]int, 0, len(txs))
 	for i, tx := range txs {
-		if checkTxFields(chainID, tx) == nil {
-			batch.Add(tx.From, crypto.DomainTx, tx.ChainID, tx.SigningBytes(), tx.Signature)
-			idx = append(idx, i)
+		if checkTxFields(chainID, tx) != nil {
+			continue
 		}
+		if cache != nil && cache.Contains(tx.Hash()) {
+			ok[i] = true
+			continue
+		}
+		batch.Add(tx.From, crypto.DomainTx, tx.ChainID, tx.SigningBytes(), tx.Signature)
+		idx = append(idx, i)
 	}
 	_, valid := batch.Verify()
 	for j, i := range idx {
 		ok[i] = valid[j]
+		if valid[j] && cache != nil {
+			cache.Add(txs[i].Hash())
+		}
 	}
 	return ok
 }

@@ -37,7 +37,14 @@ type PendingChain struct {
 	head    Header
 	base    StateReader
 	pending map[crypto.Hash]*pendingBlock
+	// sigs, when set, lets validation skip signatures already verified
+	// (at mempool admission).
+	sigs *SigCache
 }
+
+// SetSigCache makes validation and building skip the signatures of txs in
+// cache, and record the ones they verify.
+func (p *PendingChain) SetSigCache(cache *SigCache) { p.sigs = cache }
 
 type pendingBlock struct {
 	block *Block
@@ -90,7 +97,7 @@ func (p *PendingChain) Validate(b *Block) error {
 	if err := p.makeRoom(); err != nil {
 		return err
 	}
-	diff, err := ValidateBlock(p.chainID, p.params, parent, state, b)
+	diff, err := validateBlock(p.chainID, p.params, parent, state, b, p.sigs)
 	if err != nil {
 		return err
 	}
@@ -125,9 +132,9 @@ func (p *PendingChain) Build(parent crypto.Hash, view uint64, proposer crypto.Ad
 	if err := p.makeRoom(); err != nil {
 		return nil, err
 	}
-	b, diff, err := BuildBlock(BlockTemplate{
+	b, diff, err := buildBlock(BlockTemplate{
 		ChainID: p.chainID, Params: p.params, Parent: ph, View: view, Proposer: proposer, Timestamp: timestamp,
-	}, state, candidates)
+	}, state, candidates, p.sigs)
 	if err != nil {
 		return nil, err
 	}

@@ -225,3 +225,27 @@ func TestStoreAccountHistory(t *testing.T) {
 		t.Fatalf("height above head: %v", err)
 	}
 }
+
+// TestSigCacheSkipsOnlyKnownSignatures checks that a cached hash skips the
+// signature check, that a tx with the same fields but a corrupted signature
+// (another hash) is still caught, and that the cache stays bounded.
+func TestSigCacheSkipsOnlyKnownSignatures(t *testing.T) {
+	c := newSTChain(t, 2, 9)
+	tx := &Tx{ChainID: c.genesis.ChainID, To: c.keys[1].Public().Address(), Amount: 1}
+	tx.Sign(c.keys[0])
+	cache := NewSigCache(2)
+	if _, err := CheckTxsCached(c.genesis.ChainID, []*Tx{tx}, cache); err != nil || !cache.Contains(tx.Hash()) {
+		t.Fatalf("valid tx: err %v, cached %v", err, cache.Contains(tx.Hash()))
+	}
+	bad := *tx
+	bad.Signature[5] ^= 1
+	if bad, err := CheckTxsCached(c.genesis.ChainID, []*Tx{tx, &bad}, cache); !errors.Is(err, ErrTxBadSignature) || bad != 1 {
+		t.Fatalf("corrupted copy: index %d err %v", bad, err)
+	}
+	for i := 0; i < 5; i++ {
+		cache.Add(crypto.Sum256([]byte{byte(i)}))
+	}
+	if cache.Len() != 2 || cache.Contains(tx.Hash()) {
+		t.Fatalf("cache holds %d, still has the first: %v", cache.Len(), cache.Contains(tx.Hash()))
+	}
+}

@@ -162,6 +162,12 @@ func checkTxFields(chainID string, tx *Tx) error {
 // CheckTxs checks a batch of transactions like CheckTx, verifying their
 // signatures in one batch. It returns the index of the first bad tx and why.
 func CheckTxs(chainID string, txs []*Tx) (bad int, err error) {
+	return CheckTxsCached(chainID, txs, nil)
+}
+
+// CheckTxsCached is CheckTxs that skips the signature of every tx whose
+// hash is in cache (nil means no cache) and records the ones it verifies.
+func CheckTxsCached(chainID string, txs []*Tx, cache *SigCache) (bad int, err error) {
 	if len(txs) == 0 {
 		return -1, nil
 	}
@@ -169,18 +175,34 @@ func CheckTxs(chainID string, txs []*Tx) (bad int, err error) {
 	// signature earlier than that error is the first bad tx.
 	firstFieldErr, fieldErr := len(txs), error(nil)
 	batch := crypto.NewBatchVerifier(len(txs))
+	var inBatch []int
+	var hashes []crypto.Hash
 	for i, tx := range txs {
 		if err := checkTxFields(chainID, tx); err != nil {
 			firstFieldErr, fieldErr = i, err
 			break
 		}
-		batch.Add(tx.From, crypto.DomainTx, tx.ChainID, tx.SigningBytes(), tx.Signature)
-	}
-	if allValid, valid := batch.Verify(); !allValid {
-		for i, ok := range valid {
-			if !ok {
-				return i, ErrTxBadSignature
+		if cache != nil {
+			h := tx.Hash()
+			if cache.Contains(h) {
+				continue
 			}
+			hashes = append(hashes, h)
+		}
+		batch.Add(tx.From, crypto.DomainTx, tx.ChainID, tx.SigningBytes(), tx.Signature)
+		inBatch = append(inBatch, i)
+	}
+	allValid, valid := batch.Verify()
+	if !allValid {
+		for j, ok := range valid {
+			if !ok {
+				return inBatch[j], ErrTxBadSignature
+			}
+		}
+	}
+	if cache != nil {
+		for _, h := range hashes {
+			cache.Add(h)
 		}
 	}
 	if fieldErr != nil {

@@ -41,6 +41,7 @@ func (b backend) SubmitTx(tx *ledger.Tx) error {
 		b.n.metrics.txsRejected.WithLabelValues("rpc").Inc()
 		return err
 	}
+	b.n.sigs.Add(tx.Hash()) // the pool verified the signature
 	if err := b.n.host.PublishTxs([]*ledger.Tx{tx}); err != nil {
 		// The tx is in our pool and will be re-gossiped; the wallet's
 		// submission succeeded.

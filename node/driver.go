@@ -107,6 +107,9 @@ type driverConfig struct {
 	Penalize func(peer string, reason error)
 	CatchUp  func(from, to uint64, peers []uint16)
 	Logger   *slog.Logger
+	// SigCache holds the txs whose signatures the mempool verified, so
+	// block validation does not verify them again; nil disables it.
+	SigCache *ledger.SigCache
 }
 
 func newDriver(cfg driverConfig) (*driver, error) {
@@ -128,6 +131,9 @@ func newDriver(cfg driverConfig) (*driver, error) {
 	}
 	head := cfg.Store.Head()
 	chain := ledger.NewPendingChain(cfg.Genesis.ChainID, cfg.Genesis.Consensus, head, cfg.Store)
+	if cfg.SigCache != nil {
+		chain.SetSigCache(cfg.SigCache)
+	}
 	genesisBlock, _ := ledger.GenesisBlock(cfg.Genesis)
 	d := &driver{
 		log: cfg.Logger, genesis: cfg.Genesis, chain: chain, store: cfg.Store, wal: cfg.WAL,

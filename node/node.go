@@ -60,6 +60,7 @@ type Node struct {
 	driver    *driver
 	metrics   *Metrics
 	events    *blockFeed
+	sigs      *ledger.SigCache
 	peerOf    []peer.ID // validator index → peer id, from genesis
 	startedAt time.Time
 
@@ -111,7 +112,7 @@ func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
 		return nil, fmt.Errorf("%w: %s", ErrNotValidator, keys.Validator.Public())
 	}
 	n := &Node{cfg: cfg, genesis: g, vals: vals, self: uint16(self), log: logger.With("node", cfg.Moniker),
-		events: newBlockFeed(), startedAt: time.Now()}
+		events: newBlockFeed(), startedAt: time.Now(), sigs: ledger.NewSigCache(2 * cfg.Mempool.TxsMax)}
 	closeOnErr := func(c io.Closer) {
 		if err != nil {
 			c.Close()
@@ -153,6 +154,7 @@ func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
 		Observer: func(b *ledger.Block, _ *ledger.CommitCertificate) { n.events.publish(b) },
 		Penalize: n.penalize,
 		CatchUp:  n.catchUp,
+		SigCache: n.sigs,
 	})
 	if err != nil {
 		return nil, err
@@ -217,6 +219,7 @@ func (n *Node) validateGossipTx(tx *ledger.Tx) error {
 	err := n.pool.Add(tx)
 	switch {
 	case err == nil:
+		n.sigs.Add(tx.Hash()) // the pool verified the signature
 		return nil
 	case isProvablyInvalid(err):
 		n.metrics.txsRejected.WithLabelValues("gossip").Inc()
