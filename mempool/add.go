@@ -114,12 +114,12 @@ func (m *Mempool) evict(own *senderQueue, fee uint64, needTxs, needBytes int) bo
 	var victims []*entry
 	ok := true
 	for needTxs > 0 || needBytes > 0 {
-		if m.tails.len() == 0 || m.tails.items[0].tail().tx.Fee >= fee {
+		if m.tails.len() == 0 || m.tails.items[0].tail.fee >= fee {
 			ok = false
 			break
 		}
 		q := m.tails.items[0]
-		e := q.tail()
+		e := q.last()
 		m.removeRange(q, len(q.txs)-1, len(q.txs))
 		m.fixSender(q)
 		victims = append(victims, e)
@@ -137,7 +137,7 @@ func (m *Mempool) evict(own *senderQueue, fee uint64, needTxs, needBytes int) bo
 }
 
 // restoreTail puts back an evicted tail with its place in the fee order
-// (its seq); for rebroadcast it counts as gossiped now.
+// (its prio.seq); for rebroadcast it counts as gossiped now.
 func (m *Mempool) restoreTail(e *entry) {
 	q := e.q
 	q.txs = append(q.txs, e)

@@ -36,6 +36,16 @@
 // skip on the committed state. Eviction removes a sender's highest nonce
 // first, so it never opens a nonce gap.
 //
+// # Costs
+//
+// With n pending txs from s senders and p <= PerSenderTxsMax (a config
+// constant, at most PerSenderTxsCeiling) per sender: Add is O(log n +
+// log s + p) under the lock (map, two heaps, an insert into a sorted
+// slice), after an O(1) signature check outside it; eviction adds
+// O(log s) per victim. Update is O(log s + p) per committed tx. Reap of k
+// txs is O(k log k), without touching the senders it does not take from.
+// ForRebroadcast is O(returned). Every structure is bounded by TxsMax.
+//
 // Rejections are distinct errors (sentinels here, or ledger's ErrTx*) that
 // callers test with errors.Is to pick a JSON-RPC code; the message says
 // what was wrong with the tx.

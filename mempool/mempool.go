@@ -152,7 +152,7 @@ func (m *Mempool) insert(q *senderQueue, i int, e *entry, replace bool) {
 	}
 	e.q = q
 	m.seq++
-	e.seq = m.seq
+	e.prio.seq = m.seq
 	m.link(e, m.clock)
 	m.byHash[e.hash] = e
 	m.bytes += e.size
@@ -192,6 +192,7 @@ func (m *Mempool) fixSender(q *senderQueue) {
 		return
 	}
 	m.senders[q.addr] = q
+	q.head, q.tail = q.txs[0].prio, q.last().prio
 	switch {
 	case q.ready() && q.readyIdx >= 0:
 		m.ready.fix(q.readyIdx)
@@ -213,7 +214,7 @@ func (m *Mempool) fixSender(q *senderQueue) {
 func (m *Mempool) refresh(q *senderQueue, acct ledger.Account) {
 	q.acct = acct
 	low := 0
-	for low < len(q.txs) && q.txs[low].tx.Nonce < acct.Nonce {
+	for low < len(q.txs) && q.txs[low].nonce < acct.Nonce {
 		low++
 	}
 	m.removeRange(q, 0, low)

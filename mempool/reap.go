@@ -7,16 +7,19 @@ import "github.com/synod-chain/synod/ledger"
 // was taken from there (its children are then due as candidates too), and
 // -1 for a sender's later nonce.
 type reapItem struct {
+	prio priority // e's, copied so the frontier compares in place
 	e    *entry
 	q    *senderQueue
 	pos  int
 	node int
 }
 
-func reapFirst(a, b reapItem) bool { return higherPriority(a.e, b.e) }
+func reapFirst(a, b reapItem) bool { return a.prio.before(b.prio) }
 
 // Reap returns up to maxTxs executable txs whose encoded sizes sum to at
-// most maxBytes, as candidates for ledger.BuildBlock: each sender's txs in
+// most maxBytes, as candidates for ledger.BuildBlock (which adds the block
+// header and a 2-byte length per tx, and enforces the block's exact limits
+// itself): each sender's txs in
 // consecutive nonce order from its account nonce, senders interleaved by
 // the priority (fee, then arrival) of each one's next tx. A sender whose
 // next tx does not fit in the bytes left is skipped with its later nonces.
@@ -35,9 +38,10 @@ func (m *Mempool) Reap(maxTxs, maxBytes int) []*ledger.Tx {
 	if m.ready.len() == 0 {
 		return nil
 	}
-	frontier := heapOf[reapItem]{first: reapFirst}
+	k := min(maxTxs, len(m.byHash))
+	frontier := heapOf[reapItem]{first: reapFirst, items: make([]reapItem, 0, 2*k+1)}
 	frontier.push(m.readyItem(0))
-	out := make([]*ledger.Tx, 0, min(maxTxs, len(m.byHash)))
+	out := make([]*ledger.Tx, 0, k)
 	left := maxBytes
 	for frontier.len() > 0 && len(out) < maxTxs && left >= m.minTxBytes {
 		it := frontier.pop()
@@ -51,8 +55,8 @@ func (m *Mempool) Reap(maxTxs, maxBytes int) []*ledger.Tx {
 		}
 		out = append(out, it.e.tx)
 		left -= it.e.size
-		if next := it.pos + 1; next < len(it.q.txs) && it.q.txs[next].tx.Nonce == it.e.tx.Nonce+1 {
-			frontier.push(reapItem{e: it.q.txs[next], q: it.q, pos: next, node: -1})
+		if next := it.pos + 1; next < len(it.q.txs) && it.q.txs[next].nonce == it.e.nonce+1 {
+			frontier.push(reapItem{prio: it.q.txs[next].prio, e: it.q.txs[next], q: it.q, pos: next, node: -1})
 		}
 	}
 	return out
@@ -60,5 +64,5 @@ func (m *Mempool) Reap(maxTxs, maxBytes int) []*ledger.Tx {
 
 func (m *Mempool) readyItem(node int) reapItem {
 	q := m.ready.items[node]
-	return reapItem{e: q.txs[0], q: q, pos: 0, node: node}
+	return reapItem{prio: q.head, e: q.txs[0], q: q, pos: 0, node: node}
 }

@@ -11,14 +11,16 @@ import (
 // entry is one pending tx with what the pool needs to know about it,
 // computed once before the lock is taken.
 type entry struct {
-	tx   *ledger.Tx
-	hash crypto.Hash
-	from crypto.Address
-	size int    // canonical encoded bytes
-	cost uint64 // amount plus fee
-	// seq is the arrival order: the tie-break between equal fees.
-	seq uint64
-	q   *senderQueue
+	tx    *ledger.Tx
+	hash  crypto.Hash
+	from  crypto.Address
+	nonce uint64 // tx.Nonce, next to what the queue walks read
+	size  int    // canonical encoded bytes
+	cost  uint64 // amount plus fee
+	// prio is the fee (copied from tx, so ordering touches no other
+	// memory) and the arrival order, the tie-break between equal fees.
+	prio priority
+	q    *senderQueue
 	// gossipedAt is the logical time the tx was last handed out for gossip
 	// (or the pool's clock when it arrived); prev and next link the
 	// rebroadcast list, which is ordered by it.
@@ -29,7 +31,7 @@ type entry struct {
 func newEntry(tx *ledger.Tx) *entry {
 	enc := tx.Encode()
 	cost, _ := tx.Cost() // overflow excluded by CheckTx
-	return &entry{tx: tx, hash: crypto.Sum256(enc), from: tx.Sender(), size: len(enc), cost: cost}
+	return &entry{tx: tx, hash: crypto.Sum256(enc), from: tx.Sender(), nonce: tx.Nonce, size: len(enc), cost: cost, prio: priority{fee: tx.Fee}}
 }
 
 // sameTransfer reports whether a and b say the same thing, whatever their
@@ -52,6 +54,9 @@ type senderQueue struct {
 	// eviction heap (-1 when empty).
 	readyIdx int
 	tailIdx  int
+	// head and tail are the priorities of the first and last tx, kept by
+	// fixSender so the heaps compare without following pointers.
+	head, tail priority
 }
 
 func newSenderQueue(addr crypto.Address, acct ledger.Account) *senderQueue {
@@ -62,9 +67,9 @@ func newSenderQueue(addr crypto.Address, acct ledger.Account) *senderQueue {
 func (q *senderQueue) find(nonce uint64) (int, bool) {
 	return slices.BinarySearchFunc(q.txs, nonce, func(e *entry, n uint64) int {
 		switch {
-		case e.tx.Nonce < n:
+		case e.nonce < n:
 			return -1
-		case e.tx.Nonce > n:
+		case e.nonce > n:
 			return 1
 		}
 		return 0
@@ -73,33 +78,37 @@ func (q *senderQueue) find(nonce uint64) (int, bool) {
 
 // ready reports whether the queue's first tx is executable now.
 func (q *senderQueue) ready() bool {
-	return len(q.txs) > 0 && q.txs[0].tx.Nonce == q.acct.Nonce
+	return len(q.txs) > 0 && q.txs[0].nonce == q.acct.Nonce
 }
 
 // executable is the length of the run of consecutive nonces starting at
 // the account nonce.
 func (q *senderQueue) executable() int {
 	n := 0
-	for n < len(q.txs) && q.txs[n].tx.Nonce == q.acct.Nonce+uint64(n) {
+	for n < len(q.txs) && q.txs[n].nonce == q.acct.Nonce+uint64(n) {
 		n++
 	}
 	return n
 }
 
-func (q *senderQueue) tail() *entry { return q.txs[len(q.txs)-1] }
+func (q *senderQueue) last() *entry { return q.txs[len(q.txs)-1] }
 
-// higherPriority orders txs for Reap: higher fee first, then earlier
-// arrival.
-func higherPriority(a, b *entry) bool {
-	if a.tx.Fee != b.tx.Fee {
-		return a.tx.Fee > b.tx.Fee
+// priority orders txs for Reap: higher fee first, then earlier arrival.
+type priority struct {
+	fee uint64
+	seq uint64
+}
+
+func (a priority) before(b priority) bool {
+	if a.fee != b.fee {
+		return a.fee > b.fee
 	}
 	return a.seq < b.seq
 }
 
 // readyFirst orders the ready heap by each queue's first tx.
-func readyFirst(a, b *senderQueue) bool { return higherPriority(a.txs[0], b.txs[0]) }
+func readyFirst(a, b *senderQueue) bool { return a.head.before(b.head) }
 
 // evictFirst orders the eviction heap: the cheapest tail first, then the
 // most recent one.
-func evictFirst(a, b *senderQueue) bool { return higherPriority(b.tail(), a.tail()) }
+func evictFirst(a, b *senderQueue) bool { return b.tail.before(a.tail) }
