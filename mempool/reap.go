@@ -28,7 +28,8 @@ func reapFirst(a, b reapItem) bool { return a.prio.before(b.prio) }
 // It walks the ready heap from the root without changing it: a node's
 // children can only come after it, so the frontier holds the popped
 // nodes' children and the popped senders' next nonces, O(k) items, and
-// k txs cost O(k log k) whatever the number of senders.
+// k pops cost O(k log k) whatever the number of senders (a pop is a tx
+// taken, or one skipped for bytes, which blocks its sender).
 func (m *Mempool) Reap(maxTxs, maxBytes int) []*ledger.Tx {
 	if maxTxs <= 0 || maxBytes <= 0 {
 		return nil
