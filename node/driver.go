@@ -28,6 +28,7 @@ type ConsensusNetwork interface {
 
 // TxPool is what the consensus loop needs of the mempool.
 type TxPool interface {
+	Size() (txs, bytes int)
 	Reap(maxTxs, maxBytes int) []*ledger.Tx
 	Update(committed []*ledger.Tx, state ledger.StateReader)
 }
@@ -110,6 +111,8 @@ type driverConfig struct {
 	// SigCache holds the txs whose signatures the mempool verified, so
 	// block validation does not verify them again; nil disables it.
 	SigCache *ledger.SigCache
+	// EmptyBlockInterval is how often an idle primary proposes.
+	EmptyBlockInterval time.Duration
 }
 
 func newDriver(cfg driverConfig) (*driver, error) {
@@ -151,13 +154,14 @@ func newDriver(cfg driverConfig) (*driver, error) {
 		Params:     params,
 		App: pbft.ChainApplication{Chain: chain, Candidates: func() []*ledger.Tx {
 			return d.pool.Reap(int(params.BlockTxsMax), int(params.BlockBytesMax))
-		}},
-		Signer:       pbft.Ed25519Signer{Key: cfg.Key, ChainID: cfg.Genesis.ChainID},
-		Verifier:     pbft.Ed25519Verifier{Validators: vals, ChainID: cfg.Genesis.ChainID},
-		Head:         head,
-		Genesis:      genesisBlock.Hash(),
-		Records:      records,
-		TickInterval: cfg.Tick,
+		}, IdleFunc: func() bool { txs, _ := d.pool.Size(); return txs == 0 }},
+		EmptyBlockTicks: uint64(cfg.EmptyBlockInterval / cfg.Tick),
+		Signer:          pbft.Ed25519Signer{Key: cfg.Key, ChainID: cfg.Genesis.ChainID},
+		Verifier:        pbft.Ed25519Verifier{Validators: vals, ChainID: cfg.Genesis.ChainID},
+		Head:            head,
+		Genesis:         genesisBlock.Hash(),
+		Records:         records,
+		TickInterval:    cfg.Tick,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start consensus: %w", err)

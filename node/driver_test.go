@@ -46,6 +46,8 @@ type slicePool struct {
 	txs []*ledger.Tx
 }
 
+func (p *slicePool) Size() (int, int) { p.mu.Lock(); defer p.mu.Unlock(); return len(p.txs), 0 }
+
 func (p *slicePool) add(tx *ledger.Tx) { p.mu.Lock(); p.txs = append(p.txs, tx); p.mu.Unlock() }
 
 func (p *slicePool) Reap(maxTxs, _ int) []*ledger.Tx {

@@ -151,10 +151,11 @@ func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
 		Genesis: g, Self: n.self, Key: keys.Validator, Store: n.store, WAL: n.wal,
 		Net: validatorNet{host: n.host, peers: n.peerOf, self: int(n.self)}, Pool: n.pool,
 		Tick: cfg.Tick(), Now: time.Now, Metrics: n.metrics, Logger: n.log,
-		Observer: func(b *ledger.Block, _ *ledger.CommitCertificate) { n.events.publish(b) },
-		Penalize: n.penalize,
-		CatchUp:  n.catchUp,
-		SigCache: n.sigs,
+		Observer:           func(b *ledger.Block, _ *ledger.CommitCertificate) { n.events.publish(b) },
+		Penalize:           n.penalize,
+		CatchUp:            n.catchUp,
+		SigCache:           n.sigs,
+		EmptyBlockInterval: time.Duration(cfg.Consensus.EmptyBlockIntervalMs) * time.Millisecond,
 	})
 	if err != nil {
 		return nil, err

@@ -111,7 +111,7 @@ func (ln *localNet) start(i int) {
 	}
 	go func() {
 		done <- Run(ctx, RunOptions{Home: ln.nodes[i].Home, Password: ln.password, LogOutput: logOut,
-			Override: func(c *Config) { c.Consensus.TickMs = 20; c.Metrics.Listen = "" },
+			Override: func(c *Config) { c.Consensus.TickMs, c.Consensus.EmptyBlockIntervalMs = 20, 200; c.Metrics.Listen = "" },
 			Ready:    func(n *Node) { ready <- n }})
 	}()
 	select {

@@ -24,7 +24,7 @@ var (
 	tnAccountsFlag   = &cli.IntFlag{Name: "accounts", Usage: "funded wallet accounts to create", Value: 8, Category: "TESTNET"}
 	tnOMVerifyFlag   = &cli.BoolFlag{Name: "om-verify", Usage: "enable OM(m) checkpoint verification on every node", Category: "TESTNET"}
 	tnCheckpointFlag = &cli.Uint64Flag{Name: "checkpoint-interval", Usage: "heights between checkpoints", Value: 16, Category: "TESTNET"}
-	tnTimeoutFlag    = &cli.Uint64Flag{Name: "view-change-timeout-ms", Usage: "base view-change timeout", Value: 1000, Category: "TESTNET"}
+	tnTimeoutFlag    = &cli.Uint64Flag{Name: "view-change-timeout-ms", Usage: "base view-change timeout (above the nodes' empty_block_interval_ms)", Value: 2000, Category: "TESTNET"}
 	tnHeightFlag     = &cli.Uint64Flag{Name: "height", Usage: "height every node must reach", Value: 1}
 	tnWaitFlag       = &cli.DurationFlag{Name: "timeout", Usage: "how long to wait", Value: time.Minute}
 )

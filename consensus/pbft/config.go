@@ -24,13 +24,25 @@ type Application interface {
 	Build(parent crypto.Hash, view uint64, proposer crypto.Address, timestamp int64) (*ledger.Block, error)
 }
 
+// Idler is optionally implemented by an Application that can tell it has
+// no transactions waiting; with Config.EmptyBlockTicks set, an idle primary
+// then proposes only every EmptyBlockTicks ticks instead of every tick.
+type Idler interface {
+	Idle() bool
+}
+
 // ChainApplication adapts a ledger.PendingChain and a source of candidate
 // transactions (a mempool's reap) to Application. The caller still commits
 // each block the engine hands out (PendingChain.Commit) and applies its diff.
 type ChainApplication struct {
 	Chain      *ledger.PendingChain
 	Candidates func() []*ledger.Tx
+	// IdleFunc, if set, reports that no transactions wait (see Idler).
+	IdleFunc func() bool
 }
+
+// Idle implements Idler; without IdleFunc the application is never idle.
+func (a ChainApplication) Idle() bool { return a.IdleFunc != nil && a.IdleFunc() }
 
 // Validate implements Application.
 func (a ChainApplication) Validate(b *ledger.Block) error { return a.Chain.Validate(b) }
@@ -67,6 +79,11 @@ type Config struct {
 	TickInterval time.Duration
 	// ViewChangeTicks overrides the base timeout in ticks when non-zero.
 	ViewChangeTicks uint64
+	// EmptyBlockTicks, when non-zero, makes a primary whose Application is
+	// idle (Idler) propose only after this many ticks since its last
+	// proposal, so an idle chain advances at a steady, slow pace; it must be
+	// well below the view-change timeout. Zero proposes on every tick.
+	EmptyBlockTicks uint64
 	// FutureMessagesPerPeerMax bounds the messages kept per peer for a view
 	// this replica has not entered yet; 0 means 4 per window height.
 	FutureMessagesPerPeerMax int
@@ -85,6 +102,8 @@ func (c *Config) check() error {
 		return fmt.Errorf("%w: id %d not in a set of %d", ErrConfig, c.ID, c.Validators.Len())
 	case c.ViewChangeTicks == 0 && c.TickInterval <= 0:
 		return fmt.Errorf("%w: TickInterval or ViewChangeTicks is required", ErrConfig)
+	case c.EmptyBlockTicks > 0 && c.EmptyBlockTicks >= c.baseTimeoutTicks():
+		return fmt.Errorf("%w: EmptyBlockTicks %d must be below the view-change timeout of %d ticks", ErrConfig, c.EmptyBlockTicks, c.baseTimeoutTicks())
 	}
 	return c.Params.Validate()
 }

@@ -41,6 +41,10 @@ type cluster struct {
 	catchUps      []int
 	now           int64
 	sent          int
+	// emptyBlockTicks and idle configure idle block production (see
+	// pbft.Config.EmptyBlockTicks); set before start.
+	emptyBlockTicks uint64
+	idle            func() bool
 }
 
 type envelope struct {
@@ -119,9 +123,9 @@ func (c *cluster) start(i int, timeoutTicks uint64) {
 	c.chains[i] = ledger.NewPendingChain(c.chainID, c.params, c.heads[i], c.states[i])
 	r, err := pbft.NewReplica(pbft.Config{
 		ChainID: c.chainID, ID: uint16(i), Validators: c.vals, Params: c.params,
-		App:    pbft.ChainApplication{Chain: c.chains[i]},
+		App:    pbft.ChainApplication{Chain: c.chains[i], IdleFunc: c.idle},
 		Signer: c.signers[i], Verifier: c.verif, Head: c.heads[i], Genesis: c.genesis.Hash(),
-		Records: c.records[i], ViewChangeTicks: timeoutTicks,
+		Records: c.records[i], ViewChangeTicks: timeoutTicks, EmptyBlockTicks: c.emptyBlockTicks,
 	})
 	if err != nil {
 		c.t.Fatal(err)

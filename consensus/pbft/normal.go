@@ -28,6 +28,11 @@ func (r *Replica) tryPropose() {
 	if _, signed := r.sent[sentKey{r.view, h, KindPrePrepare}]; signed {
 		return // pre-prepared before a restart, block lost: wait for the next view
 	}
+	if r.cfg.EmptyBlockTicks > 0 && r.proposalTicks < r.cfg.EmptyBlockTicks {
+		if idler, ok := r.cfg.App.(Idler); ok && idler.Idle() {
+			return // nothing to order yet: an empty block can wait
+		}
+	}
 	parent := r.committedHash
 	if h-1 > r.committed {
 		p := r.slots[h-1]
@@ -51,6 +56,7 @@ func (r *Replica) tryPropose() {
 	s.pp, s.block, s.validated = m, b, true
 	r.keepBlock(b)
 	r.nextPropose = h + 1
+	r.proposalTicks = 0
 	r.advance(h)
 }
 

@@ -28,9 +28,11 @@ type Replica struct {
 	changing  bool   // VIEW-CHANGE for view sent, NEW-VIEW not yet installed
 	changes   uint64 // consecutive view changes without progress
 	idleTicks uint64 // ticks without progress in the current view
-	vcTicks   uint64 // ticks in the current view change
-	vcQuorum  bool   // a quorum asked for this view or later: the timer runs
-	now       int64  // latest time given to Tick, Unix milliseconds
+	// proposalTicks counts ticks since this replica last proposed.
+	proposalTicks uint64
+	vcTicks       uint64 // ticks in the current view change
+	vcQuorum      bool   // a quorum asked for this view or later: the timer runs
+	now           int64  // latest time given to Tick, Unix milliseconds
 
 	committed     uint64
 	committedHash crypto.Hash
@@ -226,6 +228,7 @@ func (r *Replica) Tick(now int64) {
 		return
 	}
 	r.idleTicks++
+	r.proposalTicks++
 	if r.idleTicks >= r.timeoutTicks() {
 		r.startViewChange(r.view + 1)
 		return
