@@ -1,0 +1,157 @@
+package loadgen
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/synod-chain/synod/crypto"
+	"github.com/synod-chain/synod/ledger"
+)
+
+// Limits of one run. Everything the generator holds grows with the txs it
+// plans, and TxsMax bounds those.
+const (
+	TxsMax         = 5_000_000
+	RateMax        = 1_000_000 // tx/s
+	DurationMax    = 24 * time.Hour
+	GraceMax       = 10 * time.Minute
+	AccountsMax    = 100_000
+	RPCURLsMax     = 64
+	InFlightMaxMax = 4096
+	// BatchTxsMax matches the server's default batch limit (rpc
+	// DefaultConfig BatchItemsMax).
+	BatchTxsMax = 100
+	// AmountMax bounds the seeded amount of one transfer, so even a long
+	// run cannot spend a testnet account.
+	AmountMax = 1_000_000
+)
+
+// Defaults for zero Config fields.
+const (
+	DefaultGrace       = 10 * time.Second
+	DefaultInFlightMax = 64
+	DefaultBatchTxs    = 1
+	DefaultSendLagMax  = time.Second
+	DefaultAmountMax   = 100
+	DefaultFee         = 1
+)
+
+// Config describes one run.
+type Config struct {
+	// RPC are the nodes' HTTP JSON-RPC URLs (http://127.0.0.1:port).
+	// Requests go to them round-robin.
+	RPC []string
+	// WatchRPC are the URLs whose committed blocks are followed, first
+	// one first, the next one if it fails; empty means RPC.
+	WatchRPC []string
+	// Rate is the offered load in tx/s.
+	Rate float64
+	// Warmup is submitted at Rate before the measured window; its txs
+	// count for acknowledged, committed and lost but not for latency or
+	// throughput.
+	Warmup time.Duration
+	// Duration is the measured window.
+	Duration time.Duration
+	// Grace is how long after the last submission an acknowledged tx may
+	// take to commit before it counts as lost.
+	Grace time.Duration
+	// Keys are the funded accounts the txs spend from.
+	Keys []crypto.PrivateKey
+	// TxBytes pads each tx's memo so its encoding is about this many
+	// bytes (at most ledger.TxMemoBytesMax of memo); 0 means no memo.
+	TxBytes int
+	// Seed makes the recipients, amounts and memos reproducible.
+	Seed uint64
+	// AmountMax bounds each transfer's amount (1..AmountMax); Fee is paid
+	// on every tx.
+	AmountMax uint64
+	Fee       uint64
+	// InFlightMax bounds concurrent requests; BatchTxs is how many txs
+	// one request carries (a JSON-RPC batch when above 1).
+	InFlightMax int
+	BatchTxs    int
+	// SendLagMax is how late a tx may leave before it is counted unsent.
+	SendLagMax time.Duration
+	// Progress, if set, receives a line every second.
+	Progress io.Writer
+}
+
+func (c *Config) setDefaults() {
+	if len(c.WatchRPC) == 0 {
+		c.WatchRPC = c.RPC
+	}
+	if c.Grace == 0 {
+		c.Grace = DefaultGrace
+	}
+	if c.InFlightMax == 0 {
+		c.InFlightMax = DefaultInFlightMax
+	}
+	if c.BatchTxs == 0 {
+		c.BatchTxs = DefaultBatchTxs
+	}
+	if c.SendLagMax == 0 {
+		c.SendLagMax = DefaultSendLagMax
+	}
+	if c.AmountMax == 0 {
+		c.AmountMax = DefaultAmountMax
+	}
+}
+
+// PlannedTxs is how many txs a run of rate for warmup+duration schedules.
+func PlannedTxs(rate float64, warmup, duration time.Duration) float64 {
+	return math.Ceil(rate * (warmup + duration).Seconds())
+}
+
+// Validate checks c after defaults are applied.
+func (c *Config) Validate() error {
+	switch {
+	case len(c.RPC) == 0:
+		return errors.New("loadgen: no RPC URL")
+	case len(c.RPC) > RPCURLsMax || len(c.WatchRPC) > RPCURLsMax:
+		return fmt.Errorf("loadgen: more than %d RPC URLs", RPCURLsMax)
+	case !(c.Rate > 0) || c.Rate > RateMax:
+		return fmt.Errorf("loadgen: rate %g tx/s not in (0, %d]", c.Rate, RateMax)
+	case c.Duration <= 0 || c.Duration > DurationMax:
+		return fmt.Errorf("loadgen: duration %s not in (0, %s]", c.Duration, DurationMax)
+	case c.Warmup < 0 || c.Warmup > DurationMax:
+		return fmt.Errorf("loadgen: warmup %s not in [0, %s]", c.Warmup, DurationMax)
+	case c.Grace < 0 || c.Grace > GraceMax:
+		return fmt.Errorf("loadgen: grace %s not in [0, %s]", c.Grace, GraceMax)
+	case len(c.Keys) == 0 || len(c.Keys) > AccountsMax:
+		return fmt.Errorf("loadgen: %d accounts, want 1..%d", len(c.Keys), AccountsMax)
+	case c.TxBytes < 0 || c.TxBytes > ledger.TxBytesMax:
+		return fmt.Errorf("loadgen: tx size %d not in 0..%d bytes", c.TxBytes, ledger.TxBytesMax)
+	case c.AmountMax > AmountMax:
+		return fmt.Errorf("loadgen: amount max %d above %d", c.AmountMax, AmountMax)
+	case c.InFlightMax < 1 || c.InFlightMax > InFlightMaxMax:
+		return fmt.Errorf("loadgen: in-flight limit %d not in 1..%d", c.InFlightMax, InFlightMaxMax)
+	case c.BatchTxs < 1 || c.BatchTxs > BatchTxsMax:
+		return fmt.Errorf("loadgen: batch %d not in 1..%d", c.BatchTxs, BatchTxsMax)
+	case c.SendLagMax <= 0 || c.SendLagMax > time.Minute:
+		return fmt.Errorf("loadgen: send lag %s not in (0, 1m]", c.SendLagMax)
+	}
+	if n := PlannedTxs(c.Rate, c.Warmup, c.Duration); n > TxsMax {
+		return fmt.Errorf("loadgen: rate × (warmup + duration) is %.0f txs, at most %d", n, TxsMax)
+	}
+	for _, u := range append(append([]string{}, c.RPC...), c.WatchRPC...) {
+		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+			return fmt.Errorf("loadgen: RPC URL %q must start with http:// or https://", u)
+		}
+	}
+	seen := make(map[crypto.Address]bool, len(c.Keys))
+	for i, k := range c.Keys {
+		if k.IsZero() {
+			return fmt.Errorf("loadgen: key %d is zero", i)
+		}
+		a := k.Public().Address()
+		if seen[a] {
+			return fmt.Errorf("loadgen: account %s given twice", a)
+		}
+		seen[a] = true
+	}
+	return nil
+}

@@ -1,0 +1,269 @@
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/synod-chain/synod/crypto"
+	"github.com/synod-chain/synod/ledger"
+	"github.com/synod-chain/synod/rpc"
+	"github.com/synod-chain/synod/rpc/client"
+)
+
+// Timeouts of the generator's own calls.
+const (
+	requestTimeout = 30 * time.Second
+	setupTimeout   = 30 * time.Second
+)
+
+// ErrAlreadyRun is returned by a second Run: a generator's txs are spent.
+var ErrAlreadyRun = errors.New("loadgen: generator already ran")
+
+// txState is where one pre-signed tx stands.
+type txState uint8
+
+const (
+	statePlanned  txState = iota // signed, not sent
+	stateSent                    // request on its way
+	stateAcked                   // the node returned its hash
+	stateRejected                // the node refused it with a JSON-RPC code
+	stateFailed                  // no answer, or one without a code
+)
+
+// txRecord is one pre-signed tx. raw is dropped once sent, so the
+// generator's memory after a run is the records alone.
+type txRecord struct {
+	raw      []byte
+	hash     crypto.Hash
+	sentNs   int64 // since the run's start
+	commitNs int64 // when the block holding it was first known committed
+	height   uint64
+	state    txState
+	commits  uint8 // times seen in committed blocks (saturating)
+	warmup   bool
+}
+
+// account is one sender's run of records, nonces in order.
+type account struct {
+	first, count, next int32
+}
+
+// Generator is one load run: Prepare, Run, then the hash sets.
+type Generator struct {
+	cfg     Config
+	chainID string
+	txBytes int
+	clients []*client.Client
+	httpc   *http.Client
+
+	recs   []txRecord
+	byHash map[crypto.Hash]int32
+	accts  []account
+
+	prepared bool
+	ran      bool
+	// base is a monotonic reference; the run's clock starts startNs
+	// after it (set once the watcher is following blocks).
+	base    time.Time
+	startNs atomic.Int64
+
+	mu             sync.Mutex // guards recs after Prepare and the maps below
+	rejectedByCode map[int]int
+	pendingAcked   int // acknowledged, not yet seen committed
+	duplicates     int
+	foreignTxs     int
+	watchErrors    []string
+
+	sent, acked, rejected, failed, unsent, committed atomic.Int64
+	inFlight, maxLagNs, head, blocksRead             atomic.Int64
+}
+
+// New checks cfg (after filling in defaults) and returns a generator.
+func New(cfg Config) (*Generator, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	hc := &http.Client{
+		Timeout: requestTimeout,
+		Transport: &http.Transport{
+			MaxIdleConnsPerHost: cfg.InFlightMax,
+			IdleConnTimeout:     90 * time.Second,
+			DisableCompression:  true,
+		},
+	}
+	g := &Generator{cfg: cfg, httpc: hc, rejectedByCode: make(map[int]int)}
+	for _, u := range cfg.RPC {
+		g.clients = append(g.clients, client.NewHTTP(u, hc))
+	}
+	return g, nil
+}
+
+// Config is the run's configuration with defaults filled in.
+func (g *Generator) Config() Config { return g.cfg }
+
+// ChainID is the chain the txs are signed for (known after Prepare).
+func (g *Generator) ChainID() string { return g.chainID }
+
+// TxBytes is the encoded size of the generated txs (after Prepare).
+func (g *Generator) TxBytes() int { return g.txBytes }
+
+// Prepare reads the chain id and each account's pending nonce from the
+// first RPC URL and signs every tx the run can send.
+func (g *Generator) Prepare(ctx context.Context) error {
+	if g.prepared {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
+	defer cancel()
+	st, err := g.clients[0].Status(ctx)
+	if err != nil {
+		return fmt.Errorf("loadgen: status of %s: %w", g.cfg.RPC[0], err)
+	}
+	g.chainID = st.ChainID
+	nonces, err := g.pendingNonces(ctx)
+	if err != nil {
+		return err
+	}
+	g.layout()
+	g.txBytes = g.sign(nonces)
+	g.byHash = make(map[crypto.Hash]int32, len(g.recs))
+	for i := range g.recs {
+		g.byHash[g.recs[i].hash] = int32(i)
+	}
+	if len(g.byHash) != len(g.recs) {
+		return errors.New("loadgen: two generated txs share a hash")
+	}
+	g.prepared = true
+	return nil
+}
+
+// pendingNonces asks for every account's next nonce, counting its pending
+// txs, in batches the server accepts.
+func (g *Generator) pendingNonces(ctx context.Context) ([]uint64, error) {
+	nonces := make([]uint64, len(g.cfg.Keys))
+	for lo := 0; lo < len(nonces); lo += BatchTxsMax {
+		hi := min(lo+BatchTxsMax, len(nonces))
+		calls := make([]client.BatchElem, hi-lo)
+		for i := range calls {
+			addr := g.cfg.Keys[lo+i].Public().Address()
+			calls[i] = client.BatchElem{Method: "synod_getNonce", Params: []any{addr, rpc.NoncePending}, Result: &nonces[lo+i]}
+		}
+		if err := g.clients[0].BatchCall(ctx, calls); err != nil {
+			return nil, fmt.Errorf("loadgen: read nonces: %w", err)
+		}
+		for i, c := range calls {
+			if c.Error != nil {
+				return nil, fmt.Errorf("loadgen: nonce of %s: %w", g.cfg.Keys[lo+i].Public().Address(), c.Error)
+			}
+		}
+	}
+	return nonces, nil
+}
+
+// layout gives every account an equal run of records, enough for the
+// whole schedule even if it all came from one round of accounts.
+func (g *Generator) layout() {
+	total := int(PlannedTxs(g.cfg.Rate, g.cfg.Warmup, g.cfg.Duration))
+	k := len(g.cfg.Keys)
+	per := (total + k - 1) / k
+	g.recs = make([]txRecord, per*k)
+	g.accts = make([]account, k)
+	for i := range g.accts {
+		g.accts[i] = account{first: int32(i * per), count: int32(per)}
+	}
+}
+
+// memoBytes is the memo length that brings a tx to about want bytes.
+func memoBytes(chainID string, want int) int {
+	bare := (&ledger.Tx{ChainID: chainID}).Encode()
+	return min(max(want-len(bare), 0), ledger.TxMemoBytesMax)
+}
+
+// sign fills every record, one account per job on all CPUs. Each
+// account's recipients, amounts and memos come from its own seeded
+// stream, so the result does not depend on scheduling. It returns the
+// encoded size of a tx.
+func (g *Generator) sign(nonces []uint64) int {
+	memoLen := memoBytes(g.chainID, g.cfg.TxBytes)
+	jobs := make(chan int, len(g.accts))
+	for i := range g.accts {
+		jobs <- i
+	}
+	close(jobs)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for a := range jobs {
+				g.signAccount(a, nonces[a], memoLen)
+			}
+		}()
+	}
+	wg.Wait()
+	if len(g.recs) == 0 {
+		return 0
+	}
+	return len(g.recs[0].raw)
+}
+
+func (g *Generator) signAccount(a int, nonce uint64, memoLen int) {
+	rng := rand.New(rand.NewPCG(g.cfg.Seed, uint64(a)))
+	key := g.cfg.Keys[a]
+	acct := g.accts[a]
+	for n := range acct.count {
+		tx := &ledger.Tx{ChainID: g.chainID, Nonce: nonce + uint64(n), Amount: 1 + rng.Uint64N(g.cfg.AmountMax), Fee: g.cfg.Fee}
+		for i := range tx.To {
+			tx.To[i] = byte(rng.Uint32())
+		}
+		if memoLen > 0 {
+			tx.Memo = make([]byte, memoLen)
+			for i := range tx.Memo {
+				tx.Memo[i] = 'a' + byte(rng.IntN(26))
+			}
+		}
+		tx.Sign(key)
+		r := &g.recs[acct.first+n]
+		r.raw = tx.Encode()
+		r.hash = crypto.Sum256(r.raw)
+	}
+}
+
+// Acknowledged returns the hashes the nodes acknowledged, in send order of
+// accounts (not time).
+func (g *Generator) Acknowledged() []crypto.Hash {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []crypto.Hash
+	for i := range g.recs {
+		if g.recs[i].state == stateAcked {
+			out = append(out, g.recs[i].hash)
+		}
+	}
+	return out
+}
+
+// Committed returns each generated tx seen in a committed block with the
+// number of times it was seen (1 unless the chain applied it twice).
+func (g *Generator) Committed() map[crypto.Hash]int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make(map[crypto.Hash]int)
+	for i := range g.recs {
+		if c := g.recs[i].commits; c > 0 {
+			out[g.recs[i].hash] = int(c)
+		}
+	}
+	return out
+}
+
+// since is the time since the run started, in nanoseconds.
+func (g *Generator) since() int64 { return int64(time.Since(g.base)) - g.startNs.Load() }

@@ -1,0 +1,219 @@
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/synod-chain/synod/crypto"
+	"github.com/synod-chain/synod/rpc"
+	"github.com/synod-chain/synod/rpc/rpctest"
+)
+
+// startFake serves the fake backend of rpctest on a loopback port and
+// returns its URL.
+func startFake(t *testing.T, autoCommit bool) (*rpctest.Backend, string) {
+	t.Helper()
+	b, err := rpctest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.AutoCommit = autoCommit
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := rpc.NewServer(rpc.Config{}, b, nil)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(l) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+		b.Close()
+	})
+	return b, "http://" + l.Addr().String()
+}
+
+func fakeKeys() []crypto.PrivateKey {
+	keys := make([]crypto.PrivateKey, rpctest.FundedAccounts)
+	for i := range keys {
+		keys[i] = rpctest.Key(i)
+	}
+	return keys
+}
+
+func runOnce(t *testing.T, cfg Config) (*Generator, *Result) {
+	t.Helper()
+	g, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := g.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g, res
+}
+
+// TestRunCommitsEveryTx offers 50 tx/s for a second to a chain that
+// commits each tx at once, one request at a time and in batches, and
+// checks that every tx is acknowledged, committed once and measured.
+func TestRunCommitsEveryTx(t *testing.T) {
+	for _, batch := range []int{1, 5} {
+		t.Run("batch"+strconv.Itoa(batch), func(t *testing.T) {
+			_, url := startFake(t, true)
+			var progress bytes.Buffer
+			g, res := runOnce(t, Config{RPC: []string{url}, Rate: 50, Duration: time.Second, Warmup: 200 * time.Millisecond,
+				Grace: 5 * time.Second, Keys: fakeKeys(), InFlightMax: 1, SendLagMax: 10 * time.Second, BatchTxs: batch, TxBytes: 250, Seed: 7, Progress: &progress})
+			if res.Planned != 60 || res.Submitted != 60 || res.Acknowledged != 60 || res.Committed != 60 {
+				t.Fatalf("planned %d submitted %d acked %d committed %d, want 60 each", res.Planned, res.Submitted, res.Acknowledged, res.Committed)
+			}
+			if res.Lost != 0 || res.Rejected != 0 || res.Failed != 0 || res.Unsent != 0 || res.Duplicates != 0 {
+				t.Fatalf("lost %d rejected %d failed %d unsent %d duplicates %d", res.Lost, res.Rejected, res.Failed, res.Unsent, res.Duplicates)
+			}
+			if res.Latency.Count != 50 {
+				t.Fatalf("latency of %d txs, want the 50 of the window", res.Latency.Count)
+			}
+			if res.TxBytes != 250 {
+				t.Fatalf("tx size %d, want 250", res.TxBytes)
+			}
+			if !res.Sustained(time.Second) {
+				t.Fatalf("not sustained: %+v", res)
+			}
+			committed := g.Committed()
+			for _, h := range g.Acknowledged() {
+				if committed[h] != 1 {
+					t.Fatalf("tx %s committed %d times", h, committed[h])
+				}
+			}
+			if !strings.Contains(progress.String(), "committed") {
+				t.Fatalf("no progress line: %q", progress.String())
+			}
+		})
+	}
+}
+
+// TestRunCountsRejectedAndLost offers 100 txs to a pool of 64 that never
+// commits: the rest are rejected by code, and every acknowledged tx is
+// lost after the grace period.
+func TestRunCountsRejectedAndLost(t *testing.T) {
+	_, url := startFake(t, false)
+	_, res := runOnce(t, Config{RPC: []string{url}, Rate: 100, Duration: time.Second, Grace: 300 * time.Millisecond,
+		Keys: fakeKeys(), InFlightMax: 1, SendLagMax: 10 * time.Second})
+	if res.Acknowledged != rpctest.PoolTxsMax || res.Lost != rpctest.PoolTxsMax {
+		t.Fatalf("acked %d lost %d, want %d each (rejected %v, unsent %d, failed %d)", res.Acknowledged, res.Lost, rpctest.PoolTxsMax, res.RejectedByCode, res.Unsent, res.Failed)
+	}
+	byCode := 0
+	for _, n := range res.RejectedByCode {
+		byCode += n
+	}
+	if res.Rejected != 100-rpctest.PoolTxsMax || byCode != res.Rejected {
+		t.Fatalf("rejected %d (by code %v), want %d", res.Rejected, res.RejectedByCode, 100-rpctest.PoolTxsMax)
+	}
+	if res.RejectedByCode[strconv.Itoa(rpc.CodeMempoolFull)] == 0 {
+		t.Fatalf("no mempool-full rejection in %v", res.RejectedByCode)
+	}
+	if res.Sustained(time.Second) {
+		t.Fatal("a run that lost txs counts as sustained")
+	}
+	var out bytes.Buffer
+	if err := res.WriteJSON(&out); err != nil {
+		t.Fatal(err)
+	}
+	var back Result
+	if err := json.Unmarshal(out.Bytes(), &back); err != nil || back.Lost != res.Lost {
+		t.Fatalf("JSON round trip: %v, lost %d", err, back.Lost)
+	}
+}
+
+// TestPrepareIsDeterministic signs the same schedule twice with one seed
+// and checks the txs are identical, and differ under another seed.
+func TestPrepareIsDeterministic(t *testing.T) {
+	_, url := startFake(t, false)
+	hashes := func(seed uint64) []crypto.Hash {
+		g, err := New(Config{RPC: []string{url}, Rate: 30, Duration: time.Second, Keys: fakeKeys(), Seed: seed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := g.Prepare(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		var hs []crypto.Hash
+		for _, r := range g.recs {
+			hs = append(hs, r.hash)
+		}
+		return hs
+	}
+	a, b, c := hashes(1), hashes(1), hashes(2)
+	if len(a) != 30 {
+		t.Fatalf("%d txs signed, want 30", len(a))
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("tx %d differs under the same seed", i)
+		}
+	}
+	if a[0] == c[0] {
+		t.Fatal("another seed gave the same tx")
+	}
+}
+
+// TestConfigValidate checks that each bad field is refused with a message
+// naming it.
+func TestConfigValidate(t *testing.T) {
+	good := func() Config {
+		return Config{RPC: []string{"http://127.0.0.1:1"}, Rate: 10, Duration: time.Second, Keys: fakeKeys()}
+	}
+	cases := map[string]func(*Config){
+		"no RPC URL":    func(c *Config) { c.RPC = nil },
+		"rate":          func(c *Config) { c.Rate = 0 },
+		"duration":      func(c *Config) { c.Duration = 0 },
+		"accounts":      func(c *Config) { c.Keys = nil },
+		"tx size":       func(c *Config) { c.TxBytes = 100_000 },
+		"must start":    func(c *Config) { c.RPC = []string{"127.0.0.1:8545"} },
+		"given twice":   func(c *Config) { c.Keys = append(c.Keys, c.Keys[0]) },
+		"at most":       func(c *Config) { c.Rate, c.Duration = 100_000, time.Hour },
+		"batch":         func(c *Config) { c.BatchTxs = BatchTxsMax + 1 },
+		"in-flight":     func(c *Config) { c.InFlightMax = -1 },
+		"amount max":    func(c *Config) { c.AmountMax = AmountMax + 1 },
+		"warmup":        func(c *Config) { c.Warmup = -time.Second },
+		"grace":         func(c *Config) { c.Grace = GraceMax + time.Second },
+		"send lag":      func(c *Config) { c.SendLagMax = time.Hour },
+		"key 0 is zero": func(c *Config) { c.Keys = []crypto.PrivateKey{{}} },
+	}
+	if _, err := New(good()); err != nil {
+		t.Fatalf("good config refused: %v", err)
+	}
+	for want, mutate := range cases {
+		c := good()
+		mutate(&c)
+		_, err := New(c)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v", want, err)
+		}
+	}
+}
+
+// TestSummarize checks nearest-rank percentiles on 1..100 ms.
+func TestSummarize(t *testing.T) {
+	var lat []int64
+	for i := 100; i >= 1; i-- {
+		lat = append(lat, int64(i)*int64(time.Millisecond))
+	}
+	s := Summarize(lat)
+	if s.Count != 100 || s.P50Ms != 50 || s.P90Ms != 90 || s.P99Ms != 99 || s.MaxMs != 100 || s.MeanMs != 50.5 {
+		t.Fatalf("%+v", s)
+	}
+	if (Summarize(nil) != LatencySummary{}) {
+		t.Fatal("empty input must give a zero summary")
+	}
+}

@@ -1,0 +1,284 @@
+package loadgen
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/synod-chain/synod/crypto"
+	"github.com/synod-chain/synod/rpc/client"
+)
+
+// Timings of a run.
+const (
+	watchReadyWait = 5 * time.Second
+	drainPoll      = 20 * time.Millisecond
+	// dispatchSleepMax bounds one idle wait of the dispatcher, so it
+	// rechecks the clock and ctx often even at low rates.
+	dispatchSleepMax = 50 * time.Millisecond
+)
+
+// Run submits the schedule, follows commits and reports. It may be called
+// once; it calls Prepare first if the caller did not.
+func (g *Generator) Run(ctx context.Context) (*Result, error) {
+	if g.ran {
+		return nil, ErrAlreadyRun
+	}
+	if err := g.Prepare(ctx); err != nil {
+		return nil, err
+	}
+	g.ran = true
+	hctx, hcancel := context.WithTimeout(ctx, setupTimeout)
+	head, err := client.NewHTTP(g.cfg.WatchRPC[0], g.httpc).BlockNumber(hctx)
+	hcancel()
+	if err != nil {
+		return nil, fmt.Errorf("loadgen: head of %s: %w", g.cfg.WatchRPC[0], err)
+	}
+	g.head.Store(int64(head))
+	g.base = time.Now()
+
+	wctx, wcancel := context.WithCancel(ctx)
+	w := newWatcher(g, head+1)
+	var bg sync.WaitGroup
+	bg.Add(1)
+	go func() { defer bg.Done(); w.run(wctx) }()
+	select {
+	case <-w.ready:
+	case <-time.After(watchReadyWait):
+	case <-ctx.Done():
+	}
+	// The clock starts now: the watcher had its chance to subscribe.
+	g.startNs.Store(int64(time.Since(g.base)))
+	if g.cfg.Progress != nil {
+		bg.Add(1)
+		go func() { defer bg.Done(); g.progress(wctx) }()
+	}
+
+	var senders sync.WaitGroup
+	g.dispatch(ctx, &senders)
+	senders.Wait()
+	scheduleEnd := g.cfg.Warmup + g.cfg.Duration
+	g.awaitCommits(ctx, scheduleEnd+g.cfg.Grace)
+	wcancel()
+	bg.Wait()
+	res := g.result(g.base.Add(time.Duration(g.startNs.Load())), head+1, w.errs())
+	return res, ctx.Err()
+}
+
+// schedAt is when token j is due, in nanoseconds since the start.
+func (g *Generator) schedAt(j int) int64 {
+	return int64(float64(j) / g.cfg.Rate * float64(time.Second))
+}
+
+// dispatch hands out tokens by the clock: token j is due at j/Rate. Due
+// tokens leave in requests of up to BatchTxs as long as a request slot is
+// free; a token still waiting SendLagMax after its time is unsent (its
+// nonce goes to the next token). It never waits for a reply.
+func (g *Generator) dispatch(ctx context.Context, senders *sync.WaitGroup) {
+	total := int(PlannedTxs(g.cfg.Rate, g.cfg.Warmup, g.cfg.Duration))
+	slots := make(chan struct{}, g.cfg.InFlightMax)
+	lag := int64(g.cfg.SendLagMax)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	issued, rr, req := 0, 0, 0
+	// Each pass issues at least one token or waits on the timer, and the
+	// schedule ends at total tokens, so the loop is bounded by the clock.
+	for issued < total && ctx.Err() == nil {
+		now := g.since()
+		due := min(total, int(float64(now)*g.cfg.Rate/float64(time.Second))+1)
+		for issued < due && g.schedAt(issued) < now-lag {
+			g.unsent.Add(1)
+			issued++
+		}
+		if issued < due {
+			n := min(due-issued, g.cfg.BatchTxs)
+			timer.Reset(time.Duration(g.schedAt(issued) + lag - now))
+			select {
+			case slots <- struct{}{}:
+			case <-timer.C:
+				continue
+			case <-ctx.Done():
+				return
+			}
+			if lagNs := g.since() - g.schedAt(issued); lagNs > g.maxLagNs.Load() {
+				g.maxLagNs.Store(lagNs)
+			}
+			idx := g.take(n, issued, &rr)
+			issued += n
+			if len(idx) == 0 {
+				<-slots
+				g.unsent.Add(int64(n))
+				continue
+			}
+			c := g.clients[req%len(g.clients)]
+			req++
+			senders.Add(1)
+			go func() {
+				defer senders.Done()
+				defer func() { <-slots }()
+				g.send(ctx, c, idx)
+			}()
+			continue
+		}
+		wait := min(time.Duration(g.schedAt(issued)-now), dispatchSleepMax)
+		timer.Reset(max(wait, 0))
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// take assigns the next n tokens (from token first) to txs, one account
+// after another; an account that has spent its run is skipped.
+func (g *Generator) take(n, first int, rr *int) []int32 {
+	idx := make([]int32, 0, n)
+	warmupNs := int64(g.cfg.Warmup)
+	for t := 0; t < n; t++ {
+		for range len(g.accts) {
+			a := &g.accts[*rr]
+			*rr = (*rr + 1) % len(g.accts)
+			if a.next < a.count {
+				i := a.first + a.next
+				a.next++
+				g.recs[i].warmup = g.schedAt(first+t) < warmupNs
+				idx = append(idx, i)
+				break
+			}
+		}
+	}
+	return idx
+}
+
+// send submits the txs idx as one request (a batch if more than one) and
+// records what came back.
+func (g *Generator) send(ctx context.Context, c *client.Client, idx []int32) {
+	g.inFlight.Add(1)
+	defer g.inFlight.Add(-1)
+	raws := make([]string, len(idx))
+	now := g.since()
+	g.mu.Lock()
+	for k, i := range idx {
+		r := &g.recs[i]
+		raws[k] = "0x" + hex.EncodeToString(r.raw)
+		r.raw = nil
+		r.state, r.sentNs = stateSent, now
+	}
+	g.mu.Unlock()
+	g.sent.Add(int64(len(idx)))
+	hashes := make([]crypto.Hash, len(idx))
+	errs := make([]error, len(idx))
+	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	if len(idx) == 1 {
+		errs[0] = c.Call(rctx, &hashes[0], "synod_sendRawTransaction", raws[0])
+	} else {
+		calls := make([]client.BatchElem, len(idx))
+		for k := range calls {
+			calls[k] = client.BatchElem{Method: "synod_sendRawTransaction", Params: []any{raws[k]}, Result: &hashes[k]}
+		}
+		err := c.BatchCall(rctx, calls)
+		for k := range calls {
+			errs[k] = calls[k].Error
+			if err != nil {
+				errs[k] = err
+			}
+		}
+	}
+	g.record(idx, hashes, errs)
+}
+
+// record stores each tx's outcome.
+func (g *Generator) record(idx []int32, hashes []crypto.Hash, errs []error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for k, i := range idx {
+		r := &g.recs[i]
+		err := errs[k]
+		if err == nil && hashes[k] != r.hash {
+			err = fmt.Errorf("node returned hash %s for tx %s", hashes[k], r.hash)
+		}
+		switch code := client.ErrorCode(err); {
+		case err == nil:
+			r.state = stateAcked
+			g.acked.Add(1)
+			if r.commits == 0 {
+				g.pendingAcked++
+			}
+		case code != 0:
+			r.state = stateRejected
+			g.rejected.Add(1)
+			g.rejectedByCode[code]++
+		default:
+			r.state = stateFailed
+			g.failed.Add(1)
+		}
+	}
+}
+
+// markCommitted notes that the tx with hash h is in the block at height,
+// known committed at atNs.
+func (g *Generator) markCommitted(h crypto.Hash, height uint64, atNs int64) {
+	i, ok := g.byHash[h]
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !ok {
+		g.foreignTxs++
+		return
+	}
+	r := &g.recs[i]
+	if r.commits < 255 {
+		r.commits++
+	}
+	if r.commits > 1 {
+		g.duplicates++
+		return
+	}
+	r.commitNs, r.height = atNs, height
+	g.committed.Add(1)
+	if r.state == stateAcked {
+		g.pendingAcked--
+	}
+}
+
+// awaitCommits waits until every acknowledged tx committed, or until the
+// deadline (nanoseconds since the start) passes.
+func (g *Generator) awaitCommits(ctx context.Context, deadline time.Duration) {
+	for ctx.Err() == nil && g.since() < int64(deadline) {
+		g.mu.Lock()
+		left := g.pendingAcked
+		g.mu.Unlock()
+		if left == 0 {
+			return
+		}
+		select {
+		case <-time.After(drainPoll):
+		case <-ctx.Done():
+		}
+	}
+}
+
+// progress writes one line a second until ctx ends.
+func (g *Generator) progress(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	last := int64(0)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		c := g.committed.Load()
+		g.mu.Lock()
+		pending := g.pendingAcked
+		g.mu.Unlock()
+		fmt.Fprintf(g.cfg.Progress, "[%5.1fs] sent %d acked %d rejected %d failed %d unsent %d committed %d pending %d in-flight %d height %d  %d tx/s\n",
+			time.Duration(g.since()).Seconds(), g.sent.Load(), g.acked.Load(), g.rejected.Load(), g.failed.Load(),
+			g.unsent.Load(), c, pending, g.inFlight.Load(), g.head.Load(), c-last)
+		last = c
+	}
+}
