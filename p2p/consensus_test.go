@@ -183,18 +183,27 @@ func TestConsensusInboundOverflowDropsAndCounts(t *testing.T) {
 	releaseGate := func() { release.Do(func() { close(sinkB.gate) }) }
 	t.Cleanup(releaseGate) // runs before the hosts close
 	const sent = 2000
+	// Send in chunks smaller than A's own 64-message queue and let each
+	// drain, so the overflow happens at B's inbox, not in A's queue.
 	for i := range sent {
 		if err := a.SendConsensus(b.ID(), seqMsg(uint64(i), 64)); err != nil {
 			t.Fatal(err)
 		}
+		if i%32 == 31 {
+			waitFor(t, testWait, "A's queue to drain", func() bool {
+				s := a.Stats()
+				return s.ConsensusSent+s.ConsensusOutboundDropped == uint64(i+1)
+			})
+		}
 	}
-	// A's own 64-message queue drops too when B's stream backs up, so
-	// count what A actually wrote.
 	waitFor(t, testWait, "A to write or drop everything", func() bool {
 		s := a.Stats()
 		return s.ConsensusSent+s.ConsensusOutboundDropped == sent
 	})
 	written := a.Stats().ConsensusSent
+	if written != sent {
+		t.Errorf("A wrote %d of %d messages: its own queue overflowed", written, sent)
+	}
 	waitFor(t, testWait, "B to drop", func() bool { return b.Stats().ConsensusInboundDropped > 0 })
 	waitFor(t, testWait, "B's reader to finish", func() bool {
 		s := b.Stats()
