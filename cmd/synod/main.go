@@ -30,6 +30,7 @@ func newApp() *cli.App {
 			testnetCommand(),
 			omCommand(),
 			walletCommand(),
+			benchCommand(),
 		},
 	}
 }

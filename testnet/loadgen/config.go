@@ -80,7 +80,8 @@ type Config struct {
 	Progress io.Writer
 }
 
-func (c *Config) setDefaults() {
+// SetDefaults fills in the zero fields that have defaults.
+func (c *Config) SetDefaults() {
 	if len(c.WatchRPC) == 0 {
 		c.WatchRPC = c.RPC
 	}
@@ -103,11 +104,34 @@ func (c *Config) setDefaults() {
 
 // PlannedTxs is how many txs a run of rate for warmup+duration schedules.
 func PlannedTxs(rate float64, warmup, duration time.Duration) float64 {
-	return math.Ceil(rate * (warmup + duration).Seconds())
+	return math.Ceil(rate * float64(warmup+duration) / float64(time.Second))
 }
 
 // Validate checks c after defaults are applied.
 func (c *Config) Validate() error {
+	if err := c.ValidateSettings(); err != nil {
+		return err
+	}
+	if len(c.Keys) == 0 || len(c.Keys) > AccountsMax {
+		return fmt.Errorf("loadgen: %d accounts, want 1..%d", len(c.Keys), AccountsMax)
+	}
+	seen := make(map[crypto.Address]bool, len(c.Keys))
+	for i, k := range c.Keys {
+		if k.IsZero() {
+			return fmt.Errorf("loadgen: key %d is zero", i)
+		}
+		a := k.Public().Address()
+		if seen[a] {
+			return fmt.Errorf("loadgen: account %s given twice", a)
+		}
+		seen[a] = true
+	}
+	return nil
+}
+
+// ValidateSettings checks everything but the keys, so a caller can
+// refuse bad settings before decrypting a keystore.
+func (c *Config) ValidateSettings() error {
 	switch {
 	case len(c.RPC) == 0:
 		return errors.New("loadgen: no RPC URL")
@@ -121,8 +145,6 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("loadgen: warmup %s not in [0, %s]", c.Warmup, DurationMax)
 	case c.Grace < 0 || c.Grace > GraceMax:
 		return fmt.Errorf("loadgen: grace %s not in [0, %s]", c.Grace, GraceMax)
-	case len(c.Keys) == 0 || len(c.Keys) > AccountsMax:
-		return fmt.Errorf("loadgen: %d accounts, want 1..%d", len(c.Keys), AccountsMax)
 	case c.TxBytes < 0 || c.TxBytes > ledger.TxBytesMax:
 		return fmt.Errorf("loadgen: tx size %d not in 0..%d bytes", c.TxBytes, ledger.TxBytesMax)
 	case c.AmountMax > AmountMax:
@@ -141,17 +163,6 @@ func (c *Config) Validate() error {
 		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 			return fmt.Errorf("loadgen: RPC URL %q must start with http:// or https://", u)
 		}
-	}
-	seen := make(map[crypto.Address]bool, len(c.Keys))
-	for i, k := range c.Keys {
-		if k.IsZero() {
-			return fmt.Errorf("loadgen: key %d is zero", i)
-		}
-		a := k.Public().Address()
-		if seen[a] {
-			return fmt.Errorf("loadgen: account %s given twice", a)
-		}
-		seen[a] = true
 	}
 	return nil
 }

@@ -87,7 +87,7 @@ type Generator struct {
 
 // New checks cfg (after filling in defaults) and returns a generator.
 func New(cfg Config) (*Generator, error) {
-	cfg.setDefaults()
+	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/synod-chain/synod/testnet/loadgen"
+)
+
+// Flags of `synod bench`, geth-style: package variables with a category;
+// the ones a user sets once per shell have an environment mirror.
+var (
+	benchRPCFlag = &cli.StringFlag{
+		Name: "rpc", Usage: "comma-separated JSON-RPC URLs of the nodes; txs go to them round-robin",
+		EnvVars: []string{"SYNOD_RPC"}, Category: "BENCH",
+	}
+	benchRateFlag = &cli.Float64Flag{
+		Name: "rate", Usage: "offered load in tx/s (open loop: sent on schedule, not when replies come)",
+		Value: 1000, Category: "BENCH",
+	}
+	benchDurationFlag = &cli.DurationFlag{
+		Name: "duration", Usage: "length of the measured window", Value: 30 * time.Second, Category: "BENCH",
+	}
+	benchWarmupFlag = &cli.DurationFlag{
+		Name: "warmup", Usage: "load before the measured window, not counted in latency or throughput", Category: "BENCH",
+	}
+	benchGraceFlag = &cli.DurationFlag{
+		Name: "grace", Usage: "how long after the last submission an acknowledged tx may take to commit before it counts as lost",
+		Value: loadgen.DefaultGrace, Category: "BENCH",
+	}
+	benchAccountsFlag = &cli.IntFlag{
+		Name: "accounts", Usage: "funded accounts to send from (the first K keys of --keystore; 0 = all)",
+		Value: 0, Category: "BENCH",
+	}
+	benchKeystoreFlag = &cli.StringFlag{
+		Name: "keystore", Usage: "keystore directory of the funded accounts (a testnet's DIR/wallets)",
+		EnvVars: []string{"SYNOD_KEYSTORE"}, Category: "BENCH",
+	}
+	benchPasswordFileFlag = &cli.StringFlag{
+		Name: "password-file", Usage: "file whose first line is the keystore password (default: KEYSTORE/password.txt)",
+		EnvVars: []string{"SYNOD_PASSWORD_FILE"}, Category: "BENCH",
+	}
+	benchTxSizeFlag = &cli.IntFlag{
+		Name: "tx-size", Usage: "pad each tx's memo so it encodes to about this many bytes (0: no memo)", Category: "BENCH",
+	}
+	benchBatchFlag = &cli.IntFlag{
+		Name: "batch", Usage: fmt.Sprintf("txs per request, as a JSON-RPC batch when above 1 (1..%d)", loadgen.BatchTxsMax),
+		Value: loadgen.DefaultBatchTxs, Category: "BENCH",
+	}
+	benchInFlightFlag = &cli.IntFlag{
+		Name: "in-flight", Usage: "concurrent requests at most; a tx without a free slot for --send-lag is counted unsent",
+		Value: loadgen.DefaultInFlightMax, Category: "BENCH",
+	}
+	benchSendLagFlag = &cli.DurationFlag{
+		Name: "send-lag", Usage: "how late a tx may leave before it counts as unsent", Value: loadgen.DefaultSendLagMax, Category: "BENCH",
+	}
+	benchSeedFlag = &cli.Uint64Flag{
+		Name: "seed", Usage: "seed of recipients, amounts and memos", Value: 1, Category: "BENCH",
+	}
+	benchFeeFlag = &cli.Uint64Flag{
+		Name: "fee", Usage: "fee of every tx", Value: loadgen.DefaultFee, Category: "BENCH",
+	}
+	benchP99Flag = &cli.DurationFlag{
+		Name: "p99-max", Usage: "p99 latency under which a run with nothing lost counts as sustained", Value: time.Second, Category: "BENCH",
+	}
+	benchJSONFlag = &cli.StringFlag{
+		Name: "json", Usage: "also write the report as JSON to this file", Category: "OUTPUT",
+	}
+	benchQuietFlag = &cli.BoolFlag{
+		Name: "quiet", Usage: "no progress line every second", Category: "OUTPUT",
+	}
+)
+
+func benchCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "bench",
+		Usage:     "offer signed transfers at a fixed rate and measure commits, latency and losses",
+		ArgsUsage: " ",
+		Description: `Signs every transfer up front from --accounts funded keys, then submits
+them at --rate tx/s across the --rpc nodes for --duration, without waiting
+for replies, and follows committed blocks over a WebSocket. Prints
+committed tx/s, submit→commit latency (p50/p90/p99/max), and the txs
+rejected (by JSON-RPC code), failed, unsent and lost (acknowledged but not
+committed within --grace). The last line is "summary key=value…".
+
+Example, against testnet/run.sh's network:
+  synod bench --rpc http://127.0.0.1:26601,http://127.0.0.1:26611 \
+    --keystore testnet/out/wallets --rate 1000 --duration 20s`,
+		Flags: []cli.Flag{benchRPCFlag, benchRateFlag, benchDurationFlag, benchWarmupFlag, benchGraceFlag,
+			benchAccountsFlag, benchKeystoreFlag, benchPasswordFileFlag, benchTxSizeFlag, benchBatchFlag,
+			benchInFlightFlag, benchSendLagFlag, benchSeedFlag, benchFeeFlag, benchP99Flag, benchJSONFlag, benchQuietFlag},
+		Action: runBench,
+	}
+}
+
+func runBench(c *cli.Context) error {
+	if c.Args().Present() {
+		return fmt.Errorf("bench takes no arguments, got %q", c.Args().First())
+	}
+	cfg, err := benchConfig(c)
+	if err != nil {
+		return err
+	}
+	g, err := loadgen.New(cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.ErrWriter, "bench: signing %.0f transfers from %d accounts...\n",
+		loadgen.PlannedTxs(cfg.Rate, cfg.Warmup, cfg.Duration), len(cfg.Keys))
+	if err := g.Prepare(c.Context); err != nil {
+		return err
+	}
+	res, err := g.Run(c.Context)
+	if err != nil {
+		return err
+	}
+	if path := c.String(benchJSONFlag.Name); path != "" {
+		if err := writeBenchJSON(path, res); err != nil {
+			return err
+		}
+	}
+	return res.WriteText(c.App.Writer, c.Duration(benchP99Flag.Name))
+}
+
+// benchConfig turns the flags into a loadgen config, loading the keys.
+func benchConfig(c *cli.Context) (loadgen.Config, error) {
+	var urls []string
+	for _, u := range strings.Split(c.String(benchRPCFlag.Name), ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			urls = append(urls, u)
+		}
+	}
+	if len(urls) == 0 {
+		return loadgen.Config{}, errors.New("--rpc is required: one or more comma-separated http:// URLs")
+	}
+	dir := c.String(benchKeystoreFlag.Name)
+	if dir == "" {
+		return loadgen.Config{}, errors.New("--keystore is required: the directory of the funded accounts' keys")
+	}
+	if n := c.Int(benchAccountsFlag.Name); n < 0 || n > loadgen.AccountsMax {
+		return loadgen.Config{}, fmt.Errorf("--accounts %d not in 0..%d", n, loadgen.AccountsMax)
+	}
+	if s := c.Int(benchTxSizeFlag.Name); s < 0 {
+		return loadgen.Config{}, fmt.Errorf("--tx-size %d is negative", s)
+	}
+	cfg := loadgen.Config{
+		RPC: urls, Rate: c.Float64(benchRateFlag.Name), Duration: c.Duration(benchDurationFlag.Name),
+		Warmup: c.Duration(benchWarmupFlag.Name), Grace: c.Duration(benchGraceFlag.Name),
+		TxBytes: c.Int(benchTxSizeFlag.Name), Seed: c.Uint64(benchSeedFlag.Name), Fee: c.Uint64(benchFeeFlag.Name),
+		InFlightMax: c.Int(benchInFlightFlag.Name), BatchTxs: c.Int(benchBatchFlag.Name),
+		SendLagMax: c.Duration(benchSendLagFlag.Name),
+	}
+	if !c.Bool(benchQuietFlag.Name) {
+		cfg.Progress = c.App.ErrWriter
+	}
+	// Refuse bad settings before decrypting keys.
+	cfg.SetDefaults()
+	if err := cfg.ValidateSettings(); err != nil {
+		return loadgen.Config{}, err
+	}
+	pwPath := c.String(benchPasswordFileFlag.Name)
+	if pwPath == "" {
+		pwPath = filepath.Join(dir, "password.txt")
+	}
+	password, err := loadgen.ReadPasswordFile(pwPath)
+	if err != nil {
+		return loadgen.Config{}, err
+	}
+	if cfg.Keys, err = loadgen.LoadKeystore(dir, password, c.Int(benchAccountsFlag.Name)); err != nil {
+		return loadgen.Config{}, err
+	}
+	return cfg, nil
+}
+
+// writeBenchJSON writes the report to path.
+func writeBenchJSON(path string, res *loadgen.Result) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("--json: %w", err)
+	}
+	if err := res.WriteJSON(f); err != nil {
+		f.Close()
+		return fmt.Errorf("--json: %w", err)
+	}
+	return f.Close()
+}
