@@ -76,6 +76,10 @@ type Config struct {
 	// ConsensusQueueBytesMax bounds each peer's outbound and inbound queue
 	// in bytes, dropping the oldest like ConsensusQueueLen.
 	ConsensusQueueBytesMax int
+	// ConsensusInboxBytesMax bounds all peers' inbound queues together;
+	// past it the heaviest peer's oldest message is dropped. (Outbound
+	// queues share a broadcast message's bytes, so they need no total.)
+	ConsensusInboxBytesMax int
 	// ConsensusWriteTimeout bounds writing one batch of frames.
 	ConsensusWriteTimeout time.Duration
 	// ConsensusReadTimeout bounds reading a frame's body once its header
@@ -128,6 +132,7 @@ func DefaultConfig() Config {
 		ConsensusMessageBytesMax: 32 << 20,
 		ConsensusQueueLen:        1024,
 		ConsensusQueueBytesMax:   64 << 20,
+		ConsensusInboxBytesMax:   256 << 20,
 		ConsensusWriteTimeout:    30 * time.Second,
 		ConsensusReadTimeout:     30 * time.Second,
 		SyncBlocksMax:            128,
@@ -175,6 +180,7 @@ func (c *Config) validate() error {
 		{"ConsensusMessageBytesMax", int64(c.ConsensusMessageBytesMax), ConsensusMessageBytesCeiling},
 		{"ConsensusQueueLen", int64(c.ConsensusQueueLen), 1 << 20},
 		{"ConsensusQueueBytesMax", int64(c.ConsensusQueueBytesMax), 4 << 30},
+		{"ConsensusInboxBytesMax", int64(c.ConsensusInboxBytesMax), 16 << 30},
 		{"ConsensusWriteTimeout", int64(c.ConsensusWriteTimeout), int64(time.Hour)},
 		{"ConsensusReadTimeout", int64(c.ConsensusReadTimeout), int64(time.Hour)},
 		{"SyncBlocksMax", int64(c.SyncBlocksMax), SyncBlocksCeiling},
@@ -198,8 +204,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: ReconnectDelayMin above ReconnectDelayMax", ErrConfig)
 	case c.TxBatchBytesMax < txBatchHeaderBytes+2+ledger.TxBytesMax:
 		return fmt.Errorf("%w: TxBatchBytesMax %d cannot hold one tx", ErrConfig, c.TxBatchBytesMax)
-	case c.ConsensusQueueBytesMax < c.ConsensusMessageBytesMax:
-		return fmt.Errorf("%w: ConsensusQueueBytesMax cannot hold one ConsensusMessageBytesMax message", ErrConfig)
+	case c.ConsensusQueueBytesMax < c.ConsensusMessageBytesMax || c.ConsensusInboxBytesMax < c.ConsensusMessageBytesMax:
+		return fmt.Errorf("%w: consensus queues cannot hold one ConsensusMessageBytesMax message", ErrConfig)
 	case c.SyncResponseBytesMax < syncItemBytesMax(ledger.BlockBytesMax):
 		return fmt.Errorf("%w: SyncResponseBytesMax %d cannot hold one full block", ErrConfig, c.SyncResponseBytesMax)
 	}

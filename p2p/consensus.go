@@ -81,7 +81,7 @@ type outLink struct {
 
 func startConsensus(n *Host, deliver func(peer.ID, []byte)) *consensusTransport {
 	t := &consensusTransport{n: n, proto: consensusProtocol(n.cfg.ChainID), deliver: deliver,
-		inbox: newInbox(n.cfg.ConsensusQueueLen, n.cfg.ConsensusQueueBytesMax),
+		inbox: newInbox(n.cfg.ConsensusQueueLen, n.cfg.ConsensusQueueBytesMax, n.cfg.ConsensusInboxBytesMax),
 		links: make(map[peer.ID]*outLink), inbound: make(map[peer.ID]network.Stream)}
 	n.h.SetStreamHandler(t.proto, t.handleStream)
 	n.wg.Add(1)

@@ -229,7 +229,7 @@ func TestInboxServesPeersInTurn(t *testing.T) {
 	// Goal: one peer's flood cannot starve another. Method: peer X queues
 	// 1,000 messages before peer Y queues one; Y's message must come out
 	// second, and the queue of X stays within its bound.
-	box := newInbox(100, 1<<20)
+	box := newInbox(100, 1<<20, 1<<30)
 	x, y := peer.ID("x"), peer.ID("y")
 	dropped := 0
 	for i := range 1000 {
@@ -249,6 +249,34 @@ func TestInboxServesPeersInTurn(t *testing.T) {
 	}
 	if order[0] != x || order[1] != y || order[2] != x {
 		t.Errorf("order %v, want x y x", order)
+	}
+}
+
+func TestInboxTotalBoundSqueezesHeaviestPeer(t *testing.T) {
+	// Goal: the inbox's total byte bound drops from the peer with the most
+	// queued, not from a light peer. Method: heavy X fills most of a 1,000
+	// byte total with 100-byte messages; light Y's one message survives
+	// every further push by X.
+	box := newInbox(100, 1<<20, 1000)
+	x, y := peer.ID("x"), peer.ID("y")
+	box.push(y, seqMsg(1, 100))
+	dropped := 0
+	for i := range 20 {
+		dropped += box.push(x, seqMsg(uint64(i), 100))
+	}
+	if dropped != 11 || box.totalBytes != 1000 {
+		t.Errorf("dropped %d, total %d bytes; want 11 and 1000", dropped, box.totalBytes)
+	}
+	seen := map[peer.ID]int{}
+	for {
+		p, _, ok := box.next()
+		if !ok {
+			break
+		}
+		seen[p]++
+	}
+	if seen[y] != 1 || seen[x] != 9 || box.totalBytes != 0 {
+		t.Errorf("delivered %v, total left %d; want y:1 x:9 and 0", seen, box.totalBytes)
 	}
 }
 

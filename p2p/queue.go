@@ -82,17 +82,24 @@ func (q *msgQueue) takeAll() [][]byte {
 // hands them out round-robin, one message per peer per turn, so a peer
 // that floods fills (and overflows) only its own queue and never delays
 // another peer's next message by more than one message per peer.
+//
+// All peers' queues together are also bounded (totalBytesMax): past it,
+// the oldest message of the peer with the most bytes queued goes, so the
+// bound squeezes the heaviest sender first.
 type inbox struct {
-	mu       sync.Mutex
-	queues   map[peer.ID]*msgQueue
-	ready    []peer.ID // peers with a non-empty queue, in turn order
-	signal   chan struct{}
-	lenMax   int
-	bytesMax int
+	mu            sync.Mutex
+	queues        map[peer.ID]*msgQueue
+	ready         []peer.ID // peers with a non-empty queue, in turn order
+	signal        chan struct{}
+	lenMax        int
+	bytesMax      int
+	totalBytes    int
+	totalBytesMax int
 }
 
-func newInbox(lenMax, bytesMax int) *inbox {
-	return &inbox{queues: make(map[peer.ID]*msgQueue), signal: make(chan struct{}, 1), lenMax: lenMax, bytesMax: bytesMax}
+func newInbox(lenMax, bytesMax, totalBytesMax int) *inbox {
+	return &inbox{queues: make(map[peer.ID]*msgQueue), signal: make(chan struct{}, 1),
+		lenMax: lenMax, bytesMax: bytesMax, totalBytesMax: totalBytesMax}
 }
 
 // push queues m from p and returns how many of p's messages it dropped.
@@ -106,7 +113,12 @@ func (b *inbox) push(p peer.ID, m []byte) (dropped int) {
 	if q.len() == 0 {
 		b.ready = append(b.ready, p)
 	}
+	before := q.bytes
 	dropped = q.push(m)
+	b.totalBytes += q.bytes - before
+	for b.totalBytes > b.totalBytesMax && b.dropHeaviest() {
+		dropped++
+	}
 	b.mu.Unlock()
 	select {
 	case b.signal <- struct{}{}:
@@ -126,10 +138,38 @@ func (b *inbox) next() (peer.ID, []byte, bool) {
 	b.ready = b.ready[1:]
 	q := b.queues[p]
 	m, _ := q.popFront()
+	b.totalBytes -= len(m)
 	if q.len() > 0 {
 		b.ready = append(b.ready, p)
 	} else {
 		delete(b.queues, p)
 	}
 	return p, m, true
+}
+
+// dropHeaviest drops the oldest message of the peer with the most bytes
+// queued; it reports false when nothing is queued.
+func (b *inbox) dropHeaviest() bool {
+	var heaviest peer.ID
+	var hq *msgQueue
+	for p, q := range b.queues {
+		if hq == nil || q.bytes > hq.bytes {
+			heaviest, hq = p, q
+		}
+	}
+	if hq == nil || hq.len() == 0 {
+		return false
+	}
+	m, _ := hq.popFront()
+	b.totalBytes -= len(m)
+	if hq.len() == 0 {
+		delete(b.queues, heaviest)
+		for i, p := range b.ready {
+			if p == heaviest {
+				b.ready = append(b.ready[:i], b.ready[i+1:]...)
+				break
+			}
+		}
+	}
+	return true
 }
