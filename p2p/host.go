@@ -141,9 +141,17 @@ func New(ctx context.Context, cfg Config, handlers Handlers) (*Host, error) {
 		return nil, err
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
-	if err := n.startServices(ctx, handlers); err != nil {
+	err = n.startServices(handlers)
+	if err == nil && ctx.Err() != nil {
+		err = fmt.Errorf("p2p: start: %w", ctx.Err()) // start-up outlived its caller's patience
+	}
+	if err != nil {
+		n.handlerMu.Lock()
+		n.stopping = true
+		n.handlerMu.Unlock()
 		n.cancel()
 		n.h.Close()
+		n.handlers.Wait()
 		n.wg.Wait()
 		return nil, err
 	}
@@ -217,8 +225,8 @@ func (n *Host) startLibp2p() error {
 	return nil
 }
 
-func (n *Host) startServices(ctx context.Context, handlers Handlers) error {
-	tx, err := startTxGossip(ctx, n, handlers)
+func (n *Host) startServices(handlers Handlers) error {
+	tx, err := startTxGossip(n, handlers)
 	if err != nil {
 		return err
 	}

@@ -59,7 +59,7 @@ func txMessageID(m *pb.Message) string {
 	return string(sum[:])
 }
 
-func startTxGossip(ctx context.Context, n *Host, h Handlers) (*txGossip, error) {
+func startTxGossip(n *Host, h Handlers) (*txGossip, error) {
 	g := &txGossip{n: n, name: txTopic(n.cfg.ChainID), validate: h.ValidateTx, onTxs: h.OnTxs,
 		scores: make(map[peer.ID]float64)}
 	params, thresholds := txScoreParams(g.name)
