@@ -1,11 +1,13 @@
 package node
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -39,6 +41,11 @@ func (n *Node) adminMux() http.Handler {
 		n.log.Warn("admin: healed")
 		writeJSON(w, map[string]any{"partitioned": false})
 	})
+	mux.HandleFunc("GET /admin/consensus", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		writeJSON(w, map[string]string{"replica": n.driver.consensusState(ctx)})
+	})
 	mux.HandleFunc("GET /admin/status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, n.AdminStatus())
 	})
@@ -57,9 +64,12 @@ type AdminStatus struct {
 	CommittedTxs uint64 `json:"committedTxs"`
 	// PID lets the harness match the node to its process.
 	PID int `json:"pid"`
+	// Evidence lists validators this node caught misbehaving.
+	Evidence []EvidenceSummary `json:"evidence"`
 }
 
 // AdminStatus returns the node's status with its committed tx count.
 func (n *Node) AdminStatus() AdminStatus {
-	return AdminStatus{NodeStatus: backend{n}.Status(), CommittedTxs: n.driver.committedTxs.Load(), PID: os.Getpid()}
+	return AdminStatus{NodeStatus: backend{n}.Status(), CommittedTxs: n.driver.committedTxs.Load(), PID: os.Getpid(),
+		Evidence: n.driver.evidenceSeen()}
 }

@@ -39,6 +39,15 @@ type Config struct {
 	Consensus ConsensusConfig `toml:"consensus"`
 	Mempool   MempoolConfig   `toml:"mempool"`
 	Log       LogConfig       `toml:"log"`
+	// Testing holds test hooks; generated configs never contain it.
+	Testing TestingConfig `toml:"testing"`
+}
+
+// TestingConfig: hooks for fault-injection tests, never for production.
+type TestingConfig struct {
+	// Byzantine makes this validator misbehave on purpose: silent,
+	// equivocate, invalid-proposals or double-vote.
+	Byzantine string `toml:"byzantine"`
 }
 
 // P2PConfig: libp2p listen addresses and peers.
@@ -143,6 +152,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RPC.RequestBytesMax < 1024 || c.RPC.RequestBytesMax > 64<<20 {
 		return fmt.Errorf("%w: rpc.request_bytes_max %d not in 1024..64MiB", ErrConfig, c.RPC.RequestBytesMax)
+	}
+	if !validByzantineMode(c.Testing.Byzantine) {
+		return fmt.Errorf("%w: testing.byzantine %q not one of %v", ErrConfig, c.Testing.Byzantine, ByzantineModes)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -258,7 +270,11 @@ per_sender_txs_max = {{.Mempool.PerSenderTxsMax}}
 level = {{q .Log.Level}}
 # text or json.
 format = {{q .Log.Format}}
-`))
+{{if .Testing.Byzantine}}
+# TEST HOOK: this validator misbehaves on purpose. Never in production.
+[testing]
+byzantine = {{q .Testing.Byzantine}}
+{{end}}`))
 
 func quoteList(xs []string) string {
 	q := make([]string, len(xs))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -52,25 +53,29 @@ type deliveredBlock struct {
 // WAL and the store. One goroutine (run) does all of it, in the order the
 // engine asks for: persist and fsync, send, apply commits, advance.
 type driver struct {
-	log      *slog.Logger
-	genesis  *ledger.Genesis
-	replica  *pbft.Replica
-	chain    *ledger.PendingChain
-	store    *ledger.Store
-	wal      *WAL
-	net      ConsensusNetwork
-	pool     TxPool
-	tick     time.Duration
-	now      func() time.Time
-	inbox    chan inboundMessage
-	synced   chan deliveredBlock
-	observer CommitObserver
-	metrics  *Metrics
+	log     *slog.Logger
+	genesis *ledger.Genesis
+	replica *pbft.Replica
+	chain   *ledger.PendingChain
+	store   *ledger.Store
+	wal     *WAL
+	net     ConsensusNetwork
+	pool    TxPool
+	tick    time.Duration
+	now     func() time.Time
+	inbox   chan inboundMessage
+	// statusReq asks the loop for the replica's one-line state.
+	statusReq chan chan string
+	synced    chan deliveredBlock
+	observer  CommitObserver
+	metrics   *Metrics
 	// penalize is told about peers that sent undecodable or badly signed
 	// messages.
 	penalize func(peer string, reason error)
 	// catchUp asks block sync for heights [from, to].
 	catchUp func(from, to uint64, peers []uint16)
+	// byz, when set, rewrites outgoing messages (a test hook).
+	byz *byzantine
 	// walRecords counts records since the last compaction.
 	walRecords int
 	// currentView and lastCommitMs mirror the loop's state for readers on
@@ -78,6 +83,27 @@ type driver struct {
 	currentView  atomic.Uint64
 	lastCommitMs atomic.Int64
 	committedTxs atomic.Uint64 // since this process started
+
+	evidenceMu sync.Mutex
+	evidence   []EvidenceSummary // the first evidenceKeptMax seen
+}
+
+// evidenceKeptMax bounds the evidence a node remembers for its status.
+const evidenceKeptMax = 64
+
+// EvidenceSummary names a validator caught misbehaving, with proof kept by
+// the engine.
+type EvidenceSummary struct {
+	Validator uint16 `json:"validator"`
+	Kind      uint8  `json:"kind"`
+	Reason    string `json:"reason"`
+}
+
+// evidenceSeen returns a copy of the evidence kept so far.
+func (d *driver) evidenceSeen() []EvidenceSummary {
+	d.evidenceMu.Lock()
+	defer d.evidenceMu.Unlock()
+	return append([]EvidenceSummary(nil), d.evidence...)
 }
 
 // view is the replica's current view, readable from any goroutine.
@@ -113,6 +139,9 @@ type driverConfig struct {
 	SigCache *ledger.SigCache
 	// EmptyBlockInterval is how often an idle primary proposes.
 	EmptyBlockInterval time.Duration
+	// Byzantine, a test hook, makes this validator misbehave (see
+	// ByzantineModes); empty is honest.
+	Byzantine string
 }
 
 func newDriver(cfg driverConfig) (*driver, error) {
@@ -143,6 +172,7 @@ func newDriver(cfg driverConfig) (*driver, error) {
 		net: cfg.Net, pool: cfg.Pool, tick: cfg.Tick, now: cfg.Now, observer: cfg.Observer,
 		metrics: cfg.Metrics, penalize: cfg.Penalize, catchUp: cfg.CatchUp,
 		inbox:      make(chan inboundMessage, inboxMessagesMax),
+		statusReq:  make(chan chan string),
 		synced:     make(chan deliveredBlock, deliveredBlocksMax),
 		walRecords: len(records),
 	}
@@ -168,7 +198,35 @@ func newDriver(cfg driverConfig) (*driver, error) {
 	}
 	view, _ := d.replica.View()
 	d.currentView.Store(view)
+	if cfg.Byzantine != ByzantineNone {
+		if !validByzantineMode(cfg.Byzantine) {
+			return nil, fmt.Errorf("unknown byzantine mode %q (want one of %v)", cfg.Byzantine, ByzantineModes)
+		}
+		d.byz = &byzantine{mode: cfg.Byzantine, self: cfg.Self, n: vals.Len(),
+			signer: pbft.Ed25519Signer{Key: cfg.Key, ChainID: cfg.Genesis.ChainID}}
+		d.byz.rebuild = func(b *ledger.Block) (*ledger.Block, error) {
+			return chain.Build(b.Header.ParentHash, b.Header.View, b.Header.Proposer, b.Header.Timestamp+d.byz.rebuilt, nil)
+		}
+		d.log.Warn("BYZANTINE TEST MODE: this validator misbehaves on purpose", "mode", cfg.Byzantine)
+	}
 	return d, nil
+}
+
+// consensusState returns the replica's one-line state from the loop, or
+// "" if the loop does not answer in time (it is busy or stopped).
+func (d *driver) consensusState(ctx context.Context) string {
+	reply := make(chan string, 1)
+	select {
+	case d.statusReq <- reply:
+	case <-ctx.Done():
+		return ""
+	}
+	select {
+	case s := <-reply:
+		return s
+	case <-ctx.Done():
+		return ""
+	}
 }
 
 // deliver queues a message from the network without blocking; a full inbox
@@ -210,6 +268,8 @@ func (d *driver) run(ctx context.Context) error {
 			d.step(m)
 		case <-ticker.C:
 			d.replica.Tick(d.now().UnixMilli())
+		case reply := <-d.statusReq:
+			reply <- d.replica.Status()
 		case s := <-d.synced:
 			if err := d.replica.DeliverCommitted(s.block, s.cert); err != nil && !errors.Is(err, pbft.ErrNotNext) {
 				d.log.Warn("synced block refused", "height", s.block.Height(), "err", err)
@@ -243,7 +303,11 @@ func (d *driver) handleReady() error {
 		if err := d.persist(rd.Persist); err != nil {
 			return err
 		}
-		for _, out := range rd.Messages {
+		msgs := rd.Messages
+		if d.byz != nil {
+			msgs = d.byz.outgoing(msgs)
+		}
+		for _, out := range msgs {
 			raw := pbft.Encode(out.Msg)
 			d.metrics.consensusSent.WithLabelValues(out.Msg.Kind.String()).Inc()
 			if out.To == pbft.Broadcast {
@@ -323,6 +387,11 @@ func (d *driver) handleEvents(events []pbft.Event) error {
 			}
 		case pbft.EventEvidence:
 			d.metrics.evidence.Inc()
+			d.evidenceMu.Lock()
+			if len(d.evidence) < evidenceKeptMax {
+				d.evidence = append(d.evidence, EvidenceSummary{Validator: ev.Evidence.Validator, Kind: uint8(ev.Evidence.Kind), Reason: ev.Evidence.Reason})
+			}
+			d.evidenceMu.Unlock()
 			d.log.Warn("evidence of misbehaviour", "validator", ev.Evidence.Validator, "kind", ev.Evidence.Kind, "reason", ev.Evidence.Reason)
 		case pbft.EventCatchUp:
 			if d.catchUp != nil {

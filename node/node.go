@@ -156,6 +156,7 @@ func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
 		CatchUp:            n.catchUp,
 		SigCache:           n.sigs,
 		EmptyBlockInterval: time.Duration(cfg.Consensus.EmptyBlockIntervalMs) * time.Millisecond,
+		Byzantine:          cfg.Testing.Byzantine,
 	})
 	if err != nil {
 		return nil, err

@@ -55,6 +55,8 @@ type localNet struct {
 	running  map[int]*runningNode
 	wallets  []crypto.PrivateKey
 	genesis  *ledger.Genesis
+	// configure, if set, adjusts node i's config at start.
+	configure func(i int, c *Config)
 }
 
 type runningNode struct {
@@ -111,7 +113,13 @@ func (ln *localNet) start(i int) {
 	}
 	go func() {
 		done <- Run(ctx, RunOptions{Home: ln.nodes[i].Home, Password: ln.password, LogOutput: logOut,
-			Override: func(c *Config) { c.Consensus.TickMs, c.Consensus.EmptyBlockIntervalMs = 20, 200; c.Metrics.Listen = "" },
+			Override: func(c *Config) {
+				c.Consensus.TickMs, c.Consensus.EmptyBlockIntervalMs = 20, 200
+				c.Metrics.Listen = ""
+				if ln.configure != nil {
+					ln.configure(i, c)
+				}
+			},
 			Ready:    func(n *Node) { ready <- n }})
 	}()
 	select {

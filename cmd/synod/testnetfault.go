@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/synod-chain/synod/node"
 	"github.com/synod-chain/synod/testnet"
 )
 
@@ -55,6 +56,45 @@ func testnetFaultCommand() *cli.Command {
 						return err
 					}
 					fmt.Fprintf(c.App.Writer, "partitioned %v\n", groups)
+					return nil
+				},
+			},
+			{
+				Name: "byzantine", Usage: "restart NODE as a Byzantine validator (a test hook in its config.toml)",
+				ArgsUsage: "DIR NODE",
+				Flags: []cli.Flag{&cli.StringFlag{Name: "mode", Required: true,
+					Usage: "silent, equivocate, invalid-proposals, double-vote, or honest to undo"}},
+				Action: func(c *cli.Context) error {
+					net, err := openNetwork(c)
+					if err != nil {
+						return err
+					}
+					i, err := nodeArg(c, 1, len(net.Members))
+					if err != nil {
+						return err
+					}
+					mode := c.String("mode")
+					if mode == "honest" {
+						mode = node.ByzantineNone
+					}
+					cfg, err := node.LoadConfig(net.Members[i].Home)
+					if err != nil {
+						return err
+					}
+					cfg.Testing.Byzantine = mode
+					if err := cfg.Validate(); err != nil {
+						return err
+					}
+					if err := net.Stop(i, 10*time.Second); err != nil {
+						return err
+					}
+					if err := node.WriteConfig(net.Members[i].Home, cfg); err != nil {
+						return err
+					}
+					if err := net.Start(i); err != nil {
+						return err
+					}
+					fmt.Fprintf(c.App.Writer, "node%d restarted as %q\n", i, c.String("mode"))
 					return nil
 				},
 			},
