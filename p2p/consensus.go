@@ -258,11 +258,9 @@ func (t *consensusTransport) open(l *outLink) (network.Stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The stream is write-only from here; the peer never answers on it.
-	if err := s.CloseRead(); err != nil {
-		s.Reset()
-		return nil, err
-	}
+	// The stream is write-only, but its read half stays open: on QUIC,
+	// CloseRead sends STOP_SENDING, which fails the reader's CloseWrite
+	// and made it reset the stream.
 	return s, nil
 }
 
@@ -344,9 +342,10 @@ func (t *consensusTransport) handleStream(s network.Stream) {
 		t.mu.Unlock()
 		s.Reset()
 	}()
-	if err := s.CloseWrite(); err != nil {
-		return
-	}
+	// This side never writes. The error of announcing it is of no
+	// consequence (a QUIC peer may already have stopped its read half),
+	// so it must not end the stream.
+	_ = s.CloseWrite()
 	r := bufio.NewReaderSize(s, frameWriteBufferBytes)
 	for {
 		msg, err := t.readFrame(s, r)
