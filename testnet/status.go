@@ -22,6 +22,15 @@ type NodeStatus struct {
 	MempoolSize  int    `json:"mempoolSize"`
 	CommittedTxs uint64 `json:"committedTxs"`
 	PID          int    `json:"pid"`
+	// Evidence names validators the node caught misbehaving.
+	Evidence []Evidence `json:"evidence"`
+}
+
+// Evidence is one entry of a node's evidence list.
+type Evidence struct {
+	Validator uint16 `json:"validator"`
+	Kind      uint8  `json:"kind"`
+	Reason    string `json:"reason"`
 }
 
 // statusBytesMax bounds a status response.
