@@ -1,11 +1,13 @@
 package node
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/synod-chain/synod/crypto"
 	"github.com/synod-chain/synod/ledger"
+	"github.com/synod-chain/synod/mempool"
 	"github.com/synod-chain/synod/rpc"
 )
 
@@ -39,9 +41,14 @@ func (b backend) AccountAt(a crypto.Address, h uint64) (ledger.Account, error) {
 func (b backend) SubmitTx(tx *ledger.Tx) error {
 	if err := b.n.pool.Add(tx); err != nil {
 		b.n.metrics.txsRejected.WithLabelValues("rpc").Inc()
-		return err
+		return rpcError(err)
 	}
 	b.n.sigs.Add(tx.Hash()) // the pool verified the signature
+	// The answer promises the tx survives a crash: journal it first.
+	if err := b.n.journal.add(tx); err != nil {
+		b.n.log.Error("tx journal", "err", err)
+		return fmt.Errorf("store tx durably: %w", err)
+	}
 	if err := b.n.host.PublishTxs([]*ledger.Tx{tx}); err != nil {
 		// The tx is in our pool and will be re-gossiped; the wallet's
 		// submission succeeded.
@@ -93,3 +100,20 @@ func (b backend) Healthy() (bool, string) {
 }
 
 func (b backend) SubscribeBlocks() (<-chan *ledger.Block, func()) { return b.n.events.subscribe() }
+
+// rpcError wraps a mempool refusal in the rpc sentinel that carries its
+// JSON-RPC code; ledger's tx errors map by themselves.
+func rpcError(err error) error {
+	for _, m := range []struct{ pool, api error }{
+		{mempool.ErrDuplicate, rpc.ErrTxDuplicate},
+		{mempool.ErrReplacementUnderpriced, rpc.ErrTxUnderpriced},
+		{mempool.ErrSenderFull, rpc.ErrTxSenderLimit},
+		{mempool.ErrMempoolFull, rpc.ErrMempoolFull},
+		{mempool.ErrNonceTooFarAhead, ledger.ErrTxNonceGap},
+	} {
+		if errors.Is(err, m.pool) {
+			return fmt.Errorf("%w: %w", m.api, err)
+		}
+	}
+	return err
+}

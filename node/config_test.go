@@ -1,7 +1,12 @@
 package node
 
 import (
+	"fmt"
+
 	"errors"
+	"github.com/synod-chain/synod/ledger"
+	"github.com/synod-chain/synod/mempool"
+	"github.com/synod-chain/synod/rpc"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,5 +64,26 @@ func TestConfigRejects(t *testing.T) {
 				t.Fatalf("got %v, want an ErrConfig naming %q", err, c.want)
 			}
 		})
+	}
+}
+
+// TestRPCErrorMapsMempoolRefusals checks each mempool refusal reaches the
+// wallet as the rpc sentinel that carries its JSON-RPC code.
+func TestRPCErrorMapsMempoolRefusals(t *testing.T) {
+	cases := []struct{ pool, want error }{
+		{mempool.ErrDuplicate, rpc.ErrTxDuplicate},
+		{mempool.ErrReplacementUnderpriced, rpc.ErrTxUnderpriced},
+		{mempool.ErrSenderFull, rpc.ErrTxSenderLimit},
+		{mempool.ErrMempoolFull, rpc.ErrMempoolFull},
+		{mempool.ErrNonceTooFarAhead, ledger.ErrTxNonceGap},
+	}
+	for _, c := range cases {
+		got := rpcError(fmt.Errorf("add: %w", c.pool))
+		if !errors.Is(got, c.want) || !errors.Is(got, c.pool) {
+			t.Errorf("%v mapped to %v, want it to wrap %v", c.pool, got, c.want)
+		}
+	}
+	if err := rpcError(ledger.ErrTxBadSignature); err != ledger.ErrTxBadSignature {
+		t.Errorf("ledger error changed: %v", err)
 	}
 }

@@ -61,6 +61,7 @@ type Node struct {
 	metrics   *Metrics
 	events    *blockFeed
 	sigs      *ledger.SigCache
+	journal   *txJournal
 	peerOf    []peer.ID // validator index → peer id, from genesis
 	startedAt time.Time
 
@@ -136,6 +137,23 @@ func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
 	mcfg.TxsMax, mcfg.BytesMax, mcfg.PerSenderTxsMax = cfg.Mempool.TxsMax, cfg.Mempool.BytesMax, cfg.Mempool.PerSenderTxsMax
 	if n.pool, err = mempool.New(mcfg, n.store); err != nil {
 		return nil, err
+	}
+	if n.journal, err = openTxJournal(filepath.Join(opts.Home, DataDir, "mempool"), n.log); err != nil {
+		return nil, err
+	}
+	defer closeOnErr(n.journal)
+	kept, dropped, err := n.journal.replay(func(tx *ledger.Tx) error {
+		if err := n.pool.Add(tx); err != nil {
+			return err
+		}
+		n.sigs.Add(tx.Hash())
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("replay tx journal: %w", err)
+	}
+	if kept+dropped > 0 {
+		n.log.Info("tx journal replayed", "pending", kept, "dropped", dropped)
 	}
 	n.metrics = NewMetrics(func() float64 { txs, _ := n.pool.Size(); return float64(txs) }, func() float64 {
 		if n.host == nil {
@@ -484,6 +502,9 @@ func (n *Node) close() {
 	}
 	if n.wal != nil {
 		n.wal.Close()
+	}
+	if n.journal != nil {
+		n.journal.Close()
 	}
 	if n.store != nil {
 		n.store.Close()

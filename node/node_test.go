@@ -120,7 +120,7 @@ func (ln *localNet) start(i int) {
 					ln.configure(i, c)
 				}
 			},
-			Ready:    func(n *Node) { ready <- n }})
+			Ready: func(n *Node) { ready <- n }})
 	}()
 	select {
 	case n := <-ready:
