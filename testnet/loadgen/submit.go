@@ -112,13 +112,13 @@ func (g *Generator) dispatch(ctx context.Context, senders *sync.WaitGroup) {
 				g.unsent.Add(int64(n))
 				continue
 			}
-			c := g.clients[req%len(g.clients)]
+			first := req % len(g.clients)
 			req++
 			senders.Add(1)
 			go func() {
 				defer senders.Done()
 				defer func() { <-slots }()
-				g.send(ctx, c, idx)
+				g.send(ctx, first, idx)
 			}()
 			continue
 		}
@@ -153,42 +153,66 @@ func (g *Generator) take(n, first int, rr *int) []int32 {
 	return idx
 }
 
-// send submits the txs idx as one request (a batch if more than one) and
-// records what came back.
-func (g *Generator) send(ctx context.Context, c *client.Client, idx []int32) {
+// send submits the txs idx as one request (a batch if more than one) to
+// client first and records what came back. A tx that got no answer at all
+// (the node is down or unreachable) is offered to the next node, as a
+// wallet would: a signed tx is valid wherever it lands, and giving up on
+// it would leave a nonce gap that strands every later tx of its account.
+func (g *Generator) send(ctx context.Context, first int, idx []int32) {
 	g.inFlight.Add(1)
 	defer g.inFlight.Add(-1)
-	raws := make([]string, len(idx))
+	raws := make(map[int32]string, len(idx))
 	now := g.since()
 	g.mu.Lock()
-	for k, i := range idx {
+	for _, i := range idx {
 		r := &g.recs[i]
-		raws[k] = "0x" + hex.EncodeToString(r.raw)
+		raws[i] = "0x" + hex.EncodeToString(r.raw)
 		r.raw = nil
 		r.state, r.sentNs = stateSent, now
 	}
 	g.mu.Unlock()
 	g.sent.Add(int64(len(idx)))
+	for attempt := 0; attempt < len(g.clients) && len(idx) > 0 && ctx.Err() == nil; attempt++ {
+		c := g.clients[(first+attempt)%len(g.clients)]
+		hashes, errs := g.call(ctx, c, idx, raws)
+		var retry []int32
+		var done []int32
+		var doneHashes []crypto.Hash
+		var doneErrs []error
+		for k, i := range idx {
+			if errs[k] != nil && client.ErrorCode(errs[k]) == 0 && attempt+1 < len(g.clients) {
+				retry = append(retry, i)
+				continue
+			}
+			done, doneHashes, doneErrs = append(done, i), append(doneHashes, hashes[k]), append(doneErrs, errs[k])
+		}
+		g.record(done, doneHashes, doneErrs)
+		idx = retry
+	}
+}
+
+// call sends one request for the txs idx to c.
+func (g *Generator) call(ctx context.Context, c *client.Client, idx []int32, raws map[int32]string) ([]crypto.Hash, []error) {
 	hashes := make([]crypto.Hash, len(idx))
 	errs := make([]error, len(idx))
 	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	if len(idx) == 1 {
-		errs[0] = c.Call(rctx, &hashes[0], "synod_sendRawTransaction", raws[0])
-	} else {
-		calls := make([]client.BatchElem, len(idx))
-		for k := range calls {
-			calls[k] = client.BatchElem{Method: "synod_sendRawTransaction", Params: []any{raws[k]}, Result: &hashes[k]}
-		}
-		err := c.BatchCall(rctx, calls)
-		for k := range calls {
-			errs[k] = calls[k].Error
-			if err != nil {
-				errs[k] = err
-			}
+		errs[0] = c.Call(rctx, &hashes[0], "synod_sendRawTransaction", raws[idx[0]])
+		return hashes, errs
+	}
+	calls := make([]client.BatchElem, len(idx))
+	for k, i := range idx {
+		calls[k] = client.BatchElem{Method: "synod_sendRawTransaction", Params: []any{raws[i]}, Result: &hashes[k]}
+	}
+	err := c.BatchCall(rctx, calls)
+	for k := range calls {
+		errs[k] = calls[k].Error
+		if err != nil {
+			errs[k] = err
 		}
 	}
-	g.record(idx, hashes, errs)
+	return hashes, errs
 }
 
 // record stores each tx's outcome.
