@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync"
 )
 
 // jsonrpcVersion is the only protocol version accepted.
@@ -165,19 +166,15 @@ func (d *dispatcher) handle(ctx context.Context, data []byte, conn *wsConn) ([]b
 	if errResp != nil {
 		return d.encode(errResp), nil
 	}
+	resps, hookOf := d.callAll(ctx, msg.items, conn)
 	var out []*response
 	var hooks []func()
-	for _, item := range msg.items {
-		if item.err != nil {
-			out = append(out, item.err)
-			continue
+	for i := range msg.items {
+		if hookOf[i] != nil {
+			hooks = append(hooks, hookOf[i])
 		}
-		resp, hook := d.call(ctx, item.req, conn)
-		if hook != nil {
-			hooks = append(hooks, hook)
-		}
-		if resp != nil {
-			out = append(out, resp)
+		if resps[i] != nil {
+			out = append(out, resps[i])
 		}
 	}
 	switch {
@@ -187,6 +184,46 @@ func (d *dispatcher) handle(ctx context.Context, data []byte, conn *wsConn) ([]b
 		return d.encode(out[0]), hooks
 	}
 	return d.encode(out), hooks
+}
+
+// batchWorkersMax bounds the goroutines one batch runs its items on.
+const batchWorkersMax = 8
+
+// callAll runs the items of a body, a batch's concurrently (JSON-RPC 2.0
+// lets a server process a batch in any order): a batch of transactions
+// then verifies its signatures on every core and shares its journal
+// fsyncs, instead of paying for each in turn. Responses keep item order.
+func (d *dispatcher) callAll(ctx context.Context, items []messageItem, conn *wsConn) ([]*response, []func()) {
+	resps := make([]*response, len(items))
+	hooks := make([]func(), len(items))
+	run := func(i int) {
+		if items[i].err != nil {
+			resps[i] = items[i].err
+			return
+		}
+		resps[i], hooks[i] = d.call(ctx, items[i].req, conn)
+	}
+	if len(items) == 1 {
+		run(0)
+		return resps, hooks
+	}
+	var wg sync.WaitGroup
+	next := make(chan int, len(items))
+	for i := range items {
+		next <- i
+	}
+	close(next)
+	for range min(batchWorkersMax, len(items)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				run(i)
+			}
+		}()
+	}
+	wg.Wait()
+	return resps, hooks
 }
 
 // call runs one request; it returns nil for a notification.
