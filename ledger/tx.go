@@ -141,8 +141,10 @@ func CheckTx(chainID string, tx *Tx) error {
 	return nil
 }
 
-// checkTxFields is CheckTx without the signature, for callers that verify
-// signatures in a batch.
+// CheckTxFields is CheckTx without the signature, for callers that verify
+// signatures in a batch (or know them verified).
+func CheckTxFields(chainID string, tx *Tx) error { return checkTxFields(chainID, tx) }
+
 func checkTxFields(chainID string, tx *Tx) error {
 	if tx.ChainID != chainID {
 		return fmt.Errorf("%w: %q, want %q", ErrTxWrongChain, tx.ChainID, chainID)

@@ -3,6 +3,8 @@ package mempool
 import (
 	"fmt"
 
+	"github.com/synod-chain/synod/crypto"
+
 	"github.com/synod-chain/synod/ledger"
 )
 
@@ -17,17 +19,71 @@ import (
 // ErrSenderFull, ledger.ErrTxInsufficientFunds, ErrMempoolFull; or an error
 // reading the account from the state.
 func (m *Mempool) Add(tx *ledger.Tx) error {
-	if tx == nil {
-		return ErrNilTx
-	}
-	own := *tx
-	own.Memo = append([]byte(nil), tx.Memo...)
-	if err := ledger.CheckTx(m.cfg.ChainID, &own); err != nil {
-		return err
-	}
-	e := newEntry(&own)
-	addr := e.from
+	return m.AddBatch([]*ledger.Tx{tx})[0]
+}
 
+// AddBatch adds several txs as Add does, verifying their signatures in one
+// batch (about twice as fast per signature as one by one) and skipping
+// txs already pending or whose signatures the SigCache knows. It returns
+// one error (or nil) per tx, in order. Txs of one sender should come in
+// nonce order, or a later nonce may look like a gap.
+func (m *Mempool) AddBatch(txs []*ledger.Tx) []error {
+	errs := make([]error, len(txs))
+	entries := make([]*entry, len(txs))
+	batch := crypto.NewBatchVerifier(len(txs))
+	var verifying []int
+	for i, tx := range txs {
+		if tx == nil {
+			errs[i] = ErrNilTx
+			continue
+		}
+		own := *tx
+		own.Memo = append([]byte(nil), tx.Memo...)
+		e := newEntry(&own)
+		if m.pending(e.hash) {
+			errs[i] = fmt.Errorf("%w: %s", ErrDuplicate, e.hash)
+			continue
+		}
+		if err := ledger.CheckTxFields(m.cfg.ChainID, &own); err != nil {
+			errs[i] = err
+			continue
+		}
+		entries[i] = e
+		if m.cfg.SigCache != nil && m.cfg.SigCache.Contains(e.hash) {
+			continue
+		}
+		batch.Add(own.From, crypto.DomainTx, own.ChainID, own.SigningBytes(), own.Signature)
+		verifying = append(verifying, i)
+	}
+	if _, valid := batch.Verify(); len(verifying) > 0 {
+		for k, i := range verifying {
+			if !valid[k] {
+				errs[i], entries[i] = ledger.ErrTxBadSignature, nil
+			} else if m.cfg.SigCache != nil {
+				m.cfg.SigCache.Add(entries[i].hash)
+			}
+		}
+	}
+	for i, e := range entries {
+		if e != nil {
+			errs[i] = m.addChecked(e)
+		}
+	}
+	return errs
+}
+
+// pending reports whether a tx with hash h is in the pool, so duplicates
+// (gossip delivers many) cost no signature check.
+func (m *Mempool) pending(h crypto.Hash) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.byHash[h]
+	return ok
+}
+
+// addChecked adds an entry whose stateless checks passed.
+func (m *Mempool) addChecked(e *entry) error {
+	addr := e.from
 	m.mu.Lock()
 	state, gen := m.state, m.stateGen
 	m.mu.Unlock()

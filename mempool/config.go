@@ -45,6 +45,10 @@ type Config struct {
 	ReplaceFeeBumpPercent uint64
 	// RebroadcastTxsMax bounds the txs one ForRebroadcast call returns.
 	RebroadcastTxsMax int
+	// SigCache, if set, holds the hashes of txs whose signatures verified:
+	// Add skips those signatures and records the ones it verifies, so block
+	// validation (which shares the cache) does not verify them again.
+	SigCache *ledger.SigCache
 }
 
 // DefaultConfig returns limits suited to a node with a few hundred MB of

@@ -19,7 +19,10 @@ const stallAfter = 30 * time.Second
 // store, which is safe for concurrent readers.
 type backend struct{ n *Node }
 
-var _ rpc.Backend = backend{}
+var (
+	_ rpc.Backend    = backend{}
+	_ rpc.OMReporter = backend{}
+)
 
 func (b backend) Head() ledger.Header                           { return b.n.store.Head() }
 func (b backend) BlockByHeight(h uint64) (*ledger.Block, error) { return b.n.store.BlockByHeight(h) }
@@ -43,7 +46,6 @@ func (b backend) SubmitTx(tx *ledger.Tx) error {
 		b.n.metrics.txsRejected.WithLabelValues("rpc").Inc()
 		return rpcError(err)
 	}
-	b.n.sigs.Add(tx.Hash()) // the pool verified the signature
 	// The answer promises the tx survives a crash: journal it first.
 	if err := b.n.journal.add(tx); err != nil {
 		b.n.log.Error("tx journal", "err", err)
@@ -97,6 +99,18 @@ func (b backend) Healthy() (bool, string) {
 		return false, fmt.Sprintf("stalled: no block committed for %s", since.Round(time.Second))
 	}
 	return true, ""
+}
+
+// OMReport serves synod_omReport: the OM(m) verification report of a
+// stable checkpoint, nil (null) for one without a report.
+func (b backend) OMReport(at rpc.BlockTag) (any, error) {
+	if b.n.driver.om == nil {
+		return nil, ErrOMVerifyOff
+	}
+	if rep := b.n.driver.om.reports.get(at); rep != nil {
+		return rep, nil
+	}
+	return nil, nil
 }
 
 func (b backend) SubscribeBlocks() (<-chan *ledger.Block, func()) { return b.n.events.subscribe() }

@@ -135,6 +135,7 @@ func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
 	defer closeOnErr(n.wal)
 	mcfg := mempool.DefaultConfig(g.ChainID)
 	mcfg.TxsMax, mcfg.BytesMax, mcfg.PerSenderTxsMax = cfg.Mempool.TxsMax, cfg.Mempool.BytesMax, cfg.Mempool.PerSenderTxsMax
+	mcfg.SigCache = n.sigs // verified once at admission, not again in blocks
 	if n.pool, err = mempool.New(mcfg, n.store); err != nil {
 		return nil, err
 	}
@@ -142,13 +143,7 @@ func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
 		return nil, err
 	}
 	defer closeOnErr(n.journal)
-	kept, dropped, err := n.journal.replay(func(tx *ledger.Tx) error {
-		if err := n.pool.Add(tx); err != nil {
-			return err
-		}
-		n.sigs.Add(tx.Hash())
-		return nil
-	})
+	kept, dropped, err := n.journal.replay(n.pool.Add)
 	if err != nil {
 		return nil, fmt.Errorf("replay tx journal: %w", err)
 	}
@@ -175,6 +170,8 @@ func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
 		SigCache:           n.sigs,
 		EmptyBlockInterval: time.Duration(cfg.Consensus.EmptyBlockIntervalMs) * time.Millisecond,
 		Byzantine:          cfg.Testing.Byzantine,
+		OMVerify:           cfg.OMVerify,
+		OMCorruptState:     cfg.Testing.OMCorruptState,
 	})
 	if err != nil {
 		return nil, err
@@ -212,7 +209,7 @@ func (n *Node) startHost(ctx context.Context, cfg Config, keys HomeKeys) error {
 	pcfg.PersistentPeers = cfg.P2P.PersistentPeers
 	pcfg.Logger = n.log
 	host, err := p2p.New(ctx, pcfg, p2p.Handlers{
-		ValidateTx: n.validateGossipTx,
+		ValidateTxs: n.validateGossipTxs,
 		OnConsensus: func(from peer.ID, msg []byte) {
 			n.driver.deliver(from.String(), msg)
 		},
@@ -232,21 +229,20 @@ func (n *Node) startHost(ctx context.Context, cfg Config, keys HomeKeys) error {
 	return nil
 }
 
-// validateGossipTx is the gossip topic's validator: a tx accepted into the
-// mempool is forwarded; a provably invalid one punishes the peer that sent
-// it; anything else (duplicate, stale nonce, pool full) is dropped quietly.
-func (n *Node) validateGossipTx(tx *ledger.Tx) error {
-	err := n.pool.Add(tx)
-	switch {
-	case err == nil:
-		n.sigs.Add(tx.Hash()) // the pool verified the signature
-		return nil
-	case isProvablyInvalid(err):
-		n.metrics.txsRejected.WithLabelValues("gossip").Inc()
-		return fmt.Errorf("%w: %w", p2p.ErrInvalid, err)
-	default:
-		return err
+// validateGossipTxs is the gossip topic's validator: the txs of one gossip
+// message go to the mempool together (their signatures verified in one
+// batch). A tx accepted into the mempool is forwarded; a provably invalid
+// one punishes the peer that sent it; anything else (duplicate, stale
+// nonce, pool full) is dropped quietly.
+func (n *Node) validateGossipTxs(txs []*ledger.Tx) []error {
+	errs := n.pool.AddBatch(txs)
+	for i, err := range errs {
+		if err != nil && isProvablyInvalid(err) {
+			n.metrics.txsRejected.WithLabelValues("gossip").Inc()
+			errs[i] = fmt.Errorf("%w: %w", p2p.ErrInvalid, err)
+		}
 	}
+	return errs
 }
 
 // isProvablyInvalid: errors that no honest node could have forwarded,

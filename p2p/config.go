@@ -221,6 +221,10 @@ type Handlers struct {
 	// for a provably invalid tx, any other error to ignore it (duplicate,
 	// stale nonce, mempool full). Nil accepts every well-formed tx.
 	ValidateTx func(*ledger.Tx) error
+	// ValidateTxs, if set, replaces ValidateTx: it judges a whole gossip
+	// message's txs at once (so signatures can be verified in one batch)
+	// and returns one verdict per tx, with ValidateTx's meaning.
+	ValidateTxs func([]*ledger.Tx) []error
 	// OnTxs receives the txs of a peer's gossip message that ValidateTx
 	// accepted; from is the peer that forwarded it.
 	OnTxs func(from peer.ID, txs []*ledger.Tx)

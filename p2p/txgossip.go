@@ -39,13 +39,14 @@ const (
 // txGossip is the gossipsub side of the host: one topic, one validator,
 // one subscription loop.
 type txGossip struct {
-	n        *Host
-	ps       *pubsub.PubSub
-	topic    *pubsub.Topic
-	sub      *pubsub.Subscription
-	name     string
-	validate func(*ledger.Tx) error
-	onTxs    func(peer.ID, []*ledger.Tx)
+	n           *Host
+	ps          *pubsub.PubSub
+	topic       *pubsub.Topic
+	sub         *pubsub.Subscription
+	name        string
+	validate    func(*ledger.Tx) error
+	validateAll func([]*ledger.Tx) []error
+	onTxs       func(peer.ID, []*ledger.Tx)
 
 	scoresMu sync.Mutex
 	scores   map[peer.ID]float64
@@ -60,7 +61,7 @@ func txMessageID(m *pb.Message) string {
 }
 
 func startTxGossip(n *Host, h Handlers) (*txGossip, error) {
-	g := &txGossip{n: n, name: txTopic(n.cfg.ChainID), validate: h.ValidateTx, onTxs: h.OnTxs,
+	g := &txGossip{n: n, name: txTopic(n.cfg.ChainID), validate: h.ValidateTx, validateAll: h.ValidateTxs, onTxs: h.OnTxs,
 		scores: make(map[peer.ID]float64)}
 	params, thresholds := txScoreParams(g.name)
 	ps, err := pubsub.NewGossipSub(n.ctx, n.h,
@@ -171,12 +172,20 @@ func (g *txGossip) validateMsg(_ context.Context, from peer.ID, msg *pubsub.Mess
 		return pubsub.ValidationAccept
 	}
 	accepted := make([]*ledger.Tx, 0, len(txs))
-	for i, tx := range txs {
-		if g.validate == nil {
-			accepted = append(accepted, tx)
-			continue
+	var verdicts []error
+	if g.validateAll != nil {
+		if verdicts = g.validateAll(txs); len(verdicts) != len(txs) {
+			panic(fmt.Sprintf("p2p: ValidateTxs returned %d verdicts for %d txs", len(verdicts), len(txs)))
 		}
-		err := g.validate(tx)
+	}
+	for i, tx := range txs {
+		var err error
+		switch {
+		case verdicts != nil:
+			err = verdicts[i]
+		case g.validate != nil:
+			err = g.validate(tx)
+		}
 		switch {
 		case err == nil:
 			accepted = append(accepted, tx)

@@ -1,0 +1,43 @@
+package mempool
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/synod-chain/synod/ledger"
+)
+
+// TestAddBatchVerifiesInOneBatch checks AddBatch: a forged signature in the
+// middle of a batch is refused alone, a duplicate is refused before any
+// signature work, the others are added, and verified hashes land in the
+// shared SigCache (so a second pool sharing it accepts the same txs with
+// their signatures already known).
+func TestAddBatchVerifiesInOneBatch(t *testing.T) {
+	chain := newTestChain(1_000_000, 1_000_000)
+	cfg := testConfig()
+	cfg.SigCache = ledger.NewSigCache(64)
+	m := newPool(t, cfg, chain.state)
+	forged := signedTx(1, 0, 10, 1)
+	forged.Signature[3] ^= 1
+	good0, good1 := signedTx(0, 0, 10, 1), signedTx(0, 1, 10, 1)
+	errs := m.AddBatch([]*ledger.Tx{good0, forged, good1, good0})
+	if errs[0] != nil || errs[2] != nil {
+		t.Fatalf("valid txs refused: %v, %v", errs[0], errs[2])
+	}
+	if !errors.Is(errs[1], ledger.ErrTxBadSignature) {
+		t.Fatalf("forged tx: %v", errs[1])
+	}
+	if !errors.Is(errs[3], ErrDuplicate) {
+		t.Fatalf("repeated tx in one batch: %v", errs[3])
+	}
+	if txs, _ := m.Size(); txs != 2 {
+		t.Fatalf("pool holds %d txs, want 2", txs)
+	}
+	if !cfg.SigCache.Contains(good0.Hash()) || !cfg.SigCache.Contains(good1.Hash()) || cfg.SigCache.Contains(forged.Hash()) {
+		t.Fatal("SigCache does not hold exactly the verified txs")
+	}
+	other := newPool(t, cfg, chain.state)
+	if errs := other.AddBatch([]*ledger.Tx{good0, good1}); errs[0] != nil || errs[1] != nil {
+		t.Fatalf("second pool: %v", errs)
+	}
+}
