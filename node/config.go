@@ -48,6 +48,9 @@ type TestingConfig struct {
 	// Byzantine makes this validator misbehave on purpose: silent,
 	// equivocate, invalid-proposals or double-vote.
 	Byzantine string `toml:"byzantine"`
+	// OMCorruptState makes this validator claim a wrong state root in OM(m)
+	// checkpoint verification (om_verify), so its peers raise the alarm.
+	OMCorruptState bool `toml:"om_corrupt_state"`
 }
 
 // P2PConfig: libp2p listen addresses and peers.
@@ -270,10 +273,15 @@ per_sender_txs_max = {{.Mempool.PerSenderTxsMax}}
 level = {{q .Log.Level}}
 # text or json.
 format = {{q .Log.Format}}
-{{if .Testing.Byzantine}}
+{{if or .Testing.Byzantine .Testing.OMCorruptState}}
 # TEST HOOK: this validator misbehaves on purpose. Never in production.
 [testing]
+{{- if .Testing.Byzantine}}
 byzantine = {{q .Testing.Byzantine}}
+{{- end}}
+{{- if .Testing.OMCorruptState}}
+om_corrupt_state = true
+{{- end}}
 {{end}}`))
 
 func quoteList(xs []string) string {

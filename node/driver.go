@@ -86,6 +86,11 @@ type driver struct {
 
 	evidenceMu sync.Mutex
 	evidence   []EvidenceSummary // the first evidenceKeptMax seen
+
+	// om and omInbox run OM(m) checkpoint verification (omverify.go);
+	// nil unless om_verify.
+	om      *omVerifier
+	omInbox chan inboundMessage
 }
 
 // evidenceKeptMax bounds the evidence a node remembers for its status.
@@ -142,6 +147,9 @@ type driverConfig struct {
 	// Byzantine, a test hook, makes this validator misbehave (see
 	// ByzantineModes); empty is honest.
 	Byzantine string
+	// OMVerify runs OM(m) verification at stable checkpoints; the test
+	// hook OMCorruptState makes this validator claim a wrong state root.
+	OMVerify, OMCorruptState bool
 }
 
 func newDriver(cfg driverConfig) (*driver, error) {
@@ -209,6 +217,11 @@ func newDriver(cfg driverConfig) (*driver, error) {
 		}
 		d.log.Warn("BYZANTINE TEST MODE: this validator misbehaves on purpose", "mode", cfg.Byzantine)
 	}
+	if cfg.OMVerify {
+		if err := d.enableOM(cfg, vals); err != nil {
+			return nil, err
+		}
+	}
 	return d, nil
 }
 
@@ -233,6 +246,10 @@ func (d *driver) consensusState(ctx context.Context) string {
 // drops it (the engine recovers lost messages through view changes and
 // catch-up, and a flood must not stall the network goroutines).
 func (d *driver) deliver(from string, raw []byte) {
+	if isOMEnvelope(raw) { // the PBFT decoder never sees OM bytes
+		d.deliverOM(from, raw)
+		return
+	}
 	select {
 	case d.inbox <- inboundMessage{from: from, raw: raw}:
 	default:
@@ -268,6 +285,11 @@ func (d *driver) run(ctx context.Context) error {
 			d.step(m)
 		case <-ticker.C:
 			d.replica.Tick(d.now().UnixMilli())
+			if d.om != nil {
+				d.om.tick()
+			}
+		case m := <-d.omInbox: // nil, never ready, unless om_verify
+			d.om.receive(m.from, m.raw)
 		case reply := <-d.statusReq:
 			reply <- d.replica.Status()
 		case s := <-d.synced:
@@ -382,6 +404,9 @@ func (d *driver) handleEvents(events []pbft.Event) error {
 			d.log.Info("view change", "view", ev.View, "active", ev.Active)
 		case pbft.EventCheckpointStable:
 			d.log.Debug("checkpoint stable", "height", ev.Height)
+			if d.om != nil {
+				d.om.checkpointStable(ev.Height)
+			}
 			if err := d.compactWAL(); err != nil {
 				return err
 			}

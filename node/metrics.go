@@ -31,6 +31,15 @@ type Metrics struct {
 	evidence          prometheus.Counter
 	txsRejected       *prometheus.CounterVec
 
+	// OM(m) checkpoint verification (omverify.go).
+	omVerified   prometheus.Counter
+	omAlarms     prometheus.Counter
+	omUnverified *prometheus.CounterVec
+	omSent       prometheus.Counter
+	omReceived   prometheus.Counter
+	omInvalid    prometheus.Counter
+	omDropped    prometheus.Counter
+
 	lastCommit time.Time
 }
 
@@ -57,6 +66,14 @@ func NewMetrics(mempoolSize, peerCount func() float64) *Metrics {
 	m.consensusDropped = prometheus.NewCounter(prometheus.CounterOpts(f("consensus_messages_dropped_total", "Consensus messages dropped because the inbox was full.")))
 	m.evidence = prometheus.NewCounter(prometheus.CounterOpts(f("evidence_total", "Evidence of validator misbehaviour seen.")))
 	m.txsRejected = prometheus.NewCounterVec(prometheus.CounterOpts(f("txs_rejected_total", "Transactions refused by the mempool, by source.")), []string{"source"})
+	m.omVerified = prometheus.NewCounter(prometheus.CounterOpts(f("om_checkpoints_verified_total", "Stable checkpoints whose OM(m) vector matched this node's state everywhere.")))
+	m.omAlarms = prometheus.NewCounter(prometheus.CounterOpts(f("om_alarms_total", "Stable checkpoints where OM(m) showed a validator claiming another state.")))
+	m.omUnverified = prometheus.NewCounterVec(prometheus.CounterOpts(f("om_checkpoints_unverified_total", "Stable checkpoints OM(m) could not verify, by reason (incomplete, dropped).")), []string{"reason"})
+	m.omSent = prometheus.NewCounter(prometheus.CounterOpts(f("om_messages_sent_total", "OM(m) messages sent.")))
+	m.omReceived = prometheus.NewCounter(prometheus.CounterOpts(f("om_messages_received_total", "OM(m) messages accepted by the state machine.")))
+	m.omInvalid = prometheus.NewCounter(prometheus.CounterOpts(f("om_messages_invalid_total", "OM(m) envelopes refused as malformed or badly signed.")))
+	m.omDropped = prometheus.NewCounter(prometheus.CounterOpts(f("om_messages_dropped_total", "OM(m) messages dropped by a full inbox or buffer.")))
+	m.registry.MustRegister(m.omVerified, m.omAlarms, m.omUnverified, m.omSent, m.omReceived, m.omInvalid, m.omDropped)
 	m.registry.MustRegister(m.height, m.view, m.viewChanges, m.committedTxs, m.commitLatency, m.blockInterval,
 		m.mempoolTxs, m.peers, m.consensusSent, m.consensusReceived, m.consensusInvalid, m.consensusDropped,
 		m.evidence, m.txsRejected,
