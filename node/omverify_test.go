@@ -1,0 +1,358 @@
+package node
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/synod-chain/synod/consensus/om"
+	"github.com/synod-chain/synod/consensus/pbft"
+	"github.com/synod-chain/synod/crypto"
+	"github.com/synod-chain/synod/ledger"
+	"github.com/synod-chain/synod/rpc"
+)
+
+// omCluster wires n omVerifiers in memory with synchronous rounds: every
+// node ticks, then every queued envelope is delivered.
+type omCluster struct {
+	t         *testing.T
+	vs        []*omVerifier
+	keys      []crypto.PrivateKey
+	vals      *ledger.ValidatorSet
+	queue     []omDelivery
+	penalized int
+	// applied is the highest height whose block every node has applied.
+	applied uint64
+}
+
+type omDelivery struct {
+	to  int
+	raw []byte
+}
+
+const omTestChain = "om-test"
+
+func omTestRoot(height uint64) crypto.Hash {
+	return crypto.Sum256([]byte(fmt.Sprint("state at ", height)))
+}
+
+func newOMCluster(t *testing.T, n int, corrupt ...int) *omCluster {
+	t.Helper()
+	c := &omCluster{t: t, applied: 1 << 62}
+	var vals []ledger.Validator
+	for i := range n {
+		k, err := crypto.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.keys = append(c.keys, k)
+		vals = append(vals, ledger.Validator{Name: fmt.Sprintf("val%d", i), PublicKey: k.Public()})
+	}
+	var err error
+	if c.vals, err = ledger.NewValidatorSet(vals); err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for i := range n {
+		v, err := newOMVerifier(omConfig{ChainID: omTestChain, Validators: c.vals, Self: uint16(i), Key: c.keys[i],
+			RoundTicks: 2, CorruptState: slices.Contains(corrupt, i),
+			StateAt: func(h uint64) (crypto.Hash, bool) { return omTestRoot(h), h <= c.applied },
+			Send:    func(to int, raw []byte) { c.queue = append(c.queue, omDelivery{to, raw}) },
+			Penalize: func(string, error) { c.penalized++ },
+			Metrics:  NewMetrics(func() float64 { return 0 }, func() float64 { return 0 }), Logger: logger})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.vs = append(c.vs, v)
+	}
+	return c
+}
+
+func (c *omCluster) flush() {
+	for len(c.queue) > 0 {
+		q := c.queue
+		c.queue = nil
+		for _, d := range q {
+			c.vs[d.to].receive("peer", d.raw)
+		}
+	}
+}
+
+// verify runs one checkpoint to the end on every node and returns the
+// reports by node.
+func (c *omCluster) verify(height uint64) []*OMReport {
+	c.t.Helper()
+	for _, v := range c.vs {
+		v.checkpointStable(height)
+	}
+	c.flush()
+	reports := make([]*OMReport, len(c.vs))
+	for range 100 {
+		done := true
+		for i, v := range c.vs {
+			reports[i] = v.reports.get(rpc.AtHeight(height))
+			done = done && reports[i] != nil && reports[i].Verdict != OMPending
+		}
+		if done {
+			return reports
+		}
+		for _, v := range c.vs {
+			v.tick()
+		}
+		c.flush()
+	}
+	c.t.Fatalf("checkpoint %d not decided in 100 ticks", height)
+	return nil
+}
+
+func TestOMVerifyLoyalNetworkAgrees(t *testing.T) {
+	// Goal: with every validator loyal and in the same state, every node
+	// verifies every checkpoint with the same vector, and the network sends
+	// exactly n × ((n-1) + (n-1)(n-2) + …) messages per checkpoint; method:
+	// in-memory clusters of 4 and 7 verifiers, three checkpoints each.
+	for _, tc := range []struct{ n, want int }{{4, 36}, {7, 1092}} {
+		c := newOMCluster(t, tc.n)
+		for _, h := range []uint64{4, 8, 12} {
+			reports := c.verify(h)
+			sent := 0
+			for i, r := range reports {
+				if r.Verdict != OMVerified || len(r.Differing) != 0 {
+					t.Fatalf("n=%d h=%d node %d: verdict %s differing %v", tc.n, h, i, r.Verdict, r.Differing)
+				}
+				if !slices.Equal(r.Claims, reports[0].Claims) {
+					t.Fatalf("n=%d h=%d: node %d vector %+v, node 0 %+v", tc.n, h, i, r.Claims, reports[0].Claims)
+				}
+				for _, cl := range r.Claims {
+					if cl.Status != OMClaimMatch || cl.Height != h || cl.StateRoot != omTestRoot(h) {
+						t.Fatalf("n=%d h=%d node %d: claim %+v", tc.n, h, i, cl)
+					}
+				}
+				sent += r.MessagesSent
+			}
+			if sent != tc.want || reports[0].MessagesExpected != tc.want {
+				t.Fatalf("n=%d: %d messages sent, expected field %d, want %d", tc.n, sent, reports[0].MessagesExpected, tc.want)
+			}
+		}
+		if c.penalized != 0 {
+			t.Fatalf("n=%d: %d loyal messages refused", tc.n, c.penalized)
+		}
+	}
+}
+
+func TestOMVerifyCorruptClaimRaisesAlarm(t *testing.T) {
+	// Goal: a validator claiming a wrong state root is named by the alarm on
+	// every loyal node, with its signed claim as checkable evidence; method:
+	// 4 in-memory verifiers, node 2 with the corrupt-state hook.
+	const bad = 2
+	c := newOMCluster(t, 4, bad)
+	reports := c.verify(16)
+	for i, r := range reports {
+		if i == bad {
+			continue
+		}
+		if r.Verdict != OMAlarm || !slices.Equal(r.Differing, []int{bad}) {
+			t.Fatalf("node %d: verdict %s differing %v, want alarm naming %d", i, r.Verdict, r.Differing, bad)
+		}
+		if claim := r.Claims[bad]; claim.Status != OMClaimDiffers || claim.StateRoot == omTestRoot(16) || claim.Height != 16 {
+			t.Fatalf("node %d: claim of %d is %+v", i, bad, claim)
+		}
+		if len(r.Evidence) != 1 || r.Evidence[0].Validator != bad {
+			t.Fatalf("node %d: evidence %+v", i, r.Evidence)
+		}
+		raw, err := hex.DecodeString(r.Evidence[0].Envelope)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := raw[1 : len(raw)-crypto.SignatureBytes]
+		var sig crypto.Signature
+		copy(sig[:], raw[len(raw)-crypto.SignatureBytes:])
+		if err := crypto.Verify(c.keys[bad].Public(), crypto.DomainOM, omTestChain, body, sig); err != nil {
+			t.Fatalf("node %d: evidence does not verify: %v", i, err)
+		}
+		m, err := om.Decode(body)
+		if err != nil || m.From != bad || !bytes.Equal(m.Value, encodeOMClaim(16, r.Claims[bad].StateRoot)) {
+			t.Fatalf("node %d: evidence message %+v (%v)", i, m, err)
+		}
+	}
+	if !slices.Equal(reports[0].Claims, reports[1].Claims) || !slices.Equal(reports[0].Claims, reports[3].Claims) {
+		t.Fatal("loyal nodes hold different vectors")
+	}
+}
+
+func TestOMEnvelopeDemux(t *testing.T) {
+	// Goal: on the shared consensus streams an OM envelope never reaches the
+	// PBFT decoder and a PBFT message never reaches the OM verifier; method:
+	// feed both kinds to driver.deliver and look in which queue each lands,
+	// then cross-decode them.
+	if omEnvelopeKind == pbft.MessageVersion {
+		t.Fatal("OM envelope kind equals the PBFT message version")
+	}
+	c := newOMCluster(t, 4)
+	pb := pbft.Encode(&pbft.Message{Kind: pbft.KindPrepare, From: 1, View: 3, Height: 9})
+	env := c.vs[1].seal(om.Message{Instance: 8, From: 1, To: 0, Path: []om.NodeID{1}, Value: encodeOMClaim(8, omTestRoot(8))})
+	d := &driver{inbox: make(chan inboundMessage, 4), omInbox: make(chan inboundMessage, 4), metrics: c.vs[0].cfg.Metrics}
+	d.deliver("p", pb)
+	d.deliver("p", env)
+	if len(d.inbox) != 1 || len(d.omInbox) != 1 {
+		t.Fatalf("pbft inbox %d, om inbox %d; want 1 and 1", len(d.inbox), len(d.omInbox))
+	}
+	if got := <-d.inbox; !bytes.Equal(got.raw, pb) {
+		t.Fatal("PBFT inbox holds the OM envelope")
+	}
+	if got := <-d.omInbox; !bytes.Equal(got.raw, env) {
+		t.Fatal("OM inbox holds the PBFT message")
+	}
+	if _, err := pbft.Decode(env); err == nil {
+		t.Fatal("the PBFT decoder accepts an OM envelope")
+	}
+	if _, err := c.vs[0].open(pb); err == nil {
+		t.Fatal("the OM verifier accepts a PBFT message")
+	}
+	// A node without om_verify drops OM envelopes instead of decoding them.
+	off := &driver{inbox: make(chan inboundMessage, 4), metrics: c.vs[0].cfg.Metrics}
+	off.deliver("p", env)
+	if len(off.inbox) != 0 {
+		t.Fatal("a node without om_verify queued an OM envelope for PBFT")
+	}
+}
+
+func TestOMForgedMessagesDropped(t *testing.T) {
+	// Goal: only a message signed by its sender under DomainOM for this
+	// chain and addressed to this node reaches the OM state machine;
+	// method: node 0 starts a run and receives validator 1's round-1 claim
+	// forged in each way, then genuine.
+	c := newOMCluster(t, 4)
+	v := c.vs[0]
+	v.checkpointStable(4)
+	c.queue = nil // node 0's own round-1 messages
+	m := om.Message{Instance: 4, From: 1, To: 0, Path: []om.NodeID{1}, Value: encodeOMClaim(4, omTestRoot(4))}
+	body := m.AppendEncode(nil)
+	envelope := func(key crypto.PrivateKey, domain crypto.Domain, chain string, body []byte) []byte {
+		sig := key.Sign(domain, chain, body)
+		return append(append([]byte{omEnvelopeKind}, body...), sig[:]...)
+	}
+	tampered := envelope(c.keys[1], crypto.DomainOM, omTestChain, body)
+	tampered[len(tampered)-crypto.SignatureBytes-1] ^= 1 // a byte of the value
+	toOther := m
+	toOther.To = 2
+	forged := map[string][]byte{
+		"signed by another validator": envelope(c.keys[3], crypto.DomainOM, omTestChain, body),
+		"signed for consensus":        envelope(c.keys[1], crypto.DomainConsensus, omTestChain, body),
+		"signed for another chain":    envelope(c.keys[1], crypto.DomainOM, "other-chain", body),
+		"value changed after signing": tampered,
+		"addressed to another node":   c.vs[1].seal(toOther),
+		"truncated":                   envelope(c.keys[1], crypto.DomainOM, omTestChain, body)[:40],
+		"oversized":                   make([]byte, omEnvelopeBytesMax+1),
+	}
+	for name, raw := range forged {
+		before := c.penalized
+		v.receive("peer", raw)
+		if c.penalized != before+1 || v.runs[0].recvd != 0 {
+			t.Fatalf("%s: penalized %d→%d, received %d", name, before, c.penalized, v.runs[0].recvd)
+		}
+	}
+	v.receive("peer", c.vs[1].seal(m))
+	if v.runs[0].recvd != 1 || v.runs[0].direct[1] == nil {
+		t.Fatalf("genuine message not taken: received %d", v.runs[0].recvd)
+	}
+}
+
+func TestOMBounds(t *testing.T) {
+	// Goal: every OM table stays bounded whatever peers send or however
+	// fast checkpoints come; method: overfill each one and count.
+	c := newOMCluster(t, 4)
+	c.applied = 0 // no block applied: runs wait to start
+	v := c.vs[0]
+
+	// Runs in flight: the oldest is dropped and reported so.
+	for h := uint64(4); h <= 4*(omRunsMax+2); h += 4 {
+		v.checkpointStable(h)
+	}
+	if len(v.runs) != omRunsMax || v.runs[0].height != 12 {
+		t.Fatalf("%d runs from height %d, want %d from 12", len(v.runs), v.runs[0].height, omRunsMax)
+	}
+	if r := v.reports.get(rpc.AtHeight(4)); r == nil || r.Verdict != OMDropped {
+		t.Fatalf("report of the dropped run: %+v", r)
+	}
+
+	// A run whose block never comes is dropped after its wait.
+	for range omStartWaitRoundsMax*v.cfg.RoundTicks + 1 {
+		v.tick()
+	}
+	if len(v.runs) != 0 {
+		t.Fatalf("%d runs still waiting for their block", len(v.runs))
+	}
+
+	// Early messages: at most perSender per validator and height, and at
+	// most omFutureHeightsMax heights ahead.
+	for h := uint64(100); h < 100+4*(omFutureHeightsMax+3); h += 4 {
+		for k := range v.perSender + 5 {
+			m := om.Message{Instance: h, From: 1, To: 0, Path: []om.NodeID{1}, Value: []byte{byte(k)}}
+			if k%2 == 1 {
+				m.Path = []om.NodeID{2, 1} // a relay of validator 2's claim
+			}
+			v.receive("peer", c.vs[1].seal(m))
+		}
+	}
+	if len(v.future) != omFutureHeightsMax {
+		t.Fatalf("%d future heights kept, limit %d", len(v.future), omFutureHeightsMax)
+	}
+	for h, buf := range v.future {
+		if len(buf.msgs) != v.perSender {
+			t.Fatalf("height %d: %d early messages from one sender, limit %d", h, len(buf.msgs), v.perSender)
+		}
+	}
+
+	// Report history.
+	var reports omReports
+	for h := range uint64(omReportsKeptMax + 10) {
+		reports.put(&OMReport{Height: h + 1})
+	}
+	if reports.len() != omReportsKeptMax || reports.get(rpc.AtHeight(1)) != nil || reports.get(rpc.Latest).Height != omReportsKeptMax+10 {
+		t.Fatalf("history of %d reports, latest %d", reports.len(), reports.get(rpc.Latest).Height)
+	}
+
+	// Round length from config, clamped.
+	for _, tc := range []struct {
+		timeoutMs uint64
+		tick      time.Duration
+		want      int
+	}{{1000, 20 * time.Millisecond, 12}, {2000, 50 * time.Millisecond, 10}, {100, 50 * time.Millisecond, omRoundTicksMin}, {600_000, time.Millisecond, omRoundTicksMax}} {
+		if got := omRoundTicks(tc.timeoutMs, tc.tick); got != tc.want {
+			t.Fatalf("omRoundTicks(%d, %s) = %d, want %d", tc.timeoutMs, tc.tick, got, tc.want)
+		}
+	}
+}
+
+func TestConfigOMCorruptStateOnlyWhenSet(t *testing.T) {
+	// Goal: the om_corrupt_state hook is written to config.toml only when
+	// set, and read back; method: write and load two homes.
+	for _, set := range []bool{false, true} {
+		home := t.TempDir()
+		cfg := DefaultConfig("n0")
+		cfg.OMVerify, cfg.Testing.OMCorruptState = true, set
+		if err := WriteConfig(home, cfg); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := readFileMax(home+"/"+ConfigFile, configFileBytesMax)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(raw, []byte("om_corrupt_state")) != set || bytes.Contains(raw, []byte("[testing]")) != set {
+			t.Fatalf("set=%v: config.toml:\n%s", set, raw)
+		}
+		back, err := LoadConfig(home)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back.Testing.OMCorruptState != set || !back.OMVerify {
+			t.Fatalf("set=%v: read back %+v", set, back.Testing)
+		}
+	}
+}
