@@ -62,8 +62,8 @@ func newOMCluster(t *testing.T, n int, corrupt ...int) *omCluster {
 	for i := range n {
 		v, err := newOMVerifier(omConfig{ChainID: omTestChain, Validators: c.vals, Self: uint16(i), Key: c.keys[i],
 			RoundTicks: 2, CorruptState: slices.Contains(corrupt, i),
-			StateAt: func(h uint64) (crypto.Hash, bool) { return omTestRoot(h), h <= c.applied },
-			Send:    func(to int, raw []byte) { c.queue = append(c.queue, omDelivery{to, raw}) },
+			StateAt:  func(h uint64) (crypto.Hash, bool) { return omTestRoot(h), h <= c.applied },
+			Send:     func(to int, raw []byte) { c.queue = append(c.queue, omDelivery{to, raw}) },
 			Penalize: func(string, error) { c.penalized++ },
 			Metrics:  NewMetrics(func() float64 { return 0 }, func() float64 { return 0 }), Logger: logger})
 		if err != nil {
