@@ -199,8 +199,16 @@ func TestWSSlowSubscriberIsDropped(t *testing.T) {
 	}
 	defer slow.CloseNow()
 	subID(t, wsCall(t, slow, 1, "synod_subscribe", "newBlocks"))
-	if blocks, _ := srv.Subscriptions(); blocks != 2 {
-		t.Fatalf("%d block subscriptions, want 2", blocks)
+	// The subscription is registered just after its reply is queued, so
+	// the client may read the reply first: wait for it, bounded.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		blocks, _ := srv.Subscriptions()
+		if blocks == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d block subscriptions, want 2", blocks)
+		}
 	}
 
 	const blocksMax = 2000
