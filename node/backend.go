@@ -19,10 +19,7 @@ const stallAfter = 30 * time.Second
 // store, which is safe for concurrent readers.
 type backend struct{ n *Node }
 
-var (
-	_ rpc.Backend    = backend{}
-	_ rpc.OMReporter = backend{}
-)
+var _ rpc.Backend = backend{}
 
 func (b backend) Head() ledger.Header                           { return b.n.store.Head() }
 func (b backend) BlockByHeight(h uint64) (*ledger.Block, error) { return b.n.store.BlockByHeight(h) }
@@ -99,18 +96,6 @@ func (b backend) Healthy() (bool, string) {
 		return false, fmt.Sprintf("stalled: no block committed for %s", since.Round(time.Second))
 	}
 	return true, ""
-}
-
-// OMReport serves synod_omReport: the OM(m) verification report of a
-// stable checkpoint, nil (null) for one without a report.
-func (b backend) OMReport(at rpc.BlockTag) (any, error) {
-	if b.n.driver.om == nil {
-		return nil, ErrOMVerifyOff
-	}
-	if rep := b.n.driver.om.reports.get(at); rep != nil {
-		return rep, nil
-	}
-	return nil, nil
 }
 
 func (b backend) SubscribeBlocks() (<-chan *ledger.Block, func()) { return b.n.events.subscribe() }

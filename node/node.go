@@ -338,7 +338,11 @@ func (n *Node) startHTTP() ([]shutdownable, error) {
 		if n.cfg.Metrics.Listen == "" {
 			rcfg.Metrics = n.metrics.Handler()
 		}
-		srv := rpc.NewServer(rcfg, backend{n}, n.log)
+		var api rpc.Backend = backend{n}
+		if n.driver.om != nil { // synod_omReport exists only with om_verify
+			api = omBackend{backend{n}}
+		}
+		srv := rpc.NewServer(rcfg, api, n.log)
 		ln, err := net.Listen("tcp", n.cfg.RPC.Listen)
 		if err != nil {
 			return nil, fmt.Errorf("rpc listen: %w", err)

@@ -271,6 +271,25 @@ func (d *driver) enableOM(cfg driverConfig, vals *ledger.ValidatorSet) error {
 	return nil
 }
 
+// omBackend is the RPC backend of a node with om_verify: it also serves
+// synod_omReport. Without om_verify the node serves plain backend and the
+// method does not exist (-32601).
+type omBackend struct{ backend }
+
+var _ rpc.OMReporter = omBackend{}
+
+// OMReport serves synod_omReport: the OM(m) verification report of a
+// stable checkpoint, nil (null) for one without a report.
+func (b omBackend) OMReport(at rpc.BlockTag) (any, error) {
+	if b.n.driver.om == nil {
+		return nil, ErrOMVerifyOff
+	}
+	if rep := b.n.driver.om.reports.get(at); rep != nil {
+		return rep, nil
+	}
+	return nil, nil
+}
+
 // isOMEnvelope is the demux of the consensus streams.
 func isOMEnvelope(raw []byte) bool { return len(raw) > 0 && raw[0] == omEnvelopeKind }
 

@@ -1,7 +1,11 @@
 package node
 
 import (
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,7 +16,7 @@ import (
 // backend, as synod_omReport does.
 func omReportOf(t *testing.T, ln *localNet, i int, h uint64) *OMReport {
 	t.Helper()
-	got, err := backend{ln.node(i)}.OMReport(rpc.AtHeight(h))
+	got, err := omBackend{backend{ln.node(i)}}.OMReport(rpc.AtHeight(h))
 	if err != nil {
 		t.Fatalf("node %d: OMReport(%d): %v", i, h, err)
 	}
@@ -84,8 +88,20 @@ func TestNodesOMVerifyCheckpoints(t *testing.T) {
 			t.Fatalf("checkpoint %d: %d OM messages sent by the network, want 36", h, sent)
 		}
 	}
-	if latest, err := (backend{ln.node(1)}).OMReport(rpc.Latest); err != nil || latest == nil {
+	if latest, err := (omBackend{backend{ln.node(1)}}).OMReport(rpc.Latest); err != nil || latest == nil {
 		t.Fatalf("latest report: %v %v", latest, err)
+	}
+	// Over JSON-RPC, as a wallet or monitor asks.
+	body := fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"synod_omReport","params":[%d]}`, heights[0])
+	resp, err := http.Post("http://"+ln.node(2).cfg.RPC.Listen, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var answer struct{ Result *OMReport }
+	err = json.NewDecoder(resp.Body).Decode(&answer)
+	resp.Body.Close()
+	if err != nil || answer.Result == nil || answer.Result.Verdict != OMVerified || answer.Result.Height != heights[0] {
+		t.Fatalf("synod_omReport over RPC: %+v (%v)", answer.Result, err)
 	}
 	if r := omReportOf(t, ln, 0, heights[0]+1); r != nil {
 		t.Fatalf("a report for height %d, which is no checkpoint: %+v", heights[0]+1, r)
