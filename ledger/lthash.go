@@ -45,6 +45,14 @@ func (h *LtHash) Remove(leaf []byte) {
 	}
 }
 
+// addHash adds another accumulator lane by lane: the hash of the union of
+// two multisets.
+func (h *LtHash) addHash(o *LtHash) {
+	for i := range h.lanes {
+		h.lanes[i] += o.lanes[i]
+	}
+}
+
 func expandLeaf(leaf []byte, out *[LtHashBytes]byte) {
 	xof := sha3.NewSHAKE128()
 	xof.Write([]byte("synod/state-leaf/v1"))

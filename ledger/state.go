@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/synod-chain/synod/crypto"
 )
@@ -137,20 +139,28 @@ func (m *MemState) Accounts() map[crypto.Address]Account {
 type executor struct {
 	base    StateReader
 	changed map[crypto.Address]Account
+	// before holds every account read from base, as it was there: diff
+	// needs the old leaf of each changed account, and reading it again
+	// from the store would double the reads.
+	before map[crypto.Address]Account
 }
 
 func newExecutor(base StateReader, sizeHint int) *executor {
-	return &executor{base: base, changed: make(map[crypto.Address]Account, sizeHint)}
+	return &executor{base: base, changed: make(map[crypto.Address]Account, sizeHint), before: make(map[crypto.Address]Account, sizeHint)}
 }
 
 func (x *executor) get(addr crypto.Address) (Account, error) {
 	if a, ok := x.changed[addr]; ok {
 		return a, nil
 	}
+	if a, ok := x.before[addr]; ok {
+		return a, nil
+	}
 	a, err := x.base.GetAccount(addr)
 	if err != nil {
 		return Account{}, fmt.Errorf("read account %s: %w", addr, err)
 	}
+	x.before[addr] = a
 	return a, nil
 }
 
@@ -228,21 +238,49 @@ func (x *executor) credit(addr crypto.Address, amount uint64) error {
 // diff computes the new state hash by replacing the leaf of each changed
 // account: O(changed accounts), whatever the size of the state.
 func (x *executor) diff(fees uint64) (*StateDiff, error) {
-	d := &StateDiff{Accounts: x.changed, Hash: x.base.StateHash(), Fees: fees}
+	type change struct {
+		addr        crypto.Address
+		before, now Account
+	}
+	changes := make([]change, 0, len(x.changed))
 	for addr, now := range x.changed {
-		before, err := x.base.GetAccount(addr)
-		if err != nil {
-			return nil, fmt.Errorf("read account %s: %w", addr, err)
+		before, ok := x.before[addr]
+		if !ok {
+			panic(fmt.Sprintf("ledger: account %s changed without being read", addr))
 		}
-		if before == now {
-			continue
+		if before != now {
+			changes = append(changes, change{addr, before, now})
 		}
-		if !before.IsEmpty() {
-			d.Hash.Remove(stateLeaf(addr, before))
-		}
-		if !now.IsEmpty() {
-			d.Hash.Add(stateLeaf(addr, now))
-		}
+	}
+	// Leaf expansions are independent and the hash is a sum, so a large
+	// block spreads them over the cores; the result does not depend on
+	// how they are split.
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(changes)/ltHashParallelMin))
+	deltas := make([]LtHash, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(changes); i += workers {
+				c := changes[i]
+				if !c.before.IsEmpty() {
+					deltas[w].Remove(stateLeaf(c.addr, c.before))
+				}
+				if !c.now.IsEmpty() {
+					deltas[w].Add(stateLeaf(c.addr, c.now))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	d := &StateDiff{Accounts: x.changed, Hash: x.base.StateHash(), Fees: fees}
+	for i := range deltas {
+		d.Hash.addHash(&deltas[i])
 	}
 	return d, nil
 }
+
+// ltHashParallelMin is the number of changed accounts per worker below
+// which spreading the leaf hashing over goroutines costs more than it saves.
+const ltHashParallelMin = 64
