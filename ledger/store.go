@@ -73,7 +73,7 @@ type Store struct {
 
 // OpenStore opens (creating if needed) the store in dir.
 func OpenStore(dir string, opts StoreOptions) (*Store, error) {
-	popts := &pebble.Options{Logger: pebbleLogger{opts.Logger}, FS: opts.FS}
+	popts := &pebble.Options{Logger: PebbleLogger(opts.Logger), FS: opts.FS}
 	db, err := pebble.Open(dir, popts)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
@@ -382,7 +382,10 @@ func historyKey(addr crypto.Address, height uint64) []byte {
 	return binary.BigEndian.AppendUint64(k, height)
 }
 
-// pebbleLogger routes Pebble's log lines into the node's slog logger.
+// PebbleLogger routes Pebble's own log lines into a slog logger (nil
+// discards them), for every Pebble instance the node opens.
+func PebbleLogger(log *slog.Logger) pebble.Logger { return pebbleLogger{log} }
+
 type pebbleLogger struct{ log *slog.Logger }
 
 func (l pebbleLogger) Infof(format string, args ...any) {

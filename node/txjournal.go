@@ -27,7 +27,7 @@ type txJournal struct {
 }
 
 func openTxJournal(dir string, logger *slog.Logger) (*txJournal, error) {
-	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleSlog{logger}})
+	db, err := pebble.Open(dir, &pebble.Options{Logger: ledger.PebbleLogger(logger)})
 	if err != nil {
 		return nil, fmt.Errorf("open tx journal %s: %w", dir, err)
 	}

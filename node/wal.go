@@ -8,6 +8,8 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/synod-chain/synod/ledger"
 )
 
 // walRecordBytesMax bounds one consensus record (a prepared record carries
@@ -32,7 +34,7 @@ type WAL struct {
 
 // OpenWAL opens (or creates) the log in dir; fs nil means the disk.
 func OpenWAL(dir string, fs vfs.FS, logger *slog.Logger) (*WAL, error) {
-	db, err := pebble.Open(dir, &pebble.Options{FS: fs, Logger: pebbleSlog{logger}})
+	db, err := pebble.Open(dir, &pebble.Options{FS: fs, Logger: ledger.PebbleLogger(logger)})
 	if err != nil {
 		return nil, fmt.Errorf("open consensus wal %s: %w", dir, err)
 	}
@@ -126,26 +128,3 @@ func (w *WAL) Replace(records [][]byte) error {
 }
 
 func walKey(seq uint64) []byte { return binary.BigEndian.AppendUint64([]byte{walPrefix}, seq) }
-
-// pebbleSlog routes Pebble's log lines into slog.
-type pebbleSlog struct{ log *slog.Logger }
-
-func (l pebbleSlog) Infof(format string, args ...any) {
-	if l.log != nil {
-		l.log.Debug(fmt.Sprintf(format, args...), "component", "pebble-wal")
-	}
-}
-
-func (l pebbleSlog) Errorf(format string, args ...any) {
-	if l.log != nil {
-		l.log.Error(fmt.Sprintf(format, args...), "component", "pebble-wal")
-	}
-}
-
-func (l pebbleSlog) Fatalf(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	if l.log != nil {
-		l.log.Error(msg, "component", "pebble-wal", "fatal", true)
-	}
-	panic("pebble: " + msg)
-}
