@@ -179,7 +179,7 @@ func TestEveryRPCMethodAgainstARunningNode(t *testing.T) {
 	wantCode("omReport without om_verify", c.Call(ctx, &out, "synod_omReport", "latest"), rpc.CodeMethodNotFound)
 	wantCode("wrong param type", c.Call(ctx, &out, "synod_getBalance", 42, "latest"), rpc.CodeInvalidParams)
 	for body, code := range map[string]int{
-		`{"jsonrpc":"2.0","id":1,"method":`: rpc.CodeParseError,
+		`{"jsonrpc":"2.0","id":1,"method":`:                     rpc.CodeParseError,
 		`{"jsonrpc":"1.0","id":1,"method":"synod_blockNumber"}`: rpc.CodeInvalidRequest,
 		`[]`: rpc.CodeInvalidRequest,
 	} {
