@@ -25,6 +25,7 @@ func TestEveryRPCMethodAgainstARunningNode(t *testing.T) {
 		t.Skip("runs a node; skipped in -short")
 	}
 	ln := newLocalNet(t, 1, 2)
+	ln.configure = func(_ int, c *Config) { c.Mempool.TxsMax = 2 } // to reach "mempool full"
 	ln.start(0)
 	ln.waitFor("height 1", 30*time.Second, func() bool { return ln.heights(0)[0] >= 1 })
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -169,6 +170,11 @@ func TestEveryRPCMethodAgainstARunningNode(t *testing.T) {
 	if n, err := c.Nonce(ctx, alice.Public().Address(), rpc.NoncePending); err != nil || n != 1 { // nonce 5 waits behind a gap
 		t.Fatalf("pending nonce %d, %v", n, err)
 	}
+	if _, err := c.SendTransaction(ctx, signed(alice, 6, 1, nil)); err != nil {
+		t.Fatalf("second pending tx: %v", err)
+	}
+	_, err = c.SendTransaction(ctx, signed(alice, 7, 1, nil))
+	wantCode("mempool full", err, rpc.CodeMempoolFull)
 	big := make([]byte, ledger.TxBytesMax+1)
 	_, err = c.SendRawTransaction(ctx, big)
 	wantCode("too large", err, rpc.CodeTxTooLarge)
