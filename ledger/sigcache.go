@@ -12,50 +12,84 @@ import (
 // signed encoding, signature included, so a hit means these exact bytes
 // verified. The cache is bounded (oldest entries go first) and safe for
 // concurrent use.
-type SigCache struct {
+type SigCache struct{ set boundedSet[crypto.Hash] }
+
+// NewSigCache returns a cache holding up to max hashes.
+func NewSigCache(max int) *SigCache { return &SigCache{set: newBoundedSet[crypto.Hash](max)} }
+
+// Add records that the tx with hash h has a valid signature.
+func (c *SigCache) Add(h crypto.Hash) { c.set.add(h) }
+
+// Contains reports whether h was recorded (and not yet evicted).
+func (c *SigCache) Contains(h crypto.Hash) bool { return c.set.contains(h) }
+
+// Len is the number of hashes held.
+func (c *SigCache) Len() int { return c.set.len() }
+
+// boundedSet is a set that forgets its oldest member past max; safe for
+// concurrent use.
+type boundedSet[K comparable] struct {
 	mu    sync.Mutex
 	max   int
-	set   map[crypto.Hash]struct{}
-	order []crypto.Hash // ring buffer of insertion order
+	set   map[K]struct{}
+	order []K // ring buffer of insertion order
 	next  int
 }
 
-// NewSigCache returns a cache holding up to max hashes.
-func NewSigCache(max int) *SigCache {
+func newBoundedSet[K comparable](max int) boundedSet[K] {
 	if max < 1 {
-		panic("ledger: SigCache size must be positive")
+		panic("ledger: bounded set size must be positive")
 	}
-	return &SigCache{max: max, set: make(map[crypto.Hash]struct{}, max), order: make([]crypto.Hash, 0, max)}
+	return boundedSet[K]{max: max, set: make(map[K]struct{}, max), order: make([]K, 0, max)}
 }
 
-// Add records that the tx with hash h has a valid signature.
-func (c *SigCache) Add(h crypto.Hash) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.set[h]; ok {
+func (b *boundedSet[K]) add(k K) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.set[k]; ok {
 		return
 	}
-	if len(c.order) < c.max {
-		c.order = append(c.order, h)
+	if len(b.order) < b.max {
+		b.order = append(b.order, k)
 	} else {
-		delete(c.set, c.order[c.next])
-		c.order[c.next] = h
-		c.next = (c.next + 1) % c.max
+		delete(b.set, b.order[b.next])
+		b.order[b.next] = k
+		b.next = (b.next + 1) % b.max
 	}
-	c.set[h] = struct{}{}
+	b.set[k] = struct{}{}
 }
 
-// Contains reports whether h was recorded (and not yet evicted).
-func (c *SigCache) Contains(h crypto.Hash) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	_, ok := c.set[h]
+func (b *boundedSet[K]) contains(k K) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_, ok := b.set[k]
 	return ok
 }
 
-// Len is the number of hashes held.
-func (c *SigCache) Len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.set)
+func (b *boundedSet[K]) len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.set)
+}
+
+// validSenders remembers sender keys that passed crypto.ValidatePublicKey:
+// the check decompresses a curve point (about as costly as a quarter of a
+// signature check), and a chain's txs come from a much smaller set of
+// accounts than there are txs. Validity of a key never changes, so a hit
+// is always right.
+var validSenders = newBoundedSet[crypto.PublicKey](validSendersMax)
+
+// validSendersMax bounds the remembered keys (32 bytes each, plus the map).
+const validSendersMax = 1 << 16
+
+// validateSender is crypto.ValidatePublicKey with validSenders in front.
+func validateSender(pk crypto.PublicKey) error {
+	if validSenders.contains(pk) {
+		return nil
+	}
+	if err := crypto.ValidatePublicKey(pk); err != nil {
+		return err
+	}
+	validSenders.add(pk)
+	return nil
 }

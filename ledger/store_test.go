@@ -274,3 +274,24 @@ func BenchmarkStoreApplyBlock(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "txs/s")
 }
+
+// TestValidSendersCachesOnlyValidKeys checks the sender-key cache: a valid
+// key is remembered, a small-order key is refused every time and never
+// remembered.
+func TestValidSendersCachesOnlyValidKeys(t *testing.T) {
+	c := newSTChain(t, 1, 12)
+	good := c.keys[0].Public()
+	if err := validateSender(good); err != nil || !validSenders.contains(good) {
+		t.Fatalf("valid key: %v, cached %v", err, validSenders.contains(good))
+	}
+	var identity crypto.PublicKey
+	identity[0] = 1 // the identity point: small order
+	for i := 0; i < 2; i++ {
+		if err := validateSender(identity); !errors.Is(err, crypto.ErrKeySmallOrder) {
+			t.Fatalf("small-order key, try %d: %v", i, err)
+		}
+	}
+	if validSenders.contains(identity) {
+		t.Fatal("an invalid key was cached")
+	}
+}

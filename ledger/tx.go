@@ -155,7 +155,7 @@ func checkTxFields(chainID string, tx *Tx) error {
 	if _, ok := tx.Cost(); !ok {
 		return ErrTxAmountOverflow
 	}
-	if err := crypto.ValidatePublicKey(tx.From); err != nil {
+	if err := validateSender(tx.From); err != nil {
 		return fmt.Errorf("%w: %v", ErrTxBadSender, err)
 	}
 	return nil
