@@ -51,6 +51,9 @@ type StoreOptions struct {
 	Logger *slog.Logger
 	// FS replaces the file system, for crash tests; nil means the disk.
 	FS vfs.FS
+	// AccountCacheSize is how many committed accounts to keep in memory:
+	// 0 means DefaultAccountCacheSize, negative means none.
+	AccountCacheSize int
 }
 
 // Store is the ledger on disk: blocks by height and hash, commit
@@ -69,6 +72,8 @@ type Store struct {
 	head      Header
 	stateHash LtHash
 	init      bool
+
+	accounts *accountCache // nil when disabled
 }
 
 // OpenStore opens (creating if needed) the store in dir.
@@ -78,7 +83,11 @@ func OpenStore(dir string, opts StoreOptions) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
-	s := &Store{db: db, chainID: opts.ChainID}
+	cacheSize := opts.AccountCacheSize
+	if cacheSize == 0 {
+		cacheSize = DefaultAccountCacheSize
+	}
+	s := &Store{db: db, chainID: opts.ChainID, accounts: newAccountCache(cacheSize)}
 	if err := s.load(); err != nil {
 		db.Close()
 		return nil, err
@@ -167,6 +176,7 @@ func (s *Store) InitGenesis(g *Genesis) error {
 	if err := batch.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("store: write genesis: %w", err)
 	}
+	s.cacheWrite(diff)
 	s.mu.Lock()
 	s.head, s.stateHash, s.init = block.Header, diff.Hash, true
 	s.mu.Unlock()
@@ -198,6 +208,7 @@ func (s *Store) ApplyBlock(b *Block, cert *CommitCertificate, diff *StateDiff) e
 	if err := batch.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("store: write block %d: %w", b.Header.Height, err)
 	}
+	s.cacheWrite(diff)
 	s.mu.Lock()
 	s.head, s.stateHash = b.Header, diff.Hash
 	s.mu.Unlock()
@@ -250,6 +261,23 @@ func (s *Store) StateHash() LtHash {
 
 // GetAccount implements StateReader: the committed account at addr.
 func (s *Store) GetAccount(addr crypto.Address) (Account, error) {
+	var gen uint64
+	if s.accounts != nil {
+		a, ok, g := s.accounts.get(addr)
+		if ok {
+			return a, nil
+		}
+		gen = g
+	}
+	a, err := s.readAccount(addr)
+	if err == nil && s.accounts != nil {
+		s.accounts.fill(addr, a, gen)
+	}
+	return a, err
+}
+
+// readAccount reads the committed account at addr from Pebble.
+func (s *Store) readAccount(addr crypto.Address) (Account, error) {
 	raw, err := s.get(accountKey(addr))
 	if errors.Is(err, ErrStoreNotFound) {
 		return Account{}, nil
@@ -262,6 +290,13 @@ func (s *Store) GetAccount(addr crypto.Address) (Account, error) {
 		return Account{}, fmt.Errorf("%w: account %s: %w", ErrStoreCorrupt, addr, err)
 	}
 	return a, nil
+}
+
+// cacheWrite refreshes the cached accounts a durable diff changed.
+func (s *Store) cacheWrite(diff *StateDiff) {
+	if s.accounts != nil {
+		s.accounts.write(diff.Accounts)
+	}
 }
 
 // AccountAt returns the account at addr as it was after block height.

@@ -1,0 +1,85 @@
+package ledger
+
+import (
+	"encoding/binary"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestLanesArithmetic checks the four-lanes-per-word add and subtract
+// against plain 16-bit arithmetic, carries and borrows at every lane edge
+// included.
+func TestLanesArithmetic(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	edge := []uint16{0, 1, 0x7fff, 0x8000, 0x8001, 0xfffe, 0xffff}
+	lane := func() uint16 {
+		if rng.IntN(2) == 0 {
+			return edge[rng.IntN(len(edge))]
+		}
+		return uint16(rng.Uint32())
+	}
+	for range 200_000 {
+		var a, b [4]uint16
+		for j := range 4 {
+			a[j], b[j] = lane(), lane()
+		}
+		wa, wb := pack(a), pack(b)
+		for j, got := range unpack(addLanes(wa, wb)) {
+			if want := a[j] + b[j]; got != want {
+				t.Fatalf("add lane %d: %#x + %#x = %#x, want %#x", j, a[j], b[j], got, want)
+			}
+		}
+		for j, got := range unpack(subLanes(wa, wb)) {
+			if want := a[j] - b[j]; got != want {
+				t.Fatalf("sub lane %d: %#x - %#x = %#x, want %#x", j, a[j], b[j], got, want)
+			}
+		}
+	}
+}
+
+func pack(l [4]uint16) uint64 {
+	var b [8]byte
+	for j, v := range l {
+		binary.LittleEndian.PutUint16(b[2*j:], v)
+	}
+	return binary.LittleEndian.Uint64(b[:])
+}
+
+func unpack(w uint64) (l [4]uint16) {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], w)
+	for j := range l {
+		l[j] = binary.LittleEndian.Uint16(b[2*j:])
+	}
+	return l
+}
+
+// TestLtHashAddRemoveInverse: removing what was added restores the hash,
+// in any order, and Encode's lanes are the sum of the expansions.
+func TestLtHashAddRemoveInverse(t *testing.T) {
+	var h LtHash
+	leaves := [][]byte{[]byte("a"), []byte("b"), []byte("c")}
+	for _, l := range leaves {
+		h.Add(l)
+	}
+	var want [ltHashLanes]uint16
+	for _, l := range leaves {
+		var x [LtHashBytes]byte
+		expandLeaf(l, &x)
+		for j := range want {
+			want[j] += binary.LittleEndian.Uint16(x[2*j:])
+		}
+	}
+	enc := h.Encode()
+	for j := range want {
+		if got := binary.LittleEndian.Uint16(enc[2*j:]); got != want[j] {
+			t.Fatalf("lane %d = %#x, want %#x", j, got, want[j])
+		}
+	}
+	h.Remove(leaves[1])
+	h.Remove(leaves[0])
+	h.Remove(leaves[2])
+	if h != (LtHash{}) {
+		t.Fatal("removing every leaf added did not restore the empty hash")
+	}
+}
