@@ -74,6 +74,13 @@ func (p *PendingChain) parentOf(h crypto.Hash) (*Header, StateReader, bool) {
 	return nil, nil, false
 }
 
+// StateAfter returns the state after the committed head or a pending
+// block, by hash.
+func (p *PendingChain) StateAfter(h crypto.Hash) (StateReader, bool) {
+	_, st, ok := p.parentOf(h)
+	return st, ok
+}
+
 // Block returns a pending block by hash.
 func (p *PendingChain) Block(h crypto.Hash) (*Block, bool) {
 	pb, ok := p.pending[h]

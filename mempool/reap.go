@@ -1,6 +1,9 @@
 package mempool
 
-import "github.com/synod-chain/synod/ledger"
+import (
+	"github.com/synod-chain/synod/crypto"
+	"github.com/synod-chain/synod/ledger"
+)
 
 // reapItem is a candidate for Reap's next tx: e, at position pos of its
 // sender's queue q. node is q's position in the ready heap when the item
@@ -31,6 +34,16 @@ func reapFirst(a, b reapItem) bool { return a.prio.before(b.prio) }
 // k pops cost O(k log k) whatever the number of senders (a pop is a tx
 // taken, or one skipped for bytes, which blocks its sender).
 func (m *Mempool) Reap(maxTxs, maxBytes int) []*ledger.Tx {
+	return m.ReapAfter(maxTxs, maxBytes, nil)
+}
+
+// ReapAfter is Reap for a block whose parent is not committed yet: next
+// gives each sender's next nonce in the parent's state, and the txs below
+// it, which blocks in flight already hold, are skipped (a sender whose
+// next nonce is not pending contributes nothing). Without it a pipelined
+// primary would reap the same top txs for every block in flight and leave
+// the rest waiting. A nil next is Reap.
+func (m *Mempool) ReapAfter(maxTxs, maxBytes int, next func(crypto.Address) uint64) []*ledger.Tx {
 	if maxTxs <= 0 || maxBytes <= 0 {
 		return nil
 	}
@@ -51,6 +64,9 @@ func (m *Mempool) Reap(maxTxs, maxBytes int) []*ledger.Tx {
 				frontier.push(m.readyItem(c))
 			}
 		}
+		if next != nil && it.node >= 0 && !it.skipTo(next(it.q.addr)) {
+			continue
+		}
 		if it.e.size > left {
 			continue
 		}
@@ -61,6 +77,22 @@ func (m *Mempool) Reap(maxTxs, maxBytes int) []*ledger.Tx {
 		}
 	}
 	return out
+}
+
+// skipTo moves a sender's first item to its tx with nonce, which must
+// continue the run of consecutive nonces from the sender's first pending
+// tx; it reports false if there is no such tx.
+func (it *reapItem) skipTo(nonce uint64) bool {
+	first := it.q.txs[0].nonce
+	if nonce <= first {
+		return true
+	}
+	j, ok := it.q.find(nonce)
+	if !ok || it.q.txs[j].nonce-first != uint64(j) {
+		return false
+	}
+	it.pos, it.e, it.prio = j, it.q.txs[j], it.q.txs[j].prio
+	return true
 }
 
 func (m *Mempool) readyItem(node int) reapItem {

@@ -2,6 +2,8 @@ package mempool
 
 import (
 	"slices"
+
+	"github.com/synod-chain/synod/crypto"
 	"testing"
 
 	"github.com/synod-chain/synod/ledger"
@@ -105,3 +107,42 @@ func TestReapBuildsValidBlock(t *testing.T) {
 		t.Fatalf("BuildBlock kept %d of %d reaped txs (want 9)", len(b.Txs), len(got))
 	}
 }
+
+// TestReapAfterSkipsTxsInFlight: with the parent block's nonces, ReapAfter
+// leaves out each sender's txs the blocks in flight hold, starts at the
+// parent's next nonce, and drops a sender whose next nonce is not pending
+// or not reachable without a gap.
+func TestReapAfterSkipsTxsInFlight(t *testing.T) {
+	chain := newTestChain(1000, 1000, 1000, 1000)
+	m := newPool(t, testConfig(), chain.state)
+	mustAdd(t, m,
+		signedTx(0, 0, 1, 1), signedTx(0, 1, 1, 1), signedTx(0, 2, 1, 1), // sender 0: 0..2
+		signedTx(1, 0, 1, 1), signedTx(1, 1, 1, 1), // sender 1: 0..1, all in flight
+		signedTx(2, 0, 1, 1), signedTx(2, 3, 1, 1), // sender 2: 0, gap, 3
+		signedTx(3, 0, 1, 1)) // sender 3: nothing in flight
+	parent := map[crypto.Address]uint64{testAddr(0): 2, testAddr(1): 2, testAddr(2): 3}
+	got := m.ReapAfter(100, 1<<20, func(a crypto.Address) uint64 { return parent[a] })
+	var desc []string
+	for _, tx := range got {
+		desc = append(desc, string(rune('a'+int(senderIndex(t, tx))))+string(rune('0'+tx.Nonce)))
+	}
+	if want := []string{"a2", "d0"}; !slices.Equal(sortedStrings(desc), want) {
+		t.Fatalf("ReapAfter = %v, want %v", desc, want)
+	}
+	if all := m.ReapAfter(100, 1<<20, func(crypto.Address) uint64 { return 0 }); len(all) != len(m.Reap(100, 1<<20)) {
+		t.Fatalf("ReapAfter with committed nonces reaped %d, Reap %d", len(all), len(m.Reap(100, 1<<20)))
+	}
+}
+
+func senderIndex(t *testing.T, tx *ledger.Tx) int {
+	t.Helper()
+	for i := range 8 {
+		if tx.Sender() == testAddr(i) {
+			return i
+		}
+	}
+	t.Fatalf("tx from unknown sender %s", tx.Sender())
+	return -1
+}
+
+func sortedStrings(s []string) []string { s = slices.Clone(s); slices.Sort(s); return s }

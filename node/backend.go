@@ -37,21 +37,12 @@ func (b backend) AccountAt(a crypto.Address, h uint64) (ledger.Account, error) {
 	return b.n.store.AccountAt(a, h)
 }
 
-// SubmitTx adds a wallet's tx to the mempool and gossips it.
+// SubmitTx adds a wallet's tx to the mempool, journals it and gossips it,
+// in a group with whatever other wallets submit meanwhile (txIngress).
 func (b backend) SubmitTx(tx *ledger.Tx) error {
-	if err := b.n.pool.Add(tx); err != nil {
+	if err := b.n.ingress.submit(tx); err != nil {
 		b.n.metrics.txsRejected.WithLabelValues("rpc").Inc()
 		return rpcError(err)
-	}
-	// The answer promises the tx survives a crash: journal it first.
-	if err := b.n.journal.add(tx); err != nil {
-		b.n.log.Error("tx journal", "err", err)
-		return fmt.Errorf("store tx durably: %w", err)
-	}
-	if err := b.n.host.PublishTxs([]*ledger.Tx{tx}); err != nil {
-		// The tx is in our pool and will be re-gossiped; the wallet's
-		// submission succeeded.
-		b.n.log.Debug("publish tx", "tx", tx.Hash().Short(), "err", err)
 	}
 	return nil
 }

@@ -30,8 +30,22 @@ type ConsensusNetwork interface {
 // TxPool is what the consensus loop needs of the mempool.
 type TxPool interface {
 	Size() (txs, bytes int)
-	Reap(maxTxs, maxBytes int) []*ledger.Tx
+	// ReapAfter returns candidates for a block, skipping the txs below
+	// each sender's next nonce (which blocks in flight hold).
+	ReapAfter(maxTxs, maxBytes int, next func(crypto.Address) uint64) []*ledger.Tx
 	Update(committed []*ledger.Tx, state ledger.StateReader)
+}
+
+// nextNonce reads senders' next nonces in state; a read error gives 0,
+// so the sender's txs stay candidates and block building judges them.
+func nextNonce(state ledger.StateReader) func(crypto.Address) uint64 {
+	return func(a crypto.Address) uint64 {
+		acct, err := state.GetAccount(a)
+		if err != nil {
+			return 0
+		}
+		return acct.Nonce
+	}
 }
 
 // CommitObserver hears about every block the node applied, in height order.
@@ -190,8 +204,8 @@ func newDriver(cfg driverConfig) (*driver, error) {
 		ID:         cfg.Self,
 		Validators: vals,
 		Params:     params,
-		App: pbft.ChainApplication{Chain: chain, Candidates: func() []*ledger.Tx {
-			return d.pool.Reap(int(params.BlockTxsMax), int(params.BlockBytesMax))
+		App: pbft.ChainApplication{Chain: chain, Candidates: func(parent ledger.StateReader) []*ledger.Tx {
+			return d.pool.ReapAfter(int(params.BlockTxsMax), int(params.BlockBytesMax), nextNonce(parent))
 		}, IdleFunc: func() bool { txs, _ := d.pool.Size(); return txs == 0 }},
 		EmptyBlockTicks: uint64(cfg.EmptyBlockInterval / cfg.Tick),
 		Signer:          pbft.Ed25519Signer{Key: cfg.Key, ChainID: cfg.Genesis.ChainID},

@@ -50,10 +50,16 @@ func (p *slicePool) Size() (int, int) { p.mu.Lock(); defer p.mu.Unlock(); return
 
 func (p *slicePool) add(tx *ledger.Tx) { p.mu.Lock(); p.txs = append(p.txs, tx); p.mu.Unlock() }
 
-func (p *slicePool) Reap(maxTxs, _ int) []*ledger.Tx {
+func (p *slicePool) ReapAfter(maxTxs, _ int, next func(crypto.Address) uint64) []*ledger.Tx {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]*ledger.Tx(nil), p.txs[:min(maxTxs, len(p.txs))]...)
+	var out []*ledger.Tx
+	for _, tx := range p.txs {
+		if len(out) < maxTxs && tx.Nonce >= next(tx.Sender()) {
+			out = append(out, tx)
+		}
+	}
+	return out
 }
 
 func (p *slicePool) Update(committed []*ledger.Tx, _ ledger.StateReader) {

@@ -62,6 +62,7 @@ type Node struct {
 	events    *blockFeed
 	sigs      *ledger.SigCache
 	journal   *txJournal
+	ingress   *txIngress
 	peerOf    []peer.ID // validator index → peer id, from genesis
 	startedAt time.Time
 
@@ -160,11 +161,18 @@ func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
 		return nil, err
 	}
 	defer closeOnErr(n.host)
+	n.ingress = newTxIngress(n.pool.AddBatch, n.journal.add, func(txs []*ledger.Tx) {
+		if err := n.host.PublishTxs(txs); err != nil {
+			// The txs are pending here and will be re-gossiped; the
+			// wallets' submissions succeeded.
+			n.log.Debug("publish txs", "txs", len(txs), "err", err)
+		}
+	})
 	n.driver, err = newDriver(driverConfig{
 		Genesis: g, Self: n.self, Key: keys.Validator, Store: n.store, WAL: n.wal,
 		Net: validatorNet{host: n.host, peers: n.peerOf, self: int(n.self)}, Pool: n.pool,
 		Tick: cfg.Tick(), Now: time.Now, Metrics: n.metrics, Logger: n.log,
-		Observer:           func(b *ledger.Block, _ *ledger.CommitCertificate) { n.events.publish(b) },
+		Observer:           n.committed,
 		Penalize:           n.penalize,
 		CatchUp:            n.catchUp,
 		SigCache:           n.sigs,
@@ -294,6 +302,7 @@ func (n *Node) serve(ctx context.Context, opts RunOptions) error {
 		defer wg.Done()
 		loopErr <- n.driver.run(loopCtx)
 	}()
+	n.ingress.start(loopCtx)
 	servers, err := n.startHTTP()
 	if err != nil {
 		stopLoop()
@@ -324,6 +333,16 @@ func (n *Node) serve(ctx context.Context, opts RunOptions) error {
 	wg.Wait()
 	n.events.close()
 	return runErr
+}
+
+// committed hears of every block the consensus loop applied.
+func (n *Node) committed(b *ledger.Block, _ *ledger.CommitCertificate) {
+	if err := n.journal.remove(b.Txs); err != nil {
+		// Left in the journal, they are dropped at the next start's
+		// replay (their nonces are used).
+		n.log.Warn("tx journal: forget committed txs", "height", b.Height(), "err", err)
+	}
+	n.events.publish(b)
 }
 
 // shutdownable is an HTTP server the node stops on shutdown.

@@ -38,15 +38,23 @@ func (j *txJournal) Close() error { return j.db.Close() }
 
 func journalKey(h crypto.Hash) []byte { return append([]byte{journalPrefix}, h[:]...) }
 
-// add journals tx durably.
-func (j *txJournal) add(tx *ledger.Tx) error {
-	if err := j.db.Set(journalKey(tx.Hash()), tx.Encode(), pebble.Sync); err != nil {
-		return fmt.Errorf("journal tx: %w", err)
+// add journals txs durably, in one batch and one fsync.
+func (j *txJournal) add(txs []*ledger.Tx) error {
+	batch := j.db.NewBatch()
+	defer batch.Close()
+	for _, tx := range txs {
+		if err := batch.Set(journalKey(tx.Hash()), tx.Encode(), nil); err != nil {
+			return fmt.Errorf("journal tx: %w", err)
+		}
+	}
+	if err := batch.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("journal %d txs: %w", len(txs), err)
 	}
 	return nil
 }
 
-// remove forgets committed txs. No fsync: after a crash a committed tx may
+// remove forgets committed txs (those never journaled here cost a
+// tombstone that compaction drops). No fsync: after a crash a committed tx may
 // come back from the journal, and the mempool refuses it (nonce too low).
 func (j *txJournal) remove(txs []*ledger.Tx) error {
 	if len(txs) == 0 {

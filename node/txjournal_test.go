@@ -23,7 +23,7 @@ func TestTxJournalReplaysUncommittedInNonceOrder(t *testing.T) {
 		tx := &ledger.Tx{ChainID: g.ChainID, Nonce: nonce, To: accts[0].Public().Address(), Amount: 1}
 		tx.Sign(accts[0])
 		txs = append(txs, tx)
-		if err := j.add(tx); err != nil {
+		if err := j.add([]*ledger.Tx{tx}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -35,8 +35,11 @@ type Idler interface {
 // transactions (a mempool's reap) to Application. The caller still commits
 // each block the engine hands out (PendingChain.Commit) and applies its diff.
 type ChainApplication struct {
-	Chain      *ledger.PendingChain
-	Candidates func() []*ledger.Tx
+	Chain *ledger.PendingChain
+	// Candidates returns txs for a block built on a parent whose state
+	// is given: with blocks in flight, it should skip the txs they hold
+	// (mempool.ReapAfter).
+	Candidates func(parent ledger.StateReader) []*ledger.Tx
 	// IdleFunc, if set, reports that no transactions wait (see Idler).
 	IdleFunc func() bool
 }
@@ -51,7 +54,11 @@ func (a ChainApplication) Validate(b *ledger.Block) error { return a.Chain.Valid
 func (a ChainApplication) Build(parent crypto.Hash, view uint64, proposer crypto.Address, timestamp int64) (*ledger.Block, error) {
 	var txs []*ledger.Tx
 	if a.Candidates != nil {
-		txs = a.Candidates()
+		state, ok := a.Chain.StateAfter(parent)
+		if !ok {
+			return nil, fmt.Errorf("%w: %s", ledger.ErrUnknownParent, parent.Short())
+		}
+		txs = a.Candidates(state)
 	}
 	return a.Chain.Build(parent, view, proposer, timestamp, txs)
 }

@@ -51,16 +51,21 @@ func (n *Node) start() error {
 	return nil
 }
 
-// candidates is the node's mempool reap: its txs in submission order.
-func (n *Node) candidates() []*ledger.Tx {
+// candidates is the node's mempool reap: its txs in submission order,
+// less those committed (dropped) or held by blocks in flight (skipped).
+func (n *Node) candidates(parent ledger.StateReader) []*ledger.Tx {
 	keep := n.mempool[:0]
+	var out []*ledger.Tx
 	for _, tx := range n.mempool {
 		if a, _ := n.state.GetAccount(tx.Sender()); tx.Nonce >= a.Nonce {
 			keep = append(keep, tx)
+			if p, _ := parent.GetAccount(tx.Sender()); tx.Nonce >= p.Nonce {
+				out = append(out, tx)
+			}
 		}
 	}
 	n.mempool = keep
-	return append([]*ledger.Tx(nil), keep...)
+	return out
 }
 
 func (n *Node) crash() {

@@ -1,0 +1,169 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+
+	"github.com/synod-chain/synod/ledger"
+	"github.com/synod-chain/synod/rpc"
+)
+
+// Limits of the wallet-tx ingress.
+const (
+	// ingressQueueMax bounds the submissions waiting for a worker; past it
+	// a wallet is told the node is busy rather than queued without end.
+	ingressQueueMax = 8192
+	// ingressBatchMax bounds the txs one worker admits together: big
+	// enough that a batch's signatures verify at the batch rate and its
+	// fsync and gossip message are shared widely, small enough that the
+	// first wallet in it does not wait long for the last.
+	ingressBatchMax = 1024
+)
+
+// errIngressClosed answers submissions that arrive during shutdown.
+var errIngressClosed = fmt.Errorf("%w: node shutting down", rpc.ErrNotInitialized)
+
+// txIngress admits wallet txs in groups. A submission waits in a bounded
+// queue; a worker takes every submission waiting (up to ingressBatchMax),
+// and for the whole group verifies the signatures in one batch, journals
+// the accepted txs with one fsync, and gossips them in as few messages as
+// the limits allow. Nobody waits for a timer: under light load a group is
+// one tx and goes at once; under heavy load the txs that queue while a
+// worker is busy form the next group, so the per-tx cost falls exactly
+// when it matters. One worker per core.
+type txIngress struct {
+	queue chan *submission
+	done  chan struct{} // closed when the workers stop
+	wg    sync.WaitGroup
+
+	add     func([]*ledger.Tx) []error // the mempool's batch admission
+	journal func([]*ledger.Tx) error   // durable, fsynced, before any answer
+	publish func([]*ledger.Tx)         // gossip to peers
+}
+
+type submission struct {
+	tx    *ledger.Tx
+	reply chan error // buffered: a worker never blocks on it
+}
+
+func newTxIngress(add func([]*ledger.Tx) []error, journal func([]*ledger.Tx) error, publish func([]*ledger.Tx)) *txIngress {
+	return &txIngress{queue: make(chan *submission, ingressQueueMax), done: make(chan struct{}),
+		add: add, journal: journal, publish: publish}
+}
+
+// start runs the workers until ctx ends; submissions still queued then
+// are answered with errIngressClosed.
+func (in *txIngress) start(ctx context.Context) {
+	workers := runtime.GOMAXPROCS(0)
+	for range workers {
+		in.wg.Add(1)
+		go func() { defer in.wg.Done(); in.work(ctx) }()
+	}
+	go func() {
+		in.wg.Wait()
+		close(in.done)
+		for {
+			select {
+			case s := <-in.queue:
+				s.reply <- errIngressClosed
+			default:
+				return
+			}
+		}
+	}()
+}
+
+// submit admits one tx and returns nil once it is in the mempool and
+// durable, or why it was refused.
+func (in *txIngress) submit(tx *ledger.Tx) error {
+	s := &submission{tx: tx, reply: make(chan error, 1)}
+	select {
+	case in.queue <- s:
+	case <-in.done:
+		return errIngressClosed
+	default:
+		return fmt.Errorf("%w: node busy, %d submissions waiting; retry later", rpc.ErrMempoolFull, ingressQueueMax)
+	}
+	select {
+	case err := <-s.reply:
+		return err
+	case <-in.done:
+		// The drain answers whatever is left; this answer may be it.
+		select {
+		case err := <-s.reply:
+			return err
+		default:
+			return errIngressClosed
+		}
+	}
+}
+
+func (in *txIngress) work(ctx context.Context) {
+	group := make([]*submission, 0, ingressBatchMax)
+	for {
+		group = group[:0]
+		select {
+		case <-ctx.Done():
+			return
+		case s := <-in.queue:
+			group = append(group, s)
+		}
+	fill:
+		for len(group) < ingressBatchMax {
+			select {
+			case s := <-in.queue:
+				group = append(group, s)
+			default:
+				break fill
+			}
+		}
+		in.admit(group)
+	}
+}
+
+// admit runs one group through the mempool, the journal and gossip, and
+// answers every submission in it.
+func (in *txIngress) admit(group []*submission) {
+	// A sender's txs must reach the mempool in nonce order, or a later
+	// nonce looks like a gap.
+	slices.SortStableFunc(group, func(a, b *submission) int {
+		switch {
+		case a.tx.Nonce < b.tx.Nonce:
+			return -1
+		case a.tx.Nonce > b.tx.Nonce:
+			return 1
+		}
+		return 0
+	})
+	txs := make([]*ledger.Tx, len(group))
+	for i, s := range group {
+		txs[i] = s.tx
+	}
+	errs := in.add(txs)
+	accepted := make([]*ledger.Tx, 0, len(txs))
+	for i, err := range errs {
+		if err == nil {
+			accepted = append(accepted, txs[i])
+		}
+	}
+	var journalErr error
+	if len(accepted) > 0 {
+		if err := in.journal(accepted); err != nil {
+			// The txs stay pending here, but the answer cannot promise
+			// they survive a crash.
+			journalErr = fmt.Errorf("store tx durably: %w", err)
+		} else {
+			in.publish(accepted)
+		}
+	}
+	for i, s := range group {
+		err := errs[i]
+		if err == nil && journalErr != nil {
+			err = journalErr
+		}
+		s.reply <- err
+	}
+}
