@@ -28,7 +28,13 @@ func (b *BatchVerifier) Add(pk PublicKey, domain Domain, chainID string, message
 		b.count++
 		return
 	}
-	b.batch.AddWithOptions(pk[:], SigningPayload(domain, chainID, message), sig[:], verifyOptions)
+	payload := SigningPayload(domain, chainID, message)
+	if e := expandedKeys.get(pk); e != nil {
+		b.batch.AddExpandedWithOptions(e, payload, sig[:], verifyOptions)
+	} else {
+		// Not a point: the batch judges it invalid, as Verify would.
+		b.batch.AddWithOptions(pk[:], payload, sig[:], verifyOptions)
+	}
 	b.count++
 }
 

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/synod-chain/synod/crypto"
@@ -41,6 +42,15 @@ var (
 	keyGenesisHash = []byte("mgenesis-hash")
 	keyHead        = []byte("mhead")
 	keyStateHash   = []byte("mstate-hash")
+)
+
+// Pebble tuning of the ledger store.
+const (
+	// storeBlockCacheBytes caches uncompressed sstable blocks (Pebble's
+	// default is 8 MiB, which the index blocks alone outgrow).
+	storeBlockCacheBytes = 64 << 20
+	// storeBloomBitsPerKey gives about a 1% false-positive rate.
+	storeBloomBitsPerKey = 10
 )
 
 // StoreOptions configure Open.
@@ -78,7 +88,13 @@ type Store struct {
 
 // OpenStore opens (creating if needed) the store in dir.
 func OpenStore(dir string, opts StoreOptions) (*Store, error) {
-	popts := &pebble.Options{Logger: PebbleLogger(opts.Logger), FS: opts.FS}
+	popts := &pebble.Options{Logger: PebbleLogger(opts.Logger), FS: opts.FS, CacheSize: storeBlockCacheBytes}
+	// Bloom filters on every level: many account reads under load are of
+	// recipients never seen before, and without a filter a read of a
+	// missing key searches every level's index.
+	for i := range popts.Levels {
+		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(storeBloomBitsPerKey)
+	}
 	db, err := pebble.Open(dir, popts)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", dir, err)

@@ -17,6 +17,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
+	"github.com/synod-chain/synod/crypto"
 	"github.com/synod-chain/synod/ledger"
 	"github.com/synod-chain/synod/mempool"
 	"github.com/synod-chain/synod/p2p"
@@ -335,12 +336,22 @@ func (n *Node) serve(ctx context.Context, opts RunOptions) error {
 	return runErr
 }
 
+// journalSweepBlocks: every so many heights the tx journal forgets the
+// txs that left the mempool without committing.
+const journalSweepBlocks = 256
+
 // committed hears of every block the consensus loop applied.
 func (n *Node) committed(b *ledger.Block, _ *ledger.CommitCertificate) {
 	if err := n.journal.remove(b.Txs); err != nil {
 		// Left in the journal, they are dropped at the next start's
 		// replay (their nonces are used).
 		n.log.Warn("tx journal: forget committed txs", "height", b.Height(), "err", err)
+	}
+	if b.Height()%journalSweepBlocks == 0 {
+		err := n.journal.sweep(func(h crypto.Hash) bool { _, ok := n.pool.Get(h); return ok })
+		if err != nil {
+			n.log.Warn("tx journal: sweep", "err", err)
+		}
 	}
 	n.events.publish(b)
 }

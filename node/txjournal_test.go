@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/synod-chain/synod/crypto"
 	"github.com/synod-chain/synod/ledger"
 )
 
@@ -57,4 +58,52 @@ func TestTxJournalReplaysUncommittedInNonceOrder(t *testing.T) {
 		t.Fatalf("second replay: kept %d dropped %d err %v (the refused tx must be gone)", kept, dropped, err)
 	}
 	j.Close()
+}
+
+// TestTxJournalForgetsOnlyWhatItHolds: committing forgets the journaled
+// txs of a block and ignores the others; sweep forgets journaled txs that
+// left the mempool; a reopened journal replays only what is left.
+func TestTxJournalForgetsOnlyWhatItHolds(t *testing.T) {
+	g, _, accts := testGenesis(t, 1, 1)
+	dir := t.TempDir()
+	j, err := openTxJournal(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var txs []*ledger.Tx
+	for nonce := uint64(0); nonce < 4; nonce++ {
+		tx := &ledger.Tx{ChainID: g.ChainID, Nonce: nonce, To: accts[0].Public().Address(), Amount: 1}
+		tx.Sign(accts[0])
+		txs = append(txs, tx)
+	}
+	if err := j.add(txs[:3]); err != nil {
+		t.Fatal(err)
+	}
+	// A block with txs 0 and 3; 3 came by gossip and was never journaled.
+	if err := j.remove([]*ledger.Tx{txs[0], txs[3]}); err != nil {
+		t.Fatal(err)
+	}
+	if n := j.size(); n != 2 {
+		t.Fatalf("journal holds %d txs after the commit, want 2", n)
+	}
+	// Tx 1 is still pending; tx 2 was evicted.
+	if err := j.sweep(func(h crypto.Hash) bool { return h == txs[1].Hash() }); err != nil {
+		t.Fatal(err)
+	}
+	if n := j.size(); n != 1 {
+		t.Fatalf("journal holds %d txs after the sweep, want 1", n)
+	}
+	j.Close()
+	j, err = openTxJournal(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	var got []uint64
+	if _, _, err := j.replay(func(tx *ledger.Tx) error { got = append(got, tx.Nonce); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != 1 {
+		t.Fatalf("replayed nonces %v, want [1]", got)
+	}
 }

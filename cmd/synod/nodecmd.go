@@ -92,6 +92,9 @@ network use 'synod testnet' or testnet/run.sh instead.`,
 	}
 }
 
+// nodeGCPercent is the daemon's GOGC unless the environment sets one.
+const nodeGCPercent = 400
+
 func startCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "start",
@@ -106,6 +109,13 @@ func startCommand() *cli.Command {
 			password, err := node.ReadPasswordFile(pwFile)
 			if err != nil {
 				return err
+			}
+			if os.Getenv("GOGC") == "" {
+				// A validator's heap is mostly short-lived decoding
+				// garbage; collecting at 5x the live heap instead of 2x
+				// cuts the collector's share of the CPU severalfold for
+				// a few hundred MiB. GOGC in the environment overrides.
+				debug.SetGCPercent(nodeGCPercent)
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
