@@ -47,6 +47,20 @@ func (b backend) SubmitTx(tx *ledger.Tx) error {
 	return nil
 }
 
+// SubmitTxs admits a JSON-RPC batch's txs as one group.
+func (b backend) SubmitTxs(txs []*ledger.Tx) []error {
+	errs := b.n.ingress.submitMany(txs)
+	for i, err := range errs {
+		if err != nil {
+			b.n.metrics.txsRejected.WithLabelValues("rpc").Inc()
+			errs[i] = rpcError(err)
+		}
+	}
+	return errs
+}
+
+var _ rpc.BatchSubmitter = backend{}
+
 func (b backend) PendingTx(h crypto.Hash) (*ledger.Tx, bool) { return b.n.pool.Get(h) }
 func (b backend) PendingNonce(a crypto.Address) uint64       { return b.n.pool.PendingNonce(a) }
 func (b backend) ChainID() string                            { return b.n.genesis.ChainID }

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"runtime"
@@ -44,9 +45,11 @@ type txIngress struct {
 	publish func([]*ledger.Tx)         // gossip to peers
 }
 
+// submission is one wallet request's txs (one, or a JSON-RPC batch's)
+// and where its verdicts go, one per tx in order.
 type submission struct {
-	tx    *ledger.Tx
-	reply chan error // buffered: a worker never blocks on it
+	txs   []*ledger.Tx
+	reply chan []error // buffered: a worker never blocks on it
 }
 
 func newTxIngress(add func([]*ledger.Tx) []error, journal func([]*ledger.Tx) error, publish func([]*ledger.Tx)) *txIngress {
@@ -68,7 +71,7 @@ func (in *txIngress) start(ctx context.Context) {
 		for {
 			select {
 			case s := <-in.queue:
-				s.reply <- errIngressClosed
+				s.reply <- sameError(len(s.txs), errIngressClosed)
 			default:
 				return
 			}
@@ -79,43 +82,60 @@ func (in *txIngress) start(ctx context.Context) {
 // submit admits one tx and returns nil once it is in the mempool and
 // durable, or why it was refused.
 func (in *txIngress) submit(tx *ledger.Tx) error {
-	s := &submission{tx: tx, reply: make(chan error, 1)}
+	return in.submitMany([]*ledger.Tx{tx})[0]
+}
+
+// submitMany admits txs together (a JSON-RPC batch) and returns one
+// verdict per tx, as submit would.
+func (in *txIngress) submitMany(txs []*ledger.Tx) []error {
+	s := &submission{txs: txs, reply: make(chan []error, 1)}
 	select {
 	case in.queue <- s:
 	case <-in.done:
-		return errIngressClosed
+		return sameError(len(txs), errIngressClosed)
 	default:
-		return fmt.Errorf("%w: node busy, %d submissions waiting; retry later", rpc.ErrMempoolFull, ingressQueueMax)
+		return sameError(len(txs), fmt.Errorf("%w: node busy, %d submissions waiting; retry later", rpc.ErrMempoolFull, ingressQueueMax))
 	}
 	select {
-	case err := <-s.reply:
-		return err
+	case errs := <-s.reply:
+		return errs
 	case <-in.done:
 		// The drain answers whatever is left; this answer may be it.
 		select {
-		case err := <-s.reply:
-			return err
+		case errs := <-s.reply:
+			return errs
 		default:
-			return errIngressClosed
+			return sameError(len(txs), errIngressClosed)
 		}
 	}
+}
+
+func sameError(n int, err error) []error {
+	errs := make([]error, n)
+	for i := range errs {
+		errs[i] = err
+	}
+	return errs
 }
 
 func (in *txIngress) work(ctx context.Context) {
 	group := make([]*submission, 0, ingressBatchMax)
 	for {
 		group = group[:0]
+		var s *submission
 		select {
 		case <-ctx.Done():
 			return
-		case s := <-in.queue:
-			group = append(group, s)
+		case s = <-in.queue:
 		}
+		txs := len(s.txs)
+		group = append(group, s)
 	fill:
-		for len(group) < ingressBatchMax {
+		for txs < ingressBatchMax {
 			select {
 			case s := <-in.queue:
 				group = append(group, s)
+				txs += len(s.txs)
 			default:
 				break fill
 			}
@@ -124,23 +144,30 @@ func (in *txIngress) work(ctx context.Context) {
 	}
 }
 
+// admitted is one tx of a group, with where its verdict goes.
+type admitted struct {
+	tx  *ledger.Tx
+	sub int // index in the group
+	at  int // index in the submission
+}
+
 // admit runs one group through the mempool, the journal and gossip, and
 // answers every submission in it.
 func (in *txIngress) admit(group []*submission) {
+	var all []admitted
+	verdicts := make([][]error, len(group))
+	for i, s := range group {
+		verdicts[i] = make([]error, len(s.txs))
+		for j, tx := range s.txs {
+			all = append(all, admitted{tx: tx, sub: i, at: j})
+		}
+	}
 	// A sender's txs must reach the mempool in nonce order, or a later
 	// nonce looks like a gap.
-	slices.SortStableFunc(group, func(a, b *submission) int {
-		switch {
-		case a.tx.Nonce < b.tx.Nonce:
-			return -1
-		case a.tx.Nonce > b.tx.Nonce:
-			return 1
-		}
-		return 0
-	})
-	txs := make([]*ledger.Tx, len(group))
-	for i, s := range group {
-		txs[i] = s.tx
+	slices.SortStableFunc(all, func(a, b admitted) int { return cmp.Compare(a.tx.Nonce, b.tx.Nonce) })
+	txs := make([]*ledger.Tx, len(all))
+	for i, a := range all {
+		txs[i] = a.tx
 	}
 	errs := in.add(txs)
 	accepted := make([]*ledger.Tx, 0, len(txs))
@@ -159,11 +186,14 @@ func (in *txIngress) admit(group []*submission) {
 			in.publish(accepted)
 		}
 	}
-	for i, s := range group {
+	for i, a := range all {
 		err := errs[i]
 		if err == nil && journalErr != nil {
 			err = journalErr
 		}
-		s.reply <- err
+		verdicts[a.sub][a.at] = err
+	}
+	for i, s := range group {
+		s.reply <- verdicts[i]
 	}
 }

@@ -141,3 +141,43 @@ func TestIngressBusyAndShutdown(t *testing.T) {
 		t.Fatalf("submit after shutdown = %v", err)
 	}
 }
+
+// TestIngressSubmitManyAnswersInOrder: a request's txs are admitted in
+// one group and their verdicts come back in the request's order, though
+// the group is sorted by nonce inside.
+func TestIngressSubmitManyAnswersInOrder(t *testing.T) {
+	var calls atomic.Int64
+	in := newTxIngress(func(txs []*ledger.Tx) []error {
+		calls.Add(1)
+		errs := make([]error, len(txs))
+		for i, tx := range txs {
+			if tx.Nonce%2 == 1 {
+				errs[i] = fmt.Errorf("%w: %d", errOddNonce, tx.Nonce)
+			}
+		}
+		return errs
+	}, func([]*ledger.Tx) error { return nil }, func([]*ledger.Tx) {})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	in.start(ctx)
+	nonces := []uint64{4, 1, 3, 0, 2}
+	txs := make([]*ledger.Tx, len(nonces))
+	for i, n := range nonces {
+		txs[i] = &ledger.Tx{Nonce: n}
+	}
+	errs := in.submitMany(txs)
+	if len(errs) != len(txs) {
+		t.Fatalf("%d verdicts for %d txs", len(errs), len(txs))
+	}
+	for i, n := range nonces {
+		if want := n%2 == 1; errors.Is(errs[i], errOddNonce) != want {
+			t.Fatalf("tx %d (nonce %d) answered %v", i, n, errs[i])
+		}
+		if errs[i] != nil && errs[i].Error() != fmt.Sprintf("%v: %d", errOddNonce, n) {
+			t.Fatalf("tx %d (nonce %d) got another tx's answer: %v", i, n, errs[i])
+		}
+	}
+	if calls.Load() != 1 {
+		t.Fatalf("%d admission calls for one request", calls.Load())
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/synod-chain/synod/ledger"
+	"github.com/synod-chain/synod/p2p"
 )
 
 // Metrics are the node's Prometheus metrics, in a registry of its own so
@@ -98,4 +99,27 @@ func (m *Metrics) observeCommit(b *ledger.Block, now time.Time) {
 		m.blockInterval.Observe(now.Sub(m.lastCommit).Seconds())
 	}
 	m.lastCommit = now
+}
+
+// registerP2P exports the network host's counters, read when scraped:
+// gossip batch sizes (txs over batches), consensus stream health, sync.
+func (m *Metrics) registerP2P(stats func() p2p.Stats) {
+	counter := func(name, help string, read func(p2p.Stats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "synod", Subsystem: "p2p", Name: name, Help: help},
+			func() float64 { return float64(read(stats())) })
+	}
+	m.registry.MustRegister(
+		counter("tx_batches_published_total", "Gossip messages of txs this node published.", func(s p2p.Stats) uint64 { return s.TxBatchesPublished }),
+		counter("txs_published_total", "Txs in the gossip messages this node published.", func(s p2p.Stats) uint64 { return s.TxsPublished }),
+		counter("tx_batches_accepted_total", "Peers' gossip messages of txs accepted.", func(s p2p.Stats) uint64 { return s.TxBatchesAccepted }),
+		counter("tx_batches_rejected_total", "Peers' gossip messages of txs rejected as invalid.", func(s p2p.Stats) uint64 { return s.TxBatchesRejected }),
+		counter("tx_batches_ignored_total", "Peers' gossip messages of txs with nothing new.", func(s p2p.Stats) uint64 { return s.TxBatchesIgnored }),
+		counter("txs_delivered_total", "Peers' txs accepted from gossip.", func(s p2p.Stats) uint64 { return s.TxsDelivered }),
+		counter("consensus_sent_total", "Consensus messages sent.", func(s p2p.Stats) uint64 { return s.ConsensusSent }),
+		counter("consensus_received_total", "Consensus messages received.", func(s p2p.Stats) uint64 { return s.ConsensusReceived }),
+		counter("consensus_outbound_dropped_total", "Consensus messages dropped on a full send queue.", func(s p2p.Stats) uint64 { return s.ConsensusOutboundDropped }),
+		counter("consensus_stream_errors_total", "Consensus stream failures.", func(s p2p.Stats) uint64 { return s.ConsensusStreamErrors }),
+		counter("sync_blocks_served_total", "Blocks served to syncing peers.", func(s p2p.Stats) uint64 { return s.SyncBlocksServed }),
+		counter("penalties_total", "Penalties given to misbehaving peers.", func(s p2p.Stats) uint64 { return s.Penalties }),
+	)
 }

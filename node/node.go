@@ -64,6 +64,7 @@ type Node struct {
 	sigs      *ledger.SigCache
 	journal   *txJournal
 	ingress   *txIngress
+	gossip    *gossipBatcher
 	peerOf    []peer.ID // validator index → peer id, from genesis
 	startedAt time.Time
 
@@ -162,13 +163,15 @@ func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
 		return nil, err
 	}
 	defer closeOnErr(n.host)
-	n.ingress = newTxIngress(n.pool.AddBatch, n.journal.add, func(txs []*ledger.Tx) {
+	n.metrics.registerP2P(n.host.Stats)
+	n.gossip = newGossipBatcher(func(txs []*ledger.Tx) {
 		if err := n.host.PublishTxs(txs); err != nil {
 			// The txs are pending here and will be re-gossiped; the
 			// wallets' submissions succeeded.
 			n.log.Debug("publish txs", "txs", len(txs), "err", err)
 		}
 	})
+	n.ingress = newTxIngress(n.pool.AddBatch, n.journal.add, n.gossip.add)
 	n.driver, err = newDriver(driverConfig{
 		Genesis: g, Self: n.self, Key: keys.Validator, Store: n.store, WAL: n.wal,
 		Net: validatorNet{host: n.host, peers: n.peerOf, self: int(n.self)}, Pool: n.pool,
@@ -310,7 +313,8 @@ func (n *Node) serve(ctx context.Context, opts RunOptions) error {
 		wg.Wait()
 		return err
 	}
-	wg.Add(2)
+	wg.Add(3)
+	go func() { defer wg.Done(); n.gossip.run(loopCtx) }()
 	go func() { defer wg.Done(); n.rebroadcast(loopCtx) }()
 	go func() { defer wg.Done(); n.watchPeers(loopCtx) }()
 	n.log.Info("node started", "validator", n.self, "height", n.store.Head().Height, "peer_id", n.host.ID(),

@@ -36,7 +36,7 @@ type txJournal struct {
 }
 
 func openTxJournal(dir string, logger *slog.Logger) (*txJournal, error) {
-	db, err := pebble.Open(dir, &pebble.Options{Logger: ledger.PebbleLogger(logger)})
+	db, err := pebble.Open(dir, &pebble.Options{Logger: ledger.PebbleLogger(logger), MemTableSize: shortLivedMemTableBytes})
 	if err != nil {
 		return nil, fmt.Errorf("open tx journal %s: %w", dir, err)
 	}

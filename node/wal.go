@@ -23,6 +23,15 @@ const walPrefix = 'r'
 // ErrWALCorrupt is returned when the log cannot be read back as written.
 var ErrWALCorrupt = errors.New("consensus wal: corrupt")
 
+// shortLivedMemTableBytes sizes the memtables of the node's two logs of
+// short-lived records, the consensus WAL and the tx journal. Their records
+// (blocks the WAL holds until commit, txs the journal holds until commit)
+// are deleted seconds after they are written; with a memtable that spans
+// those seconds the write and its delete meet in memory and the record
+// never reaches an sstable, so Pebble does not spend CPU compacting data
+// that is already dead. Reads never search these memtables by key.
+const shortLivedMemTableBytes = 32 << 20
+
 // WAL is the consensus write-ahead log: the engine's Ready.Persist records,
 // appended and fsynced before any message of the same Ready is sent. It is
 // a Pebble instance of its own, apart from the ledger store, because it
@@ -34,7 +43,7 @@ type WAL struct {
 
 // OpenWAL opens (or creates) the log in dir; fs nil means the disk.
 func OpenWAL(dir string, fs vfs.FS, logger *slog.Logger) (*WAL, error) {
-	db, err := pebble.Open(dir, &pebble.Options{FS: fs, Logger: ledger.PebbleLogger(logger)})
+	db, err := pebble.Open(dir, &pebble.Options{FS: fs, Logger: ledger.PebbleLogger(logger), MemTableSize: shortLivedMemTableBytes})
 	if err != nil {
 		return nil, fmt.Errorf("open consensus wal %s: %w", dir, err)
 	}

@@ -24,6 +24,15 @@ type synodAPI struct {
 	cfg Config
 }
 
+// batchMethods lists the namespace's methods with a batch form.
+func (api *synodAPI) batchMethods() map[string]BatchMethod {
+	m := map[string]BatchMethod{}
+	if _, ok := api.b.(BatchSubmitter); ok {
+		m["sendRawTransaction"] = api.sendRawTransactions
+	}
+	return m
+}
+
 // methods lists the namespace's methods; synod_omReport only if the
 // backend can report.
 func (api *synodAPI) methods() map[string]Method {
@@ -48,6 +57,47 @@ func (api *synodAPI) methods() map[string]Method {
 
 // sendRawTransaction: [hexTx] → tx hash.
 func (api *synodAPI) sendRawTransaction(_ context.Context, c *Call) (any, error) {
+	tx, err := parseRawTx(c)
+	if err != nil {
+		return nil, err
+	}
+	if err := api.b.SubmitTx(tx); err != nil {
+		return nil, txRejectionError(err)
+	}
+	return tx.Hash(), nil
+}
+
+// sendRawTransactions is sendRawTransaction's batch form, for a backend
+// that admits txs in bulk: the txs that parse go to SubmitTxs in one call.
+func (api *synodAPI) sendRawTransactions(_ context.Context, calls []*Call) []CallResult {
+	out := make([]CallResult, len(calls))
+	var txs []*ledger.Tx
+	var at []int
+	for i, c := range calls {
+		tx, err := parseRawTx(c)
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		txs = append(txs, tx)
+		at = append(at, i)
+	}
+	if len(txs) == 0 {
+		return out
+	}
+	errs := api.b.(BatchSubmitter).SubmitTxs(txs)
+	for k, i := range at {
+		if errs[k] != nil {
+			out[i].Err = txRejectionError(errs[k])
+		} else {
+			out[i].Result = txs[k].Hash()
+		}
+	}
+	return out
+}
+
+// parseRawTx reads sendRawTransaction's one parameter into a tx.
+func parseRawTx(c *Call) (*ledger.Tx, error) {
 	if err := c.Params.count(1, 1); err != nil {
 		return nil, err
 	}
@@ -67,10 +117,7 @@ func (api *synodAPI) sendRawTransaction(_ context.Context, c *Call) (any, error)
 	if err != nil {
 		return nil, txRejectionError(err)
 	}
-	if err := api.b.SubmitTx(tx); err != nil {
-		return nil, txRejectionError(err)
-	}
-	return tx.Hash(), nil
+	return tx, nil
 }
 
 // getTransaction: [txHash] → Transaction, or null if unknown.

@@ -41,6 +41,15 @@ type TxPool interface {
 	PendingNonce(addr crypto.Address) uint64
 }
 
+// BatchSubmitter is optionally implemented by a Backend that admits many
+// txs at once more cheaply than one by one (signatures verified in one
+// batch, one fsync, one gossip message). The synod_sendRawTransaction
+// calls of one JSON-RPC batch then reach it in one SubmitTxs call, which
+// returns one verdict per tx, in order, each as SubmitTx would.
+type BatchSubmitter interface {
+	SubmitTxs(txs []*ledger.Tx) []error
+}
+
 // NodeInfo describes the node.
 type NodeInfo interface {
 	// ChainID is the chain the node runs; it never changes.

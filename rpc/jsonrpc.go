@@ -136,6 +136,18 @@ type Call struct {
 // Method is one API method.
 type Method func(ctx context.Context, call *Call) (any, error)
 
+// BatchMethod is a method's form for several calls of one JSON-RPC batch at
+// once, for methods whose work is cheaper in bulk (a batch of transactions
+// verifies its signatures together). It returns one result per call, in
+// order.
+type BatchMethod func(ctx context.Context, calls []*Call) []CallResult
+
+// CallResult is one call's outcome in a BatchMethod.
+type CallResult struct {
+	Result any
+	Err    error
+}
+
 // registry maps "namespace_method" to its Method.
 type registry map[string]Method
 
@@ -153,7 +165,10 @@ func (r registry) register(namespace string, methods map[string]Method) {
 
 // dispatcher runs decoded messages against the registry.
 type dispatcher struct {
-	methods  registry
+	methods registry
+	// batched holds the batch forms of methods that have one, by full
+	// name; a batch's calls of such a method run through it together.
+	batched  map[string]BatchMethod
 	batchMax int
 	log      *slog.Logger
 }
@@ -196,34 +211,95 @@ const batchWorkersMax = 8
 func (d *dispatcher) callAll(ctx context.Context, items []messageItem, conn *wsConn) ([]*response, []func()) {
 	resps := make([]*response, len(items))
 	hooks := make([]func(), len(items))
-	run := func(i int) {
-		if items[i].err != nil {
-			resps[i] = items[i].err
-			return
-		}
-		resps[i], hooks[i] = d.call(ctx, items[i].req, conn)
-	}
 	if len(items) == 1 {
-		run(0)
+		if items[0].err != nil {
+			resps[0] = items[0].err
+		} else {
+			resps[0], hooks[0] = d.call(ctx, items[0].req, conn)
+		}
 		return resps, hooks
 	}
+	var single []int
+	grouped := map[string][]int{}
+	for i, it := range items {
+		switch {
+		case it.err != nil:
+			resps[i] = it.err
+		case d.batched[it.req.method] != nil:
+			grouped[it.req.method] = append(grouped[it.req.method], i)
+		default:
+			single = append(single, i)
+		}
+	}
 	var wg sync.WaitGroup
-	next := make(chan int, len(items))
-	for i := range items {
+	for name, idx := range grouped {
+		if len(idx) == 1 {
+			single = append(single, idx[0])
+			continue
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); d.callBatched(ctx, name, items, idx, resps) }()
+	}
+	next := make(chan int, len(single))
+	for _, i := range single {
 		next <- i
 	}
 	close(next)
-	for range min(batchWorkersMax, len(items)) {
+	for range min(batchWorkersMax, len(single)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				run(i)
+				resps[i], hooks[i] = d.call(ctx, items[i].req, conn)
 			}
 		}()
 	}
 	wg.Wait()
 	return resps, hooks
+}
+
+// callBatched runs the items idx of a batch, all calls of method name,
+// through its batch form in one call, and fills their responses.
+func (d *dispatcher) callBatched(ctx context.Context, name string, items []messageItem, idx []int, resps []*response) {
+	calls := make([]*Call, 0, len(idx))
+	var run []int
+	for _, i := range idx {
+		params, perr := parseParams(items[i].req.params)
+		if perr != nil {
+			if !items[i].req.isNotification() {
+				resps[i] = errorResponse(items[i].req.id, perr)
+			}
+			continue
+		}
+		calls = append(calls, &Call{Params: params})
+		run = append(run, i)
+	}
+	if len(calls) == 0 {
+		return
+	}
+	results := d.invokeBatch(ctx, d.batched[name], calls, name)
+	for k, i := range run {
+		resps[i] = d.respond(items[i].req, results[k].Result, results[k].Err)
+	}
+}
+
+// invokeBatch is invoke for a batch form: a panic answers every call with
+// an internal error.
+func (d *dispatcher) invokeBatch(ctx context.Context, m BatchMethod, calls []*Call, name string) (results []CallResult) {
+	defer func() {
+		if p := recover(); p != nil {
+			d.log.Error("rpc: method panicked", "method", name, "panic", fmt.Sprint(p))
+			results = make([]CallResult, len(calls))
+			for i := range results {
+				results[i].Err = &Error{Code: CodeInternal, Message: "internal error"}
+			}
+		}
+	}()
+	results = m(ctx, calls)
+	if len(results) != len(calls) {
+		panic(fmt.Sprintf("rpc: %s batch form returned %d results for %d calls", name, len(results), len(calls)))
+	}
+	return results
 }
 
 // call runs one request; it returns nil for a notification.
@@ -250,12 +326,24 @@ func (d *dispatcher) call(ctx context.Context, req *request, conn *wsConn) (resp
 	if err != nil {
 		return errorResponse(req.id, toError(err)), nil
 	}
+	return d.respond(req, result, nil), c.afterReply
+}
+
+// respond turns a call's outcome into its response (nil for a
+// notification).
+func (d *dispatcher) respond(req *request, result any, err error) *response {
+	if req.isNotification() {
+		return nil
+	}
+	if err != nil {
+		return errorResponse(req.id, toError(err))
+	}
 	raw, merr := json.Marshal(result)
 	if merr != nil {
 		d.log.Error("rpc: encode result", "method", req.method, "err", merr)
-		return errorResponse(req.id, &Error{Code: CodeInternal, Message: "encode result: " + merr.Error()}), nil
+		return errorResponse(req.id, &Error{Code: CodeInternal, Message: "encode result: " + merr.Error()})
 	}
-	return &response{JSONRPC: jsonrpcVersion, ID: req.id, Result: raw}, c.afterReply
+	return &response{JSONRPC: jsonrpcVersion, ID: req.id, Result: raw}
 }
 
 // invoke runs m, turning a panic in a handler or a backend into an internal

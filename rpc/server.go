@@ -142,7 +142,11 @@ func NewServer(cfg Config, backend Backend, logger *slog.Logger) *Server {
 	api := &synodAPI{b: backend, hub: s.hub, cfg: cfg}
 	methods := registry{}
 	methods.register(Namespace, api.methods())
-	s.disp = &dispatcher{methods: methods, batchMax: cfg.BatchItemsMax, log: s.log}
+	batched := map[string]BatchMethod{}
+	for name, m := range api.batchMethods() {
+		batched[Namespace+"_"+name] = m
+	}
+	s.disp = &dispatcher{methods: methods, batched: batched, batchMax: cfg.BatchItemsMax, log: s.log}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", s.serveRPC)

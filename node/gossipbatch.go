@@ -1,0 +1,94 @@
+package node
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/synod-chain/synod/ledger"
+)
+
+// Gossip batching of wallet txs.
+const (
+	// gossipLinger is how long accepted txs wait for company before they
+	// are gossiped. Every gossip message costs each peer a stream write,
+	// a decode, a signature batch and a forward, whatever its size; at a
+	// few thousand txs a second a few milliseconds turn messages of two or
+	// three txs into messages of tens, while a block still waits a whole
+	// tick (50 ms by default) for its txs.
+	gossipLinger = 5 * time.Millisecond
+	// gossipFlushTxs publishes at once when this many txs wait.
+	gossipFlushTxs = 512
+)
+
+// gossipBatcher collects txs to gossip and publishes them together, at
+// most gossipLinger after the first of them arrived. add never blocks on
+// the network: the publisher runs on its own goroutine.
+type gossipBatcher struct {
+	publish func([]*ledger.Tx)
+
+	mu      sync.Mutex
+	pending []*ledger.Tx
+	wake    chan struct{} // 1-buffered: txs are pending
+	full    chan struct{} // 1-buffered: gossipFlushTxs are pending
+}
+
+func newGossipBatcher(publish func([]*ledger.Tx)) *gossipBatcher {
+	return &gossipBatcher{publish: publish, wake: make(chan struct{}, 1), full: make(chan struct{}, 1)}
+}
+
+// add queues txs for the next gossip message. The queue is bounded by
+// what the ingress admits: every tx here is in the mempool.
+func (g *gossipBatcher) add(txs []*ledger.Tx) {
+	g.mu.Lock()
+	g.pending = append(g.pending, txs...)
+	n := len(g.pending)
+	g.mu.Unlock()
+	signal(g.wake)
+	if n >= gossipFlushTxs {
+		signal(g.full)
+	}
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// run publishes until ctx ends, then publishes what is left.
+func (g *gossipBatcher) run(ctx context.Context) {
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			g.flush()
+			return
+		case <-g.wake:
+		}
+		timer.Reset(gossipLinger)
+		select {
+		case <-ctx.Done():
+		case <-timer.C:
+		case <-g.full:
+		}
+		timer.Stop()
+		g.flush()
+	}
+}
+
+func (g *gossipBatcher) flush() {
+	g.mu.Lock()
+	txs := g.pending
+	g.pending = nil
+	g.mu.Unlock()
+	select {
+	case <-g.full: // consumed by this flush
+	default:
+	}
+	if len(txs) > 0 {
+		g.publish(txs)
+	}
+}

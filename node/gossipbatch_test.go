@@ -1,0 +1,75 @@
+package node
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/synod-chain/synod/ledger"
+)
+
+type publishLog struct {
+	mu     sync.Mutex
+	groups []int
+	txs    int
+}
+
+func (p *publishLog) publish(txs []*ledger.Tx) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.groups = append(p.groups, len(txs))
+	p.txs += len(txs)
+}
+
+func (p *publishLog) snapshot() ([]int, int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]int(nil), p.groups...), p.txs
+}
+
+func waitPublished(t *testing.T, p *publishLog, txs int) []int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		groups, n := p.snapshot()
+		if n == txs {
+			return groups
+		}
+		if n > txs || time.Now().After(deadline) {
+			t.Fatalf("published %d txs in %v, want %d", n, groups, txs)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestGossipBatcherGroupsTxs: txs added within the linger go out in one
+// message; a full batch goes out without waiting; shutdown publishes
+// what is left.
+func TestGossipBatcherGroupsTxs(t *testing.T) {
+	var p publishLog
+	g := newGossipBatcher(p.publish)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { g.run(ctx); close(done) }()
+
+	for range 5 {
+		g.add([]*ledger.Tx{{}, {}}) // well inside the linger
+	}
+	if groups := waitPublished(t, &p, 10); len(groups) != 1 {
+		t.Fatalf("10 txs added together went out as %v", groups)
+	}
+
+	start := time.Now()
+	g.add(make([]*ledger.Tx, gossipFlushTxs))
+	waitPublished(t, &p, 10+gossipFlushTxs)
+	if waited := time.Since(start); waited > time.Second {
+		t.Fatalf("a full batch waited %v", waited)
+	}
+
+	cancel()
+	<-done
+	g.add([]*ledger.Tx{{}}) // after run returned: stays pending
+	g.flush()
+	waitPublished(t, &p, 11+gossipFlushTxs)
+}
