@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -49,6 +51,16 @@ const (
 	// storeBlockCacheBytes caches uncompressed sstable blocks (Pebble's
 	// default is 8 MiB, which the index blocks alone outgrow).
 	storeBlockCacheBytes = 64 << 20
+	// storeMemTableBytes and storeL0CompactionFiles: larger flushes and
+	// more of them per compaction into the bottom level. The tx index,
+	// accounts and their history are keyed by hashes and addresses, so
+	// every compaction into the bottom level rewrites tables across the
+	// whole key space; merging more new data per rewrite cut the store's
+	// CPU per transfer by about a quarter (12.8 to 9.5 µs, 600k transfers).
+	// Account reads rarely search the memtable: the cache and the
+	// existence filter answer most of them.
+	storeMemTableBytes     = 32 << 20
+	storeL0CompactionFiles = 8
 	// storeBloomBitsPerKey gives about a 1% false-positive rate.
 	storeBloomBitsPerKey = 10
 )
@@ -83,12 +95,14 @@ type Store struct {
 	stateHash LtHash
 	init      bool
 
-	accounts *accountCache // nil when disabled
+	accounts *accountCache  // nil when disabled
+	exists   *accountFilter // addresses with an account; nil with the cache
 }
 
 // OpenStore opens (creating if needed) the store in dir.
 func OpenStore(dir string, opts StoreOptions) (*Store, error) {
-	popts := &pebble.Options{Logger: PebbleLogger(opts.Logger), FS: opts.FS, CacheSize: storeBlockCacheBytes}
+	popts := &pebble.Options{Logger: PebbleLogger(opts.Logger), FS: opts.FS, CacheSize: storeBlockCacheBytes,
+		MemTableSize: storeMemTableBytes, L0CompactionThreshold: storeL0CompactionFiles}
 	// Bloom filters on every level: many account reads under load are of
 	// recipients never seen before, and without a filter a read of a
 	// missing key searches every level's index.
@@ -108,7 +122,37 @@ func OpenStore(dir string, opts StoreOptions) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	if s.accounts != nil {
+		if err := s.loadAccountFilter(); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// loadAccountFilter fills the existence filter from the account table,
+// reading keys only.
+func (s *Store) loadAccountFilter() error {
+	iter, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{tableAccount}, UpperBound: []byte{tableAccount + 1}})
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	var addrs []crypto.Address
+	for ok := iter.First(); ok; ok = iter.Next() {
+		k := iter.Key()
+		if len(k) != 1+crypto.AddressBytes {
+			iter.Close()
+			return fmt.Errorf("%w: account key of %d bytes", ErrStoreCorrupt, len(k))
+		}
+		addrs = append(addrs, crypto.Address(k[1:]))
+	}
+	if err := errors.Join(iter.Error(), iter.Close()); err != nil {
+		return fmt.Errorf("store: read account keys: %w", err)
+	}
+	s.exists = newAccountFilter(len(addrs))
+	s.exists.add(slices.Values(addrs))
+	return nil
 }
 
 func (s *Store) load() error {
@@ -284,6 +328,9 @@ func (s *Store) GetAccount(addr crypto.Address) (Account, error) {
 			return a, nil
 		}
 		gen = g
+		if !s.exists.mayHold(addr) {
+			return Account{}, nil // certainly never written: the empty account
+		}
 	}
 	a, err := s.readAccount(addr)
 	if err == nil && s.accounts != nil {
@@ -308,9 +355,12 @@ func (s *Store) readAccount(addr crypto.Address) (Account, error) {
 	return a, nil
 }
 
-// cacheWrite refreshes the cached accounts a durable diff changed.
+// cacheWrite records what a durable diff changed in the existence filter
+// and the cache, in that order: a reader that misses the cache must find
+// the address in the filter.
 func (s *Store) cacheWrite(diff *StateDiff) {
 	if s.accounts != nil {
+		s.exists.add(maps.Keys(diff.Accounts))
 		s.accounts.write(diff.Accounts)
 	}
 }

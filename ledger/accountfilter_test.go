@@ -1,0 +1,49 @@
+package ledger
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/synod-chain/synod/crypto"
+)
+
+func randomAddrs(rng *rand.Rand, n int) []crypto.Address {
+	out := make([]crypto.Address, n)
+	for i := range out {
+		for j := range out[i] {
+			out[i][j] = byte(rng.Uint32())
+		}
+	}
+	return out
+}
+
+// TestAccountFilterNoFalseNegatives: every address added is reported as
+// possibly held, across growth into several parts, and the false-positive
+// rate stays near its design (about 1% per part).
+func TestAccountFilterNoFalseNegatives(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	f := newAccountFilter(0)
+	added := randomAddrs(rng, 5*accountFilterMinKeys) // forces growth
+	for i := 0; i < len(added); i += 1000 {
+		f.add(slices.Values(added[i:min(i+1000, len(added))]))
+	}
+	if len(f.parts) < 2 {
+		t.Fatalf("filter did not grow: %d part(s)", len(f.parts))
+	}
+	for i, a := range added {
+		if !f.mayHold(a) {
+			t.Fatalf("address %d added but reported absent", i)
+		}
+	}
+	absent := randomAddrs(rng, 100_000)
+	fp := 0
+	for _, a := range absent {
+		if f.mayHold(a) {
+			fp++
+		}
+	}
+	if rate := float64(fp) / float64(len(absent)); rate > 0.05 {
+		t.Fatalf("false-positive rate %.3f with %d parts", rate, len(f.parts))
+	}
+}
