@@ -80,6 +80,9 @@ type driver struct {
 	inbox   chan inboundMessage
 	// statusReq asks the loop for the replica's one-line state.
 	statusReq chan chan string
+	// txsArrived tells the loop the mempool got new txs (1-buffered: one
+	// pending signal stands for any number of arrivals).
+	txsArrived chan struct{}
 	synced    chan deliveredBlock
 	observer  CommitObserver
 	metrics   *Metrics
@@ -156,6 +159,10 @@ type driverConfig struct {
 	// SigCache holds the txs whose signatures the mempool verified, so
 	// block validation does not verify them again; nil disables it.
 	SigCache *ledger.SigCache
+	// TxsArrived, signalled (without blocking) whenever the mempool takes
+	// new txs, lets an idle primary propose at once; nil makes one that
+	// only notifyTxs signals.
+	TxsArrived chan struct{}
 	// EmptyBlockInterval is how often an idle primary proposes.
 	EmptyBlockInterval time.Duration
 	// Byzantine, a test hook, makes this validator misbehave (see
@@ -189,12 +196,16 @@ func newDriver(cfg driverConfig) (*driver, error) {
 		chain.SetSigCache(cfg.SigCache)
 	}
 	genesisBlock, _ := ledger.GenesisBlock(cfg.Genesis)
+	if cfg.TxsArrived == nil {
+		cfg.TxsArrived = make(chan struct{}, 1)
+	}
 	d := &driver{
 		log: cfg.Logger, genesis: cfg.Genesis, chain: chain, store: cfg.Store, wal: cfg.WAL,
 		net: cfg.Net, pool: cfg.Pool, tick: cfg.Tick, now: cfg.Now, observer: cfg.Observer,
 		metrics: cfg.Metrics, penalize: cfg.Penalize, catchUp: cfg.CatchUp,
 		inbox:      make(chan inboundMessage, inboxMessagesMax),
 		statusReq:  make(chan chan string),
+		txsArrived: cfg.TxsArrived,
 		synced:     make(chan deliveredBlock, deliveredBlocksMax),
 		walRecords: len(records),
 	}
@@ -271,6 +282,11 @@ func (d *driver) deliver(from string, raw []byte) {
 	}
 }
 
+// notifyTxs tells the loop that txs arrived, without blocking: a primary
+// with nothing in flight then proposes at once instead of at the next
+// tick.
+func (d *driver) notifyTxs() { signal(d.txsArrived) }
+
 // deliverSynced queues a block fetched by block sync; it blocks until the
 // loop takes it or ctx ends, so sync goes at the pace of the loop.
 func (d *driver) deliverSynced(ctx context.Context, b *ledger.Block, cert *ledger.CommitCertificate) error {
@@ -304,11 +320,13 @@ func (d *driver) run(ctx context.Context) error {
 			}
 		case m := <-d.omInbox: // nil, never ready, unless om_verify
 			d.om.receive(m.from, m.raw)
+		case <-d.txsArrived:
+			d.proposeNow()
 		case reply := <-d.statusReq:
 			reply <- d.replica.Status()
 		case s := <-d.synced:
-			if err := d.replica.DeliverCommitted(s.block, s.cert); err != nil && !errors.Is(err, pbft.ErrNotNext) {
-				d.log.Warn("synced block refused", "height", s.block.Height(), "err", err)
+			if err := d.takeSynced(s); err != nil {
+				return err
 			}
 		}
 	}
@@ -361,8 +379,23 @@ func (d *driver) handleReady() error {
 			return err
 		}
 		d.replica.Advance()
+		// A commit may have emptied the pipeline; only after a block that
+		// ordered txs, so a chain of empty eager blocks cannot start.
+		if n := len(rd.Committed); n > 0 && len(rd.Committed[n-1].Block.Txs) > 0 {
+			d.proposeNow()
+		}
 	}
 	return nil
+}
+
+// proposeNow lets the replica propose between ticks (if it is the primary
+// with nothing in flight) when the mempool holds a tx executable on the
+// committed state; otherwise the next tick decides.
+func (d *driver) proposeNow() {
+	if len(d.pool.ReapAfter(1, int(d.genesis.Consensus.BlockBytesMax), nextNonce(d.store))) == 0 {
+		return
+	}
+	d.replica.ProposeNow(d.now().UnixMilli())
 }
 
 func (d *driver) persist(recs []pbft.Record) error {

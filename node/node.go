@@ -49,24 +49,26 @@ type RunOptions struct {
 
 // Node is a running validator.
 type Node struct {
-	cfg       Config
-	genesis   *ledger.Genesis
-	vals      *ledger.ValidatorSet
-	self      uint16
-	log       *slog.Logger
-	store     *ledger.Store
-	wal       *WAL
-	pool      *mempool.Mempool
-	host      *p2p.Host
-	driver    *driver
-	metrics   *Metrics
-	events    *blockFeed
-	sigs      *ledger.SigCache
-	journal   *txJournal
-	ingress   *txIngress
-	gossip    *gossipBatcher
-	peerOf    []peer.ID // validator index → peer id, from genesis
-	startedAt time.Time
+	cfg     Config
+	genesis *ledger.Genesis
+	vals    *ledger.ValidatorSet
+	self    uint16
+	log     *slog.Logger
+	store   *ledger.Store
+	wal     *WAL
+	pool    *mempool.Mempool
+	host    *p2p.Host
+	driver  *driver
+	metrics *Metrics
+	events  *blockFeed
+	sigs    *ledger.SigCache
+	journal *txJournal
+	ingress *txIngress
+	// txsArrived wakes the consensus loop when the mempool takes txs.
+	txsArrived chan struct{}
+	gossip     *gossipBatcher
+	peerOf     []peer.ID // validator index → peer id, from genesis
+	startedAt  time.Time
 
 	syncMu  sync.Mutex
 	syncing bool
@@ -116,7 +118,7 @@ func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
 		return nil, fmt.Errorf("%w: %s", ErrNotValidator, keys.Validator.Public())
 	}
 	n := &Node{cfg: cfg, genesis: g, vals: vals, self: uint16(self), log: logger.With("node", cfg.Moniker),
-		events: newBlockFeed(), startedAt: time.Now(), sigs: ledger.NewSigCache(2 * cfg.Mempool.TxsMax)}
+		events: newBlockFeed(), startedAt: time.Now(), txsArrived: make(chan struct{}, 1), sigs: ledger.NewSigCache(2 * cfg.Mempool.TxsMax)}
 	closeOnErr := func(c io.Closer) {
 		if err != nil {
 			c.Close()
@@ -171,7 +173,10 @@ func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
 			n.log.Debug("publish txs", "txs", len(txs), "err", err)
 		}
 	})
-	n.ingress = newTxIngress(n.pool.AddBatch, n.journal.add, n.gossip.add)
+	n.ingress = newTxIngress(n.pool.AddBatch, n.journal.add, func(txs []*ledger.Tx) {
+		signal(n.txsArrived)
+		n.gossip.add(txs)
+	})
 	n.driver, err = newDriver(driverConfig{
 		Genesis: g, Self: n.self, Key: keys.Validator, Store: n.store, WAL: n.wal,
 		Net: validatorNet{host: n.host, peers: n.peerOf, self: int(n.self)}, Pool: n.pool,
@@ -180,6 +185,7 @@ func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
 		Penalize:           n.penalize,
 		CatchUp:            n.catchUp,
 		SigCache:           n.sigs,
+		TxsArrived:         n.txsArrived,
 		EmptyBlockInterval: time.Duration(cfg.Consensus.EmptyBlockIntervalMs) * time.Millisecond,
 		Byzantine:          cfg.Testing.Byzantine,
 		OMVerify:           cfg.OMVerify,
@@ -249,6 +255,9 @@ func (n *Node) startHost(ctx context.Context, cfg Config, keys HomeKeys) error {
 func (n *Node) validateGossipTxs(txs []*ledger.Tx) []error {
 	errs := n.pool.AddBatch(txs)
 	for i, err := range errs {
+		if err == nil {
+			signal(n.txsArrived)
+		}
 		if err != nil && isProvablyInvalid(err) {
 			n.metrics.txsRejected.WithLabelValues("gossip").Inc()
 			errs[i] = fmt.Errorf("%w: %w", p2p.ErrInvalid, err)
@@ -449,7 +458,8 @@ func (n *Node) catchUp(from, to uint64, signers []uint16) {
 }
 
 // catchUpFrom fetches [from, to] trying the given peers first, then every
-// connected peer.
+// connected peer, and feeds the blocks to the consensus loop through the
+// block sync pipeline (syncpipeline.go). One sync runs at a time.
 func (n *Node) catchUpFrom(from, to uint64, candidates []peer.ID) {
 	n.syncMu.Lock()
 	if n.syncing {
@@ -460,31 +470,7 @@ func (n *Node) catchUpFrom(from, to uint64, candidates []peer.ID) {
 	n.syncMu.Unlock()
 	go func() {
 		defer func() { n.syncMu.Lock(); n.syncing = false; n.syncMu.Unlock() }()
-		candidates = append(candidates, n.host.Peers()...)
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		for h := from; h <= to; {
-			got := 0
-			for _, p := range candidates {
-				blocks, err := n.host.FetchBlocks(ctx, p, h, int(min(to-h+1, syncBatchBlocks)))
-				if err != nil || len(blocks) == 0 {
-					n.log.Debug("block sync", "peer", p, "from", h, "err", err)
-					continue
-				}
-				for _, sb := range blocks {
-					if err := n.driver.deliverSynced(ctx, sb.Block, sb.Certificate); err != nil {
-						return
-					}
-				}
-				got = len(blocks)
-				break
-			}
-			if got == 0 {
-				n.log.Warn("block sync found no peer serving", "from", h, "to", to)
-				return
-			}
-			h += uint64(got)
-		}
+		n.syncRange(context.Background(), from, to, candidates)
 	}()
 }
 

@@ -45,8 +45,22 @@ func TestWalletTransfersOverRPC(t *testing.T) {
 	}
 	alice, _ := crypto.GenerateKey(rand.Reader)
 	bob, _ := crypto.GenerateKey(rand.Reader)
+	var lastHeight uint64
 	send := func(c *client.Client, from crypto.PrivateKey, to crypto.Address, amount, fee uint64) *rpc.Transaction {
 		t.Helper()
+		// Read-your-writes across nodes: this node must have applied the
+		// block of the previous transfer (committed at another node)
+		// before its pending nonce can count it.
+		for {
+			h, err := c.BlockNumber(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h >= lastHeight {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 		nonce, err := c.Nonce(ctx, from.Public().Address(), rpc.NoncePending)
 		if err != nil {
 			t.Fatal(err)
@@ -60,6 +74,9 @@ func TestWalletTransfersOverRPC(t *testing.T) {
 		receipt, err := c.WaitForTx(ctx, h)
 		if err != nil || receipt.Status != "committed" {
 			t.Fatalf("wait for %s: %v %+v", h.Short(), err, receipt)
+		}
+		if receipt.Height != nil {
+			lastHeight = *receipt.Height
 		}
 		return receipt
 	}

@@ -60,6 +60,20 @@ func (r *Replica) tryPropose() {
 	r.advance(h)
 }
 
+// ProposeNow lets the primary pre-prepare at once, between ticks, when it
+// has no proposal in flight: the node calls it when transactions arrive
+// and after a commit, so on a quiet network a transaction does not wait
+// for the next tick. With proposals in flight it does nothing: under load
+// the pipeline and the tick set the pace, and blocks stay large. now is
+// the node's clock, as for Tick.
+func (r *Replica) ProposeNow(now int64) {
+	if r.changing || !r.isPrimary() || r.nextPropose > r.committed+1 {
+		return
+	}
+	r.now = max(r.now, now)
+	r.tryPropose()
+}
+
 // stepPrePrepare accepts a proposal from the primary of the current view.
 func (r *Replica) stepPrePrepare(m *Message) error {
 	if m.From != r.primary(m.View) {
