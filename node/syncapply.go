@@ -1,0 +1,131 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/synod-chain/synod/consensus/pbft"
+	"github.com/synod-chain/synod/ledger"
+)
+
+// syncApplyBlocksMax bounds the synced blocks the loop takes at once and
+// stores in one fsynced batch. Until they are stored, each block's state
+// is an overlay on its parent's, and an account read walks the overlays:
+// a few dozen keeps that walk short while an fsync serves many blocks.
+const syncApplyBlocksMax = 32
+
+// takeSynced hands the replica first and the synced blocks queued behind
+// it (up to syncApplyBlocksMax, without waiting for more). The replica
+// verifies each one's certificate and validates it exactly as for a single
+// block; the ones it commits are then stored together.
+func (d *driver) takeSynced(first deliveredBlock) error {
+	batch := make([]deliveredBlock, 1, syncApplyBlocksMax)
+	batch[0] = first
+drain:
+	for len(batch) < syncApplyBlocksMax {
+		select {
+		case s := <-d.synced:
+			batch = append(batch, s)
+		default:
+			break drain
+		}
+	}
+	for _, s := range batch {
+		if err := d.replica.DeliverCommitted(s.block, s.cert); err != nil && !errors.Is(err, pbft.ErrNotNext) {
+			d.log.Warn("synced block refused", "height", s.block.Height(), "err", err)
+		}
+	}
+	return d.handleSyncedReady()
+}
+
+// handleSyncedReady is handleReady for the output of DeliverCommitted, in
+// the same order (persist, send, apply, events, advance), except that the
+// committed blocks are stored in one fsynced batch.
+func (d *driver) handleSyncedReady() error {
+	for d.replica.HasReady() {
+		rd := d.replica.Ready()
+		if err := d.persist(rd.Persist); err != nil {
+			return err
+		}
+		d.send(rd.Messages)
+		if err := d.applyBatch(rd.Committed); err != nil {
+			return err
+		}
+		if err := d.handleEvents(rd.Events); err != nil {
+			return err
+		}
+		d.replica.Advance()
+	}
+	return nil
+}
+
+// send hands out a Ready's messages, as handleReady does.
+func (d *driver) send(msgs []pbft.Outbound) {
+	if d.byz != nil {
+		msgs = d.byz.outgoing(msgs)
+	}
+	for _, out := range msgs {
+		raw := pbft.Encode(out.Msg)
+		d.metrics.consensusSent.WithLabelValues(out.Msg.Kind.String()).Inc()
+		if out.To == pbft.Broadcast {
+			d.net.BroadcastConsensus(raw)
+		} else {
+			d.net.SendConsensus(out.To, raw)
+		}
+	}
+}
+
+// applyBatch is apply for consecutive committed blocks, stored in batches
+// of at most ledger.ApplyBlocksMax with one fsync each.
+func (d *driver) applyBatch(committed []pbft.CommittedBlock) error {
+	for len(committed) > 0 {
+		k := min(len(committed), ledger.ApplyBlocksMax)
+		if err := d.applyBatchOnce(committed[:k]); err != nil {
+			return err
+		}
+		committed = committed[k:]
+	}
+	return nil
+}
+
+func (d *driver) applyBatchOnce(committed []pbft.CommittedBlock) error {
+	// Validate first, commit after: the pending chain reads the store as
+	// the state under its head, and the store takes the blocks only at
+	// the end, so no block may be validated on a committed parent that is
+	// not stored yet.
+	for _, c := range committed {
+		if _, ok := d.chain.Block(c.Block.Hash()); !ok {
+			if err := d.chain.Validate(c.Block); err != nil {
+				return fmt.Errorf("committed block %d fails validation (more than f faulty?): %w", c.Block.Height(), err)
+			}
+		}
+	}
+	writes := make([]ledger.BlockWrite, len(committed))
+	for i, c := range committed {
+		_, diff, err := d.chain.Commit(c.Block.Hash())
+		if err != nil {
+			return fmt.Errorf("commit block %d: %w", c.Block.Height(), err)
+		}
+		writes[i] = ledger.BlockWrite{Block: c.Block, Certificate: c.Certificate, Diff: diff}
+	}
+	if err := d.store.ApplyBlocks(writes); err != nil {
+		return fmt.Errorf("store blocks %d..%d: %w", committed[0].Block.Height(), committed[len(committed)-1].Block.Height(), err)
+	}
+	for _, c := range committed {
+		d.afterApply(c.Block, c.Certificate)
+	}
+	return nil
+}
+
+// afterApply is what apply does once a block is stored: tell the mempool,
+// the metrics and the observer.
+func (d *driver) afterApply(b *ledger.Block, cert *ledger.CommitCertificate) {
+	d.pool.Update(b.Txs, d.store)
+	now := d.now()
+	d.metrics.observeCommit(b, now)
+	d.lastCommitMs.Store(now.UnixMilli())
+	d.committedTxs.Add(uint64(len(b.Txs)))
+	if d.observer != nil {
+		d.observer(b, cert)
+	}
+}

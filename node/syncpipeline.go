@@ -1,0 +1,238 @@
+package node
+
+import (
+	"context"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/synod-chain/synod/crypto"
+	"github.com/synod-chain/synod/ledger"
+	"github.com/synod-chain/synod/p2p"
+)
+
+// Block sync runs as a pipeline of three stages, so that the consensus
+// loop, which must check, validate and store every block in order on one
+// goroutine, never waits for the network or spends its time on tx
+// signatures:
+//
+//  1. fetch: batches of syncBatchBlocks blocks from a peer (fetchRange);
+//  2. check ahead: each block's commit certificate, then its txs'
+//     signatures in large batches, recording the valid ones in the node's
+//     SigCache (checkAhead);
+//  3. the loop: the replica verifies each certificate again and the
+//     pending chain validates the block, finding its signatures cached,
+//     then the blocks are stored a batch per fsync (syncapply.go).
+//
+// Stage 2 decides nothing about a block: a tx whose signature fails is
+// just not recorded, so the loop verifies it again and refuses its block.
+// It checks certificates first only so that a peer serving uncertified
+// blocks cannot make this node verify their txs' signatures.
+
+// Block sync pipeline limits.
+const (
+	// syncFetchAheadBatches: fetched batches waiting for stage 2.
+	syncFetchAheadBatches = 2
+	// syncCheckBatchTxsMax bounds the signatures verified in one batch
+	// (a larger batch is cheaper per signature, up to a few thousand).
+	syncCheckBatchTxsMax = 4096
+	// syncAheadTxsMax bounds the txs verified ahead of the store: their
+	// hashes must still be in the SigCache when the loop validates them.
+	syncAheadTxsMax = 32 << 10
+	// syncRunTimeout bounds one sync run; watchPeers starts another if
+	// the node is still behind.
+	syncRunTimeout = time.Minute
+	// syncAheadPoll is how often stage 2 looks at the store head while it
+	// is syncAheadTxsMax ahead.
+	syncAheadPoll = time.Millisecond
+)
+
+// fetchedBatch is a batch of blocks and the peer that served it.
+type fetchedBatch struct {
+	from   peer.ID
+	blocks []p2p.SyncedBlock
+}
+
+// syncRange fetches [from, to] from the candidates (then any connected
+// peer) and hands the blocks to the consensus loop in order; it returns
+// when done, when no peer serves the next height, or on the first block
+// whose certificate does not verify.
+func (n *Node) syncRange(ctx context.Context, from, to uint64, candidates []peer.ID) {
+	ctx, cancel := context.WithTimeout(ctx, syncRunTimeout)
+	defer cancel()
+	fetched := make(chan fetchedBatch, syncFetchAheadBatches)
+	go n.fetchRange(ctx, from, to, candidates, fetched)
+	ahead := syncAhead{store: n.store, budget: n.syncAheadBudget()}
+	for fb := range fetched {
+		for blocks := fb.blocks; len(blocks) > 0; {
+			k := checkChunk(blocks)
+			if !ahead.wait(ctx, blockTxs(blocks[:k])) {
+				return
+			}
+			good, err := n.checkAhead(blocks[:k])
+			for _, sb := range blocks[:good] {
+				if n.driver.deliverSynced(ctx, sb.Block, sb.Certificate) != nil {
+					return
+				}
+				ahead.delivered(sb.Block)
+			}
+			if err != nil {
+				n.log.Warn("block sync: peer served an uncertified block", "peer", fb.from, "height", blocks[good].Block.Height(), "err", err)
+				n.host.Penalize(fb.from, "block sync: invalid commit certificate")
+				return
+			}
+			blocks = blocks[k:]
+		}
+	}
+}
+
+// syncAheadBudget is syncAheadTxsMax, less if the SigCache is small: it
+// holds 2*TxsMax hashes (see open) and the mempool adds to it meanwhile.
+func (n *Node) syncAheadBudget() int {
+	return max(1, min(syncAheadTxsMax, n.cfg.Mempool.TxsMax/2))
+}
+
+// fetchRange is stage 1: it fetches [from, to] in batches into out, trying
+// the candidates first, then every connected peer, and closes out.
+func (n *Node) fetchRange(ctx context.Context, from, to uint64, candidates []peer.ID, out chan<- fetchedBatch) {
+	defer close(out)
+	candidates = append(candidates, n.host.Peers()...)
+	for h := from; h <= to; {
+		got := 0
+		for _, p := range candidates {
+			blocks, err := n.host.FetchBlocks(ctx, p, h, int(min(to-h+1, syncBatchBlocks)))
+			if err != nil || len(blocks) == 0 {
+				n.log.Debug("block sync", "peer", p, "from", h, "err", err)
+				continue
+			}
+			select {
+			case out <- fetchedBatch{from: p, blocks: blocks}:
+			case <-ctx.Done():
+				return
+			}
+			got = len(blocks)
+			break
+		}
+		if got == 0 {
+			if ctx.Err() == nil {
+				n.log.Warn("block sync found no peer serving", "from", h, "to", to)
+			}
+			return
+		}
+		h += uint64(got)
+	}
+}
+
+// checkChunk returns how many of blocks (at least one) stage 2 checks in
+// one signature batch.
+func checkChunk(blocks []p2p.SyncedBlock) int {
+	txs := 0
+	for i, sb := range blocks {
+		txs += len(sb.Block.Txs)
+		if i > 0 && txs > syncCheckBatchTxsMax {
+			return i
+		}
+	}
+	return len(blocks)
+}
+
+func blockTxs(blocks []p2p.SyncedBlock) int {
+	txs := 0
+	for _, sb := range blocks {
+		txs += len(sb.Block.Txs)
+	}
+	return txs
+}
+
+// checkAhead is stage 2 for blocks: it verifies their certificates against
+// the validator set and stops at the first that fails, returning how many
+// passed and why the next did not; then it verifies the signatures of the
+// passed blocks' txs in one batch and records the valid ones in n.sigs.
+func (n *Node) checkAhead(blocks []p2p.SyncedBlock) (good int, err error) {
+	for ; good < len(blocks); good++ {
+		sb := blocks[good]
+		if sb.Certificate == nil {
+			err = ledger.ErrCertWrongBlock
+			break
+		}
+		if err = sb.Certificate.VerifyFor(n.genesis.ChainID, n.vals, sb.Block); err != nil {
+			break
+		}
+	}
+	verifyTxSigs(blocks[:good], n.sigs)
+	return good, err
+}
+
+// verifyTxSigs verifies the signatures of the blocks' txs not yet in cache
+// in one batch and records the valid ones.
+func verifyTxSigs(blocks []p2p.SyncedBlock, cache *ledger.SigCache) {
+	batch := crypto.NewBatchVerifier(blockTxs(blocks))
+	var hashes []crypto.Hash
+	for _, sb := range blocks {
+		for _, tx := range sb.Block.Txs {
+			h := tx.Hash()
+			if cache.Contains(h) {
+				continue
+			}
+			batch.Add(tx.From, crypto.DomainTx, tx.ChainID, tx.SigningBytes(), tx.Signature)
+			hashes = append(hashes, h)
+		}
+	}
+	allValid, valid := batch.Verify()
+	for i, h := range hashes {
+		if allValid || valid[i] {
+			cache.Add(h)
+		}
+	}
+}
+
+// syncAhead keeps stage 2 at most budget txs ahead of the store.
+type syncAhead struct {
+	store  *ledger.Store
+	budget int
+	queue  []aheadBlock // delivered blocks, by height
+	txs    int          // their txs, less those of blocks since stored
+}
+
+type aheadBlock struct {
+	height uint64
+	txs    int
+}
+
+func (a *syncAhead) delivered(b *ledger.Block) {
+	a.queue = append(a.queue, aheadBlock{height: b.Height(), txs: len(b.Txs)})
+	a.txs += len(b.Txs)
+}
+
+// release forgets the delivered blocks the store now holds.
+func (a *syncAhead) release() {
+	head := a.store.Head().Height
+	k := 0
+	for k < len(a.queue) && a.queue[k].height <= head {
+		a.txs -= a.queue[k].txs
+		k++
+	}
+	a.queue = a.queue[k:]
+}
+
+// wait returns true once txs more fit in the budget (always when nothing
+// is ahead), false if ctx ends first.
+func (a *syncAhead) wait(ctx context.Context, txs int) bool {
+	a.release()
+	if a.txs == 0 || a.txs+txs <= a.budget {
+		return true
+	}
+	t := time.NewTicker(syncAheadPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+		}
+		a.release()
+		if a.txs == 0 || a.txs+txs <= a.budget {
+			return true
+		}
+	}
+}
