@@ -2,6 +2,9 @@ package node
 
 import (
 	"context"
+	"runtime"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -159,8 +162,28 @@ func (n *Node) checkAhead(blocks []p2p.SyncedBlock) (good int, err error) {
 			break
 		}
 	}
-	verifyTxSigs(blocks[:good], n.sigs)
+	verifyTxSigsOn(syncCheckWorkers(), blocks[:good], n.sigs)
 	return good, err
+}
+
+// syncCheckWorkers: stage 2 leaves one core to the consensus loop, the
+// stage that cannot be split, and takes the others.
+func syncCheckWorkers() int { return max(1, runtime.GOMAXPROCS(0)-1) }
+
+// verifyTxSigsOn is verifyTxSigs with the blocks split among workers
+// goroutines.
+func verifyTxSigsOn(workers int, blocks []p2p.SyncedBlock, cache *ledger.SigCache) {
+	workers = min(workers, len(blocks))
+	if workers <= 1 {
+		verifyTxSigs(blocks, cache)
+		return
+	}
+	var wg sync.WaitGroup
+	per := (len(blocks) + workers - 1) / workers
+	for part := range slices.Chunk(blocks, per) {
+		wg.Go(func() { verifyTxSigs(part, cache) })
+	}
+	wg.Wait()
 }
 
 // verifyTxSigs verifies the signatures of the blocks' txs not yet in cache

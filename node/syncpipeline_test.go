@@ -71,6 +71,26 @@ func TestCheckAheadStopsAtBadCertificateAndSkipsBadSignatures(t *testing.T) {
 	}
 }
 
+// TestVerifyTxSigsOnWorkers checks that splitting stage 2's signature
+// batch among goroutines records exactly the valid signatures, whatever
+// the number of workers (more workers than blocks included).
+func TestVerifyTxSigsOnWorkers(t *testing.T) {
+	net := newCatchUpNet(t, 6)
+	chain := syncedChain(t, net, 5, 6, &chainTamper{height: 4, tx: true})
+	for _, workers := range []int{1, 2, 3, 8} {
+		cache := ledger.NewSigCache(1000)
+		verifyTxSigsOn(workers, chain, cache)
+		for _, sb := range chain {
+			for j, tx := range sb.Block.Txs {
+				want := sb.Block.Height() != 4 || j != 0
+				if got := cache.Contains(tx.Hash()); got != want {
+					t.Fatalf("%d workers: block %d tx %d recorded %v, want %v", workers, sb.Block.Height(), j, got, want)
+				}
+			}
+		}
+	}
+}
+
 // TestSyncAheadBudget checks the bound on txs verified ahead of the store:
 // a chunk that does not fit waits (here until its context ends), one that
 // fits or comes when nothing is ahead goes at once, and blocks the store
