@@ -357,23 +357,11 @@ func (d *driver) handleReady() error {
 		if err := d.persist(rd.Persist); err != nil {
 			return err
 		}
-		msgs := rd.Messages
-		if d.byz != nil {
-			msgs = d.byz.outgoing(msgs)
-		}
-		for _, out := range msgs {
-			raw := pbft.Encode(out.Msg)
-			d.metrics.consensusSent.WithLabelValues(out.Msg.Kind.String()).Inc()
-			if out.To == pbft.Broadcast {
-				d.net.BroadcastConsensus(raw)
-			} else {
-				d.net.SendConsensus(out.To, raw)
-			}
-		}
-		for _, c := range rd.Committed {
-			if err := d.apply(c.Block, c.Certificate); err != nil {
-				return err
-			}
+		d.send(rd.Messages)
+		// Several blocks commit at once after a view change or during
+		// catch-up; they are stored in one fsynced batch.
+		if err := d.applyBatch(rd.Committed); err != nil {
+			return err
 		}
 		if err := d.handleEvents(rd.Events); err != nil {
 			return err
@@ -413,31 +401,6 @@ func (d *driver) persist(recs []pbft.Record) error {
 	return nil
 }
 
-// apply writes a committed block to the store and tells everyone who cares.
-func (d *driver) apply(b *ledger.Block, cert *ledger.CommitCertificate) error {
-	hash := b.Hash()
-	if _, ok := d.chain.Block(hash); !ok {
-		if err := d.chain.Validate(b); err != nil {
-			return fmt.Errorf("committed block %d fails validation (more than f faulty?): %w", b.Height(), err)
-		}
-	}
-	_, diff, err := d.chain.Commit(hash)
-	if err != nil {
-		return fmt.Errorf("commit block %d: %w", b.Height(), err)
-	}
-	if err := d.store.ApplyBlock(b, cert, diff); err != nil {
-		return fmt.Errorf("store block %d: %w", b.Height(), err)
-	}
-	d.pool.Update(b.Txs, d.store)
-	now := d.now()
-	d.metrics.observeCommit(b, now)
-	d.lastCommitMs.Store(now.UnixMilli())
-	d.committedTxs.Add(uint64(len(b.Txs)))
-	if d.observer != nil {
-		d.observer(b, cert)
-	}
-	return nil
-}
 
 func (d *driver) handleEvents(events []pbft.Event) error {
 	for _, ev := range events {

@@ -35,31 +35,11 @@ drain:
 			d.log.Warn("synced block refused", "height", s.block.Height(), "err", err)
 		}
 	}
-	return d.handleSyncedReady()
+	return d.handleReady()
 }
 
-// handleSyncedReady is handleReady for the output of DeliverCommitted, in
-// the same order (persist, send, apply, events, advance), except that the
-// committed blocks are stored in one fsynced batch.
-func (d *driver) handleSyncedReady() error {
-	for d.replica.HasReady() {
-		rd := d.replica.Ready()
-		if err := d.persist(rd.Persist); err != nil {
-			return err
-		}
-		d.send(rd.Messages)
-		if err := d.applyBatch(rd.Committed); err != nil {
-			return err
-		}
-		if err := d.handleEvents(rd.Events); err != nil {
-			return err
-		}
-		d.replica.Advance()
-	}
-	return nil
-}
-
-// send hands out a Ready's messages, as handleReady does.
+// send hands out a Ready's messages, through the Byzantine test rewriter
+// when one is set.
 func (d *driver) send(msgs []pbft.Outbound) {
 	if d.byz != nil {
 		msgs = d.byz.outgoing(msgs)
@@ -75,8 +55,10 @@ func (d *driver) send(msgs []pbft.Outbound) {
 	}
 }
 
-// applyBatch is apply for consecutive committed blocks, stored in batches
-// of at most ledger.ApplyBlocksMax with one fsync each.
+// applyBatch stores consecutive committed blocks, validating any the
+// pending chain does not hold yet, in batches of at most
+// ledger.ApplyBlocksMax with one fsync each, and tells the mempool, the
+// metrics and the observer about each.
 func (d *driver) applyBatch(committed []pbft.CommittedBlock) error {
 	for len(committed) > 0 {
 		k := min(len(committed), ledger.ApplyBlocksMax)
@@ -117,8 +99,8 @@ func (d *driver) applyBatchOnce(committed []pbft.CommittedBlock) error {
 	return nil
 }
 
-// afterApply is what apply does once a block is stored: tell the mempool,
-// the metrics and the observer.
+// afterApply tells the mempool, the metrics and the observer about a
+// stored block.
 func (d *driver) afterApply(b *ledger.Block, cert *ledger.CommitCertificate) {
 	d.pool.Update(b.Txs, d.store)
 	now := d.now()
