@@ -34,8 +34,8 @@ func FuzzDecodeTxBatch(f *testing.F) {
 	}
 	f.Add(EncodeTxBatch(txs))
 	f.Add(EncodeTxBatch(txs[:1]))
-	f.Add([]byte{txBatchVersion, 0, 0, 0, 0})
-	f.Add([]byte{txBatchVersion, 0xff, 0xff, 0xff, 0xff})
+	f.Add([]byte{txBatchVersion, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Add([]byte{txBatchVersion, 1, 2, 3, 4, 5, 6, 7, 8, 0xff, 0xff, 0xff, 0xff})
 	f.Add(append(EncodeTxBatch(txs[:1]), 0))
 	const txsMax, bytesMax = 64, 64 << 10
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -49,7 +49,11 @@ func FuzzDecodeTxBatch(f *testing.F) {
 		if len(got) == 0 || len(got) > txsMax {
 			t.Fatalf("accepted %d txs", len(got))
 		}
-		if !bytes.Equal(EncodeTxBatch(got), b) {
+		encs := make([][]byte, len(got))
+		for i, tx := range got {
+			encs[i] = tx.Encode()
+		}
+		if !bytes.Equal(encodeTxBatch(binary.BigEndian.Uint64(b[1:]), encs), b) {
 			t.Fatalf("accepted a non-canonical batch")
 		}
 	})
@@ -169,7 +173,7 @@ func TestTxBatchSplitRespectsLimits(t *testing.T) {
 	const txsMax, bytesMax = 7, 2048
 	next := 0
 	for _, batch := range splitTxBatches(encs, txsMax, bytesMax) {
-		payload := encodeTxBatch(batch)
+		payload := encodeTxBatch(uint64(len(batch)), batch)
 		txs, err := DecodeTxBatch(payload, txsMax, bytesMax)
 		if err != nil {
 			t.Fatalf("batch does not decode within limits: %v", err)
@@ -184,7 +188,7 @@ func TestTxBatchSplitRespectsLimits(t *testing.T) {
 	if next != 100 {
 		t.Fatalf("split kept %d of 100 txs", next)
 	}
-	if _, err := DecodeTxBatch(binary.BigEndian.AppendUint32([]byte{txBatchVersion}, 1<<30), txsMax, bytesMax); !errors.Is(err, ErrMalformed) {
+	if _, err := DecodeTxBatch(binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64([]byte{txBatchVersion}, 7), 1<<30), txsMax, bytesMax); !errors.Is(err, ErrMalformed) {
 		t.Errorf("huge count: %v", err)
 	}
 }

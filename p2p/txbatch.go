@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 
 	"github.com/synod-chain/synod/ledger"
 )
@@ -20,13 +21,19 @@ var (
 
 // Tx batch wire format (a gossip message's payload):
 //
-//	version u8 = 1 | count u32 | count × (length u16 | canonical tx)
+//	version u8 = 2 | publication u64 | count u32 | count × (length u16 | canonical tx)
 //
 // count is at least 1 and no tx appears twice, so one message cannot make
-// a validator check the same tx again and again.
+// a validator check the same tx again and again. publication is random per
+// publish: gossip names a message by the hash of its payload and silently
+// drops a payload it has seen in the last two minutes, so without it a
+// node re-gossiping the very batch that once reached no peer (published
+// before any peer subscribed) would be ignored, by its own router too,
+// until that memory expires. Forwarded copies keep the bytes and stay one
+// message.
 const (
-	txBatchVersion     = 1
-	txBatchHeaderBytes = 1 + 4
+	txBatchVersion     = 2
+	txBatchHeaderBytes = 1 + 8 + 4
 	txLengthBytes      = 2
 )
 
@@ -37,16 +44,17 @@ func EncodeTxBatch(txs []*ledger.Tx) []byte {
 	for i, tx := range txs {
 		encs[i] = tx.Encode()
 	}
-	return encodeTxBatch(encs)
+	return encodeTxBatch(rand.Uint64(), encs)
 }
 
-func encodeTxBatch(encs [][]byte) []byte {
+func encodeTxBatch(publication uint64, encs [][]byte) []byte {
 	size := txBatchHeaderBytes
 	for _, e := range encs {
 		size += txLengthBytes + len(e)
 	}
 	b := make([]byte, 0, size)
 	b = append(b, txBatchVersion)
+	b = binary.BigEndian.AppendUint64(b, publication)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(encs)))
 	for _, e := range encs {
 		b = binary.BigEndian.AppendUint16(b, uint16(len(e)))
@@ -67,7 +75,7 @@ func DecodeTxBatch(b []byte, txsMax, bytesMax int) ([]*ledger.Tx, error) {
 	if b[0] != txBatchVersion {
 		return nil, fmt.Errorf("decode tx batch: %w: version %d, want %d", ErrMalformed, b[0], txBatchVersion)
 	}
-	count := binary.BigEndian.Uint32(b[1:])
+	count := binary.BigEndian.Uint32(b[1+8:])
 	rest := b[txBatchHeaderBytes:]
 	switch {
 	case count == 0:

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"time"
@@ -254,7 +255,7 @@ func (n *Host) PublishTxs(txs []*ledger.Tx) error {
 		}
 	}
 	for _, batch := range splitTxBatches(encs, n.cfg.TxBatchTxsMax, n.cfg.TxBatchBytesMax) {
-		if err := n.tx.topic.Publish(n.ctx, encodeTxBatch(batch)); err != nil {
+		if err := n.tx.topic.Publish(n.ctx, encodeTxBatch(rand.Uint64(), batch)); err != nil {
 			return fmt.Errorf("publish %d txs: %w", len(batch), err)
 		}
 		n.stats.txBatchesPublished.Add(1)

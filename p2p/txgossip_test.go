@@ -204,3 +204,35 @@ func TestTxGossipGraylistsInvalidFlooder(t *testing.T) {
 		t.Errorf("honest A's score at B is %v, want >= 0", score)
 	}
 }
+
+func TestTxGossipRepublishReachesPeersAgain(t *testing.T) {
+	// Goal: publishing the same txs again (a rebroadcast) is a new gossip
+	// message that peers validate, not a copy the router drops as seen;
+	// otherwise a batch first published before any peer subscribed could
+	// not be re-gossiped for minutes. Method: two hosts, the same one-tx
+	// batch published twice; the receiver's validator must run twice.
+	var validations [2]int
+	var mu [2]chan struct{}
+	var hosts [2]*Host
+	for i := range hosts {
+		mu[i] = make(chan struct{}, 1)
+		mu[i] <- struct{}{}
+		cfg := testConfig(t, i)
+		hosts[i] = startHost(t, cfg, Handlers{ValidateTxs: func(txs []*ledger.Tx) []error {
+			<-mu[i]
+			validations[i]++
+			mu[i] <- struct{}{}
+			return make([]error, len(txs))
+		}})
+	}
+	connect(t, hosts[0], hosts[1])
+	waitTopicPeers(t, hosts[:]...)
+	count := func() int { <-mu[1]; defer func() { mu[1] <- struct{}{} }(); return validations[1] }
+	tx := signedTx(t, testKey(t, 100), 0, "")
+	for round := 1; round <= 2; round++ {
+		if err := hosts[0].PublishTxs([]*ledger.Tx{tx}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, testWait, fmt.Sprintf("validation %d of the republished tx", round), func() bool { return count() >= round })
+	}
+}
