@@ -23,6 +23,12 @@ func (r *Replica) requestCatchUp(to uint64, peers []uint16) {
 	}
 	r.catchUpTarget = to
 	r.catchUpTicks = 0
+	// A quorum certified a height above ours: the network is live, and
+	// this replica is behind, not the primary faulty. Restart the idle
+	// timer so it waits for the blocks instead of moving to the next view
+	// alone, where it would sit out of every quorum until the others
+	// change view too.
+	r.idleTicks = 0
 	r.event(EventCatchUp{FromHeight: r.committed + 1, ToHeight: to, Peers: peers})
 }
 

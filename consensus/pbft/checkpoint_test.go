@@ -84,3 +84,30 @@ func TestCatchUpFromCheckpoints(t *testing.T) {
 		}
 	}
 }
+
+// TestLaggingReplicaDoesNotViewChangeAlone: a replica that learns from
+// stable checkpoints that the network is ahead restarts its idle timer,
+// so while it waits for catch-up it does not give up on a live primary
+// and move to the next view on its own (where it would be out of the
+// quorum until the others change view too).
+func TestLaggingReplicaDoesNotViewChangeAlone(t *testing.T) {
+	c := newCluster(t, clusterOpts{n: 4, timeoutT: 12})
+	c.manualCatchUp = true // catch-up never delivers: the replica stays behind
+	c.down[3] = true       // stopped, as a restarting node is: no ticks
+	c.tickUntil(200, c.allCommitted(20, 0, 1, 2))
+	c.down[3] = false
+	for range 60 { // five timeouts; checkpoints come every few ticks
+		c.tick()
+	}
+	if v, _ := c.reps[3].View(); v != 0 {
+		t.Fatalf("lagging replica moved to view %d alone while the others commit in view 0", v)
+	}
+	if !hasEvent(c.events[3], func(e pbft.EventCatchUp) bool { return e.ToHeight >= 20 }) {
+		t.Fatal("lagging replica never asked to catch up")
+	}
+	for i := range 3 {
+		if v, _ := c.reps[i].View(); v != 0 {
+			t.Fatalf("replica %d changed view to %d", i, v)
+		}
+	}
+}
