@@ -62,6 +62,12 @@ const (
 	// existence filter answer most of them.
 	storeMemTableBytes     = 32 << 20
 	storeL0CompactionFiles = 8
+	// storeL0StopWritesFiles and storeMemTablesMax: a write stall stops
+	// the consensus loop (it applies each block before it goes on), so
+	// give compactions and flushes slack to catch up after a burst
+	// rather than stopping commits (Pebble's defaults are 12 and 2).
+	storeL0StopWritesFiles = 32
+	storeMemTablesMax      = 4
 	// storeBloomBitsPerKey gives about a 1% false-positive rate.
 	storeBloomBitsPerKey = 10
 )
@@ -103,7 +109,8 @@ type Store struct {
 // OpenStore opens (creating if needed) the store in dir.
 func OpenStore(dir string, opts StoreOptions) (*Store, error) {
 	popts := &pebble.Options{Logger: PebbleLogger(opts.Logger), FS: opts.FS, CacheSize: storeBlockCacheBytes,
-		MemTableSize: storeMemTableBytes, L0CompactionThreshold: storeL0CompactionFiles}
+		MemTableSize: storeMemTableBytes, L0CompactionThreshold: storeL0CompactionFiles,
+		L0StopWritesThreshold: storeL0StopWritesFiles, MemTableStopWritesThreshold: storeMemTablesMax}
 	// Bloom filters on every level: many account reads under load are of
 	// recipients never seen before, and without a filter a read of a
 	// missing key searches every level's index.

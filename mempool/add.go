@@ -17,7 +17,9 @@ import (
 // Rejections: ledger's stateless errors (ledger.CheckTx), ErrDuplicate,
 // ledger.ErrTxNonceTooLow, ErrNonceTooFarAhead, ErrReplacementUnderpriced,
 // ErrSenderFull, ledger.ErrTxInsufficientFunds, ErrMempoolFull; or an error
-// reading the account from the state.
+// reading the account from the state. A full pool refuses a tx that
+// replaces nothing and outbids no pending tail before checking its
+// signature, so an overloaded node does not verify what it turns away.
 func (m *Mempool) Add(tx *ledger.Tx) error {
 	return m.AddBatch([]*ledger.Tx{tx})[0]
 }
@@ -46,6 +48,10 @@ func (m *Mempool) AddBatch(txs []*ledger.Tx) []error {
 		}
 		if err := ledger.CheckTxFields(m.cfg.ChainID, &own); err != nil {
 			errs[i] = err
+			continue
+		}
+		if m.surelyFull(e) {
+			errs[i] = fmt.Errorf("%w: %d txs, %d bytes, and no pending tx pays less than fee %d", ErrMempoolFull, m.cfg.TxsMax, m.cfg.BytesMax, e.tx.Fee)
 			continue
 		}
 		entries[i] = e
@@ -79,6 +85,26 @@ func (m *Mempool) pending(h crypto.Hash) bool {
 	defer m.mu.Unlock()
 	_, ok := m.byHash[h]
 	return ok
+}
+
+// surelyFull reports that e would be refused as ErrMempoolFull whatever
+// its signature: the pool is at a limit, e replaces none of its sender's
+// txs, and no pending tail pays less than e (eviction takes only cheaper
+// tails). Checked before the signature, it keeps an overloaded node from
+// spending a verification on every tx it must turn away. A false answer
+// decides nothing; addLocked judges again.
+func (m *Mempool) surelyFull(e *entry) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.byHash) < m.cfg.TxsMax && m.bytes+e.size <= m.cfg.BytesMax {
+		return false
+	}
+	if q, ok := m.senders[e.from]; ok {
+		if _, replaces := q.find(e.nonce); replaces {
+			return false
+		}
+	}
+	return m.tails.len() == 0 || m.tails.items[0].tail.fee >= e.tx.Fee
 }
 
 // addChecked adds an entry whose stateless checks passed.

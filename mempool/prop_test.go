@@ -92,7 +92,7 @@ func (p *poolModel) refresh(addr crypto.Address, acct ledger.Account) {
 // add returns the sentinel the pool must reject tx with, or nil after
 // taking it.
 func (p *poolModel) add(tx *ledger.Tx) error {
-	if err := ledger.CheckTx(p.cfg.ChainID, tx); err != nil {
+	sentinel := func(err error) error {
 		for _, s := range allSentinels {
 			if errors.Is(err, s) {
 				return s
@@ -101,8 +101,6 @@ func (p *poolModel) add(tx *ledger.Tx) error {
 		return err
 	}
 	mt := &modelTx{tx: tx, hash: tx.Hash(), size: len(tx.Encode())}
-	from := tx.Sender()
-	acct, _ := p.state.GetAccount(from)
 	for _, txs := range p.txs {
 		for _, t := range txs {
 			if t.hash == mt.hash {
@@ -110,6 +108,19 @@ func (p *poolModel) add(tx *ledger.Tx) error {
 			}
 		}
 	}
+	if err := ledger.CheckTxFields(p.cfg.ChainID, tx); err != nil {
+		return sentinel(err)
+	}
+	// A full pool turns a tx away before its signature is checked when
+	// it replaces nothing and no tail is cheaper.
+	if p.surelyFull(mt) {
+		return ErrMempoolFull
+	}
+	if err := ledger.CheckTx(p.cfg.ChainID, tx); err != nil {
+		return sentinel(err)
+	}
+	from := tx.Sender()
+	acct, _ := p.state.GetAccount(from)
 	if tx.Nonce < acct.Nonce {
 		return ledger.ErrTxNonceTooLow
 	}
@@ -152,6 +163,26 @@ func (p *poolModel) add(tx *ledger.Tx) error {
 	i, _ := slices.BinarySearchFunc(txs, tx.Nonce, func(t *modelTx, n uint64) int { return cmpU64(t.tx.Nonce, n) })
 	p.txs[from] = slices.Insert(txs, i, mt)
 	return nil
+}
+
+// surelyFull: the pool is at a limit, no pending tx has mt's sender and
+// nonce, and every sender's last tx pays at least mt's fee.
+func (p *poolModel) surelyFull(mt *modelTx) bool {
+	count, size := p.totals()
+	if count < p.cfg.TxsMax && size+mt.size <= p.cfg.BytesMax {
+		return false
+	}
+	for _, t := range p.txs[mt.tx.Sender()] {
+		if t.tx.Nonce == mt.tx.Nonce {
+			return false
+		}
+	}
+	for _, txs := range p.txs {
+		if txs[len(txs)-1].tx.Fee < mt.tx.Fee {
+			return false
+		}
+	}
+	return true
 }
 
 // bumped is the replacement rule in exact arithmetic: fee >= old * (100 +
