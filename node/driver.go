@@ -16,6 +16,9 @@ import (
 
 // Queue limits of the consensus loop.
 const (
+	// inboxStepBatchMax bounds the messages stepped before their output
+	// is persisted and sent, so a busy inbox cannot delay a vote for long.
+	inboxStepBatchMax  = 64
 	inboxMessagesMax   = 4096
 	deliveredBlocksMax = 256
 )
@@ -83,9 +86,9 @@ type driver struct {
 	// txsArrived tells the loop the mempool got new txs (1-buffered: one
 	// pending signal stands for any number of arrivals).
 	txsArrived chan struct{}
-	synced    chan deliveredBlock
-	observer  CommitObserver
-	metrics   *Metrics
+	synced     chan deliveredBlock
+	observer   CommitObserver
+	metrics    *Metrics
 	// penalize is told about peers that sent undecodable or badly signed
 	// messages.
 	penalize func(peer string, reason error)
@@ -313,6 +316,17 @@ func (d *driver) run(ctx context.Context) error {
 			return nil
 		case m := <-d.inbox:
 			d.step(m)
+			// Step whatever else has arrived before handling the output:
+			// one Ready, and one WAL fsync, then covers all of it.
+			for range inboxStepBatchMax - 1 {
+				select {
+				case m := <-d.inbox:
+					d.step(m)
+					continue
+				default:
+				}
+				break
+			}
 		case <-ticker.C:
 			d.replica.Tick(d.now().UnixMilli())
 			if d.om != nil {
@@ -400,7 +414,6 @@ func (d *driver) persist(recs []pbft.Record) error {
 	d.walRecords += len(recs)
 	return nil
 }
-
 
 func (d *driver) handleEvents(events []pbft.Event) error {
 	for _, ev := range events {
