@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -112,7 +110,7 @@ func newCatchUpNet(tb testing.TB, accounts int) *catchUpNet {
 	tb.Helper()
 	dir := tb.TempDir()
 	nodes, err := GenerateTestnet(TestnetOptions{Validators: 4, OutDir: dir, ChainID: "catchup-net",
-		BasePort: catchUpBasePort(tb, 4), Accounts: accounts, Params: ledger.DefaultConsensusParams()})
+		BasePort: freeBasePort(tb, 4), Accounts: accounts, Params: ledger.DefaultConsensusParams()})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -151,36 +149,6 @@ func newCatchUpNet(tb testing.TB, accounts int) *catchUpNet {
 		}
 	})
 	return c
-}
-
-// catchUpBasePort finds a base port whose testnet ports (TCP and UDP) are
-// all free on 127.0.0.1 for n nodes.
-func catchUpBasePort(tb testing.TB, n int) int {
-	tb.Helper()
-	for try := 0; try < 50; try++ {
-		base := 20000 + rand.IntN(30000)/TestnetPortsPerNode*TestnetPortsPerNode
-		free := true
-		for i := 0; i < n*TestnetPortsPerNode && free; i++ {
-			addr := fmt.Sprintf("127.0.0.1:%d", base+i)
-			l, err := net.Listen("tcp", addr)
-			if err != nil {
-				free = false
-				break
-			}
-			l.Close()
-			u, err := net.ListenPacket("udp", addr)
-			if err != nil {
-				free = false
-				break
-			}
-			u.Close()
-		}
-		if free {
-			return base
-		}
-	}
-	tb.Fatal("no free port range on 127.0.0.1")
-	return 0
 }
 
 // chainTamper, if set, may spoil the block at a height after it is built

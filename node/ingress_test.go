@@ -16,6 +16,17 @@ import (
 
 var errOddNonce = errors.New("odd nonce")
 
+// refuseOddNonces is a mempool admission that refuses every odd nonce.
+func refuseOddNonces(txs []*ledger.Tx) []error {
+	errs := make([]error, len(txs))
+	for i, tx := range txs {
+		if tx.Nonce%2 == 1 {
+			errs[i] = fmt.Errorf("%w: %d", errOddNonce, tx.Nonce)
+		}
+	}
+	return errs
+}
+
 // TestIngressGroupsAndAnswersEachTx: concurrent submissions are admitted
 // in groups (fewer admission calls than txs), each wallet gets the verdict
 // of its own tx even though groups are reordered by nonce, and only
@@ -26,13 +37,7 @@ func TestIngressGroupsAndAnswersEachTx(t *testing.T) {
 	in := newTxIngress(func(txs []*ledger.Tx) []error {
 		<-gate // hold the first groups so later submissions queue up
 		calls.Add(1)
-		errs := make([]error, len(txs))
-		for i, tx := range txs {
-			if tx.Nonce%2 == 1 {
-				errs[i] = fmt.Errorf("%w: %d", errOddNonce, tx.Nonce)
-			}
-		}
-		return errs
+		return refuseOddNonces(txs)
 	}, func(txs []*ledger.Tx) error {
 		for _, tx := range txs {
 			if tx.Nonce%2 == 1 {
@@ -149,13 +154,7 @@ func TestIngressSubmitManyAnswersInOrder(t *testing.T) {
 	var calls atomic.Int64
 	in := newTxIngress(func(txs []*ledger.Tx) []error {
 		calls.Add(1)
-		errs := make([]error, len(txs))
-		for i, tx := range txs {
-			if tx.Nonce%2 == 1 {
-				errs[i] = fmt.Errorf("%w: %d", errOddNonce, tx.Nonce)
-			}
-		}
-		return errs
+		return refuseOddNonces(txs)
 	}, func([]*ledger.Tx) error { return nil }, func([]*ledger.Tx) {})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

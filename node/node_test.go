@@ -18,7 +18,7 @@ import (
 
 // freeBasePort finds a base port whose testnet ports (TCP and UDP) are all
 // free on 127.0.0.1 for n nodes.
-func freeBasePort(t *testing.T, n int) int {
+func freeBasePort(t testing.TB, n int) int {
 	t.Helper()
 	for try := 0; try < 50; try++ {
 		base := 20000 + rand.IntN(30000)/TestnetPortsPerNode*TestnetPortsPerNode

@@ -12,18 +12,27 @@ import (
 // committed one, reopens the journal (as after a crash) and checks that the
 // rest are replayed in nonce order and that refused ones are dropped for
 // good.
-func TestTxJournalReplaysUncommittedInNonceOrder(t *testing.T) {
+// journalFixture opens a journal in a fresh directory and signs n
+// transfers of one sender, nonces 0…n-1.
+func journalFixture(t *testing.T, n int) (dir string, j *txJournal, txs []*ledger.Tx) {
+	t.Helper()
 	g, _, accts := testGenesis(t, 1, 1)
-	dir := t.TempDir()
+	dir = t.TempDir()
 	j, err := openTxJournal(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var txs []*ledger.Tx
-	for nonce := uint64(0); nonce < 5; nonce++ {
+	for nonce := range uint64(n) {
 		tx := &ledger.Tx{ChainID: g.ChainID, Nonce: nonce, To: accts[0].Public().Address(), Amount: 1}
 		tx.Sign(accts[0])
 		txs = append(txs, tx)
+	}
+	return dir, j, txs
+}
+
+func TestTxJournalReplaysUncommittedInNonceOrder(t *testing.T) {
+	dir, j, txs := journalFixture(t, 5)
+	for _, tx := range txs {
 		if err := j.add([]*ledger.Tx{tx}); err != nil {
 			t.Fatal(err)
 		}
@@ -33,7 +42,7 @@ func TestTxJournalReplaysUncommittedInNonceOrder(t *testing.T) {
 	}
 	j.Close()
 
-	j, err = openTxJournal(dir, nil)
+	j, err := openTxJournal(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,18 +73,7 @@ func TestTxJournalReplaysUncommittedInNonceOrder(t *testing.T) {
 // txs of a block and ignores the others; sweep forgets journaled txs that
 // left the mempool; a reopened journal replays only what is left.
 func TestTxJournalForgetsOnlyWhatItHolds(t *testing.T) {
-	g, _, accts := testGenesis(t, 1, 1)
-	dir := t.TempDir()
-	j, err := openTxJournal(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var txs []*ledger.Tx
-	for nonce := uint64(0); nonce < 4; nonce++ {
-		tx := &ledger.Tx{ChainID: g.ChainID, Nonce: nonce, To: accts[0].Public().Address(), Amount: 1}
-		tx.Sign(accts[0])
-		txs = append(txs, tx)
-	}
+	dir, j, txs := journalFixture(t, 4)
 	if err := j.add(txs[:3]); err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +92,7 @@ func TestTxJournalForgetsOnlyWhatItHolds(t *testing.T) {
 		t.Fatalf("journal holds %d txs after the sweep, want 1", n)
 	}
 	j.Close()
-	j, err = openTxJournal(dir, nil)
+	j, err := openTxJournal(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
