@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/coder/websocket"
+
 	"github.com/synod-chain/synod/crypto"
 	"github.com/synod-chain/synod/ledger"
 )
@@ -20,6 +22,44 @@ type subscription struct {
 	conn *wsConn
 	// fired is set when a tx subscription has sent its one receipt.
 	fired atomic.Bool
+
+	// A subscription joins the hub before the reply carrying its id is
+	// queued, so no block committed after the wallet reads that reply is
+	// missed; until the reply is queued it is not armed, and its
+	// notifications wait in held, so none overtakes the reply.
+	mu    sync.Mutex
+	armed bool
+	held  []json.RawMessage
+}
+
+// subscriptionHeldMax bounds the notifications a subscription holds
+// before its reply is queued (a few blocks at most in practice).
+const subscriptionHeldMax = 64
+
+// send delivers one notification, or holds it until arm.
+func (s *subscription) send(result json.RawMessage) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.armed {
+		s.conn.notify(s.id, result)
+		return
+	}
+	if len(s.held) >= subscriptionHeldMax {
+		s.conn.close(websocket.StatusPolicyViolation, "subscriber too slow")
+		return
+	}
+	s.held = append(s.held, result)
+}
+
+// arm sends what was held, in order, and everything after at once.
+func (s *subscription) arm() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.armed = true
+	for _, r := range s.held {
+		s.conn.notify(s.id, r)
+	}
+	s.held = nil
 }
 
 // blockHub reads the backend's committed blocks from one goroutine and
@@ -176,7 +216,7 @@ func (h *blockHub) deliver(b *ledger.Block) {
 	}
 	h.mu.Unlock()
 	for _, sub := range blockSubs {
-		sub.conn.notify(sub.id, header)
+		sub.send(header)
 	}
 	blockHash := b.Hash()
 	for _, hit := range hits {
@@ -195,7 +235,7 @@ func fireTx(sub *subscription, receipt *Transaction, log *slog.Logger) {
 		log.Error("rpc: encode receipt", "err", err)
 		return
 	}
-	sub.conn.notify(sub.id, raw)
+	sub.send(raw)
 	sub.conn.removeSub(sub.id)
 }
 
@@ -233,10 +273,12 @@ func (api *synodAPI) subscribe(_ context.Context, c *Call) (any, error) {
 	if err := c.conn.addSub(sub, api.cfg.SubscriptionsPerConnMax); err != nil {
 		return nil, err
 	}
+	if !api.hub.add(sub) {
+		c.conn.removeSub(sub.id)
+		return nil, &Error{Code: CodeUnavailable, Message: "connection closing"}
+	}
 	c.afterReply = func() {
-		if !api.hub.add(sub) {
-			return
-		}
+		sub.arm()
 		if kind == SubscriptionTx {
 			api.fireIfCommitted(sub)
 		}
