@@ -79,6 +79,9 @@ func (in *txIngress) start(ctx context.Context) {
 	}()
 }
 
+// wait returns once the workers stopped (after start's ctx ended).
+func (in *txIngress) wait() { <-in.done }
+
 // submit admits one tx and returns nil once it is in the mempool and
 // durable, or why it was refused.
 func (in *txIngress) submit(tx *ledger.Tx) error {

@@ -320,6 +320,7 @@ func (n *Node) serve(ctx context.Context, opts RunOptions) error {
 	if err != nil {
 		stopLoop()
 		wg.Wait()
+		n.ingress.wait()
 		return err
 	}
 	wg.Add(3)
@@ -345,6 +346,7 @@ func (n *Node) serve(ctx context.Context, opts RunOptions) error {
 	}
 	stopLoop()
 	wg.Wait()
+	n.ingress.wait() // no admission may touch the journal after close
 	n.events.close()
 	return runErr
 }
