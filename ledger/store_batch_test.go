@@ -187,14 +187,7 @@ func BenchmarkStoreApplyBlocks(b *testing.B) {
 	for _, per := range []int{1, 16, 64} {
 		b.Run(fmt.Sprintf("per=%d", per), func(b *testing.B) {
 			c := newSTChain(b, 200, 23)
-			s, err := OpenStore(b.TempDir(), StoreOptions{ChainID: c.genesis.ChainID})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
-			if err := s.InitGenesis(c.genesis); err != nil {
-				b.Fatal(err)
-			}
+			s := openDiskStore(b, c)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()

@@ -86,6 +86,21 @@ func (c *stChain) next(t testing.TB, txs int) (*Block, *StateDiff) {
 	return b, diff
 }
 
+// openDiskStore opens a store on disk in a temporary directory, holding
+// c's genesis, closed when the test ends.
+func openDiskStore(tb testing.TB, c *stChain) *Store {
+	tb.Helper()
+	s, err := OpenStore(tb.TempDir(), StoreOptions{ChainID: c.genesis.ChainID})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	if err := s.InitGenesis(c.genesis); err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
 func openSTStore(t testing.TB, fs vfs.FS, chainID string) *Store {
 	t.Helper()
 	s, err := OpenStore("db", StoreOptions{ChainID: chainID, FS: fs})
@@ -255,14 +270,7 @@ func TestSigCacheSkipsOnlyKnownSignatures(t *testing.T) {
 // their history, fsynced. Blocks are built outside the timer.
 func BenchmarkStoreApplyBlock(b *testing.B) {
 	c := newSTChain(b, 200, 11)
-	s, err := OpenStore(b.TempDir(), StoreOptions{ChainID: c.genesis.ChainID})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.InitGenesis(c.genesis); err != nil {
-		b.Fatal(err)
-	}
+	s := openDiskStore(b, c)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()

@@ -1,9 +1,7 @@
 package node
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -284,35 +282,11 @@ func (c *catchUpNet) signTransfers(tb testing.TB, blocks, txsPerBlock int) []*le
 // start runs node i until stop; it returns once the node serves.
 func (c *catchUpNet) start(tb testing.TB, i int) *Node {
 	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan *Node, 1)
-	done := make(chan error, 1)
-	logOut := io.Discard
-	if os.Getenv("SYNOD_TEST_LOGS") != "" {
-		logOut = os.Stderr
-	}
-	go func() {
-		done <- Run(ctx, RunOptions{Home: c.nodes[i].Home, Password: c.password, LogOutput: logOut,
-			Override: func(cfg *Config) {
-				cfg.Consensus.TickMs, cfg.Consensus.EmptyBlockIntervalMs = 20, 200
-				cfg.Metrics.Listen = ""
-			},
-			Ready: func(n *Node) { ready <- n }})
-	}()
-	select {
-	case n := <-ready:
-		c.mu.Lock()
-		c.running[i] = &runningNode{node: n, cancel: cancel, done: done}
-		c.mu.Unlock()
-		return n
-	case err := <-done:
-		cancel()
-		tb.Fatalf("node %d did not start: %v", i, err)
-	case <-time.After(30 * time.Second):
-		cancel()
-		tb.Fatalf("node %d did not start in 30s", i)
-	}
-	return nil
+	r := startTestNode(tb, i, c.nodes[i].Home, c.password, nil)
+	c.mu.Lock()
+	c.running[i] = r
+	c.mu.Unlock()
+	return r.node
 }
 
 func (c *catchUpNet) stop(tb testing.TB, i int) {
@@ -320,18 +294,7 @@ func (c *catchUpNet) stop(tb testing.TB, i int) {
 	r := c.running[i]
 	delete(c.running, i)
 	c.mu.Unlock()
-	if r == nil {
-		return
-	}
-	r.cancel()
-	select {
-	case err := <-r.done:
-		if err != nil {
-			tb.Errorf("node %d stopped with %v", i, err)
-		}
-	case <-time.After(30 * time.Second):
-		tb.Errorf("node %d did not stop in 30s", i)
-	}
+	stopTestNode(tb, i, r)
 }
 
 // wipe deletes node i's data: it starts again from genesis.

@@ -163,8 +163,8 @@ type driverConfig struct {
 	// block validation does not verify them again; nil disables it.
 	SigCache *ledger.SigCache
 	// TxsArrived, signalled (without blocking) whenever the mempool takes
-	// new txs, lets an idle primary propose at once; nil makes one that
-	// only notifyTxs signals.
+	// new txs, lets an idle primary propose at once; nil means nobody
+	// signals, and proposals wait for ticks and commits.
 	TxsArrived chan struct{}
 	// EmptyBlockInterval is how often an idle primary proposes.
 	EmptyBlockInterval time.Duration
@@ -284,11 +284,6 @@ func (d *driver) deliver(from string, raw []byte) {
 		d.metrics.consensusDropped.Inc()
 	}
 }
-
-// notifyTxs tells the loop that txs arrived, without blocking: a primary
-// with nothing in flight then proposes at once instead of at the next
-// tick.
-func (d *driver) notifyTxs() { signal(d.txsArrived) }
 
 // deliverSynced queues a block fetched by block sync; it blocks until the
 // loop takes it or ctx ends, so sync goes at the pace of the loop.

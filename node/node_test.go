@@ -104,6 +104,29 @@ func newLocalNet(t *testing.T, validators, accounts int) *localNet {
 
 func (ln *localNet) start(i int) {
 	ln.t.Helper()
+	r := startTestNode(ln.t, i, ln.nodes[i].Home, ln.password, func(c *Config) {
+		if ln.configure != nil {
+			ln.configure(i, c)
+		}
+	})
+	ln.mu.Lock()
+	ln.running[i] = r
+	ln.mu.Unlock()
+}
+
+func (ln *localNet) stop(i int) {
+	ln.mu.Lock()
+	r := ln.running[i]
+	delete(ln.running, i)
+	ln.mu.Unlock()
+	stopTestNode(ln.t, i, r)
+}
+
+// startTestNode runs node i from home in this process, with test timings
+// (20 ms ticks, no metrics listener) and configure's changes, and returns
+// once it serves RPC and runs consensus. SYNOD_TEST_LOGS=1 shows its log.
+func startTestNode(tb testing.TB, i int, home string, password []byte, configure func(*Config)) *runningNode {
+	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan *Node, 1)
 	done := make(chan error, 1)
@@ -112,35 +135,32 @@ func (ln *localNet) start(i int) {
 		logOut = os.Stderr
 	}
 	go func() {
-		done <- Run(ctx, RunOptions{Home: ln.nodes[i].Home, Password: ln.password, LogOutput: logOut,
+		done <- Run(ctx, RunOptions{Home: home, Password: password, LogOutput: logOut,
 			Override: func(c *Config) {
 				c.Consensus.TickMs, c.Consensus.EmptyBlockIntervalMs = 20, 200
 				c.Metrics.Listen = ""
-				if ln.configure != nil {
-					ln.configure(i, c)
+				if configure != nil {
+					configure(c)
 				}
 			},
 			Ready: func(n *Node) { ready <- n }})
 	}()
 	select {
 	case n := <-ready:
-		ln.mu.Lock()
-		ln.running[i] = &runningNode{node: n, cancel: cancel, done: done}
-		ln.mu.Unlock()
+		return &runningNode{node: n, cancel: cancel, done: done}
 	case err := <-done:
 		cancel()
-		ln.t.Fatalf("node %d did not start: %v", i, err)
+		tb.Fatalf("node %d did not start: %v", i, err)
 	case <-time.After(30 * time.Second):
 		cancel()
-		ln.t.Fatalf("node %d did not start in 30s", i)
+		tb.Fatalf("node %d did not start in 30s", i)
 	}
+	return nil
 }
 
-func (ln *localNet) stop(i int) {
-	ln.mu.Lock()
-	r := ln.running[i]
-	delete(ln.running, i)
-	ln.mu.Unlock()
+// stopTestNode stops a node startTestNode started (nil: nothing to do)
+// and waits for its Run to return cleanly.
+func stopTestNode(tb testing.TB, i int, r *runningNode) {
 	if r == nil {
 		return
 	}
@@ -148,10 +168,10 @@ func (ln *localNet) stop(i int) {
 	select {
 	case err := <-r.done:
 		if err != nil {
-			ln.t.Errorf("node %d stopped with %v", i, err)
+			tb.Errorf("node %d stopped with %v", i, err)
 		}
 	case <-time.After(30 * time.Second):
-		ln.t.Errorf("node %d did not stop in 30s", i)
+		tb.Errorf("node %d did not stop in 30s", i)
 	}
 }
 

@@ -99,20 +99,10 @@ func TestLeaderCrash(t *testing.T) {
 	if *lcTrials > 0 {
 		trials = *lcTrials
 	}
-	bin := lcBuild(t)
+	bin := buildSynod(t)
 	for _, n := range sizes {
 		t.Run(fmt.Sprintf("n=%d", n), func(t *testing.T) { runLeaderCrash(t, bin, n, trials) })
 	}
-}
-
-func lcBuild(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "synod")
-	out, err := exec.Command("go", "build", "-o", bin, "../cmd/synod").CombinedOutput()
-	if err != nil {
-		t.Fatalf("build synod: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // lcPorts finds a free base port at 35600 or above (the range this test
