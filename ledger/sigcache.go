@@ -8,7 +8,9 @@ import (
 
 // SigCache remembers the hashes of transactions whose signatures verified,
 // so a node checks each tx's signature once — at mempool admission — and
-// not again when the tx arrives inside a block. A tx hash covers the whole
+// not again when the tx arrives inside a block. Block sync also records
+// the txs of blocks whose commit certificates verified: a quorum
+// certificate proves that honest validators checked their signatures. A tx hash covers the whole
 // signed encoding, signature included, so a hit means these exact bytes
 // verified. The cache is bounded (oldest entries go first) and safe for
 // concurrent use.

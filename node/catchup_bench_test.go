@@ -100,8 +100,10 @@ type catchUpNet struct {
 	genesis  *ledger.Genesis
 	valKeys  []crypto.PrivateKey
 	wallets  []crypto.PrivateKey
-	mu       sync.Mutex
-	running  map[int]*runningNode
+	// configure, if set, adjusts every node's config at start.
+	configure func(*Config)
+	mu        sync.Mutex
+	running   map[int]*runningNode
 }
 
 func newCatchUpNet(tb testing.TB, accounts int) *catchUpNet {
@@ -282,7 +284,7 @@ func (c *catchUpNet) signTransfers(tb testing.TB, blocks, txsPerBlock int) []*le
 // start runs node i until stop; it returns once the node serves.
 func (c *catchUpNet) start(tb testing.TB, i int) *Node {
 	tb.Helper()
-	r := startTestNode(tb, i, c.nodes[i].Home, c.password, nil)
+	r := startTestNode(tb, i, c.nodes[i].Home, c.password, c.configure)
 	c.mu.Lock()
 	c.running[i] = r
 	c.mu.Unlock()

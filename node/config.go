@@ -38,6 +38,7 @@ type Config struct {
 	Admin     AdminConfig     `toml:"admin"`
 	Consensus ConsensusConfig `toml:"consensus"`
 	Mempool   MempoolConfig   `toml:"mempool"`
+	Sync      SyncConfig      `toml:"sync"`
 	Log       LogConfig       `toml:"log"`
 	// Testing holds test hooks; generated configs never contain it.
 	Testing TestingConfig `toml:"testing"`
@@ -89,6 +90,15 @@ type MempoolConfig struct {
 	TxsMax          int `toml:"txs_max"`
 	BytesMax        int `toml:"bytes_max"`
 	PerSenderTxsMax int `toml:"per_sender_txs_max"`
+}
+
+// SyncConfig: block sync (catch-up from peers).
+type SyncConfig struct {
+	// VerifyTxSignatures makes catch-up verify every tx signature of a
+	// synced block instead of trusting its commit certificate for them:
+	// about half the speed, for an operator who will not rely on the
+	// f < n/3 assumption for blocks it did not see proposed.
+	VerifyTxSignatures bool `toml:"verify_tx_signatures"`
 }
 
 // LogConfig: level (debug|info|warn|error) and format (text|json).
@@ -267,6 +277,12 @@ txs_max = {{.Mempool.TxsMax}}
 bytes_max = {{.Mempool.BytesMax}}
 # Most pending transactions of one sender.
 per_sender_txs_max = {{.Mempool.PerSenderTxsMax}}
+
+[sync]
+# Catching up, a block's commit certificate (2f+1 validators, so at least
+# f+1 honest ones that checked every signature) vouches for its txs'
+# signatures. true verifies them all again: about half the catch-up speed.
+verify_tx_signatures = {{.Sync.VerifyTxSignatures}}
 
 [log]
 # debug, info, warn or error.

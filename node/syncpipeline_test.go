@@ -33,18 +33,23 @@ func syncedChain(t *testing.T, net *catchUpNet, blocks, txs int, tamper *chainTa
 	return out
 }
 
-// TestCheckAheadStopsAtBadCertificateAndSkipsBadSignatures checks stage 2
-// of block sync on its own: every valid tx signature of the blocks before
-// a block with a spoiled certificate is recorded, nothing of that block or
-// after it is, and a tx with a bad signature is never recorded.
-func TestCheckAheadStopsAtBadCertificateAndSkipsBadSignatures(t *testing.T) {
+// TestCheckAheadStopsAtBadCertificate checks stage 2 of block sync on its
+// own: the txs of the blocks before a block with a spoiled certificate are
+// recorded, nothing of that block or after it is. A tx with a bad
+// signature in a certified block is recorded as the certificate vouches
+// for it, unless sync.verify_tx_signatures asks for every signature to be
+// verified: then it never is.
+func TestCheckAheadStopsAtBadCertificate(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		tamper   chainTamper
+		verify   bool
 		wantGood int
 	}{
-		{"bad certificate at height 3", chainTamper{height: 3, cert: true}, 2},
-		{"bad tx signature at height 2", chainTamper{height: 2, tx: true}, 4},
+		{"bad certificate at height 3", chainTamper{height: 3, cert: true}, false, 2},
+		{"bad certificate at height 3, verifying", chainTamper{height: 3, cert: true}, true, 2},
+		{"certified bad tx signature at height 2", chainTamper{height: 2, tx: true}, false, 4},
+		{"certified bad tx signature at height 2, verifying", chainTamper{height: 2, tx: true}, true, 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			net := newCatchUpNet(t, 6)
@@ -54,6 +59,7 @@ func TestCheckAheadStopsAtBadCertificateAndSkipsBadSignatures(t *testing.T) {
 				t.Fatal(err)
 			}
 			n := &Node{genesis: net.genesis, vals: vals, sigs: ledger.NewSigCache(1000)}
+			n.cfg.Sync.VerifyTxSignatures = tc.verify
 			good, err := n.checkAhead(chain)
 			if good != tc.wantGood || (err != nil) != tc.tamper.cert {
 				t.Fatalf("checkAhead passed %d blocks with %v, want %d", good, err, tc.wantGood)
@@ -61,7 +67,7 @@ func TestCheckAheadStopsAtBadCertificateAndSkipsBadSignatures(t *testing.T) {
 			for i, sb := range chain {
 				for j, tx := range sb.Block.Txs {
 					spoiled := tc.tamper.tx && sb.Block.Height() == tc.tamper.height && j == 0
-					want := i < good && !spoiled
+					want := i < good && !(spoiled && tc.verify)
 					if got := n.sigs.Contains(tx.Hash()); got != want {
 						t.Fatalf("block %d tx %d: recorded %v, want %v", sb.Block.Height(), j, got, want)
 					}
@@ -129,8 +135,10 @@ func TestSyncAheadBudget(t *testing.T) {
 
 // TestCatchUpRefusesSpoiledBlock runs block sync between two real nodes:
 // a fresh node syncs a certified chain fully, and stops just below a
-// block with a spoiled certificate or with a tx whose signature is bad,
-// never applying it.
+// block with a spoiled certificate, never applying it. A certified block
+// with a bad tx signature is what only more than f Byzantine validators
+// could produce: by default the node trusts its certificate and applies
+// it; with sync.verify_tx_signatures it stops below it.
 func TestCatchUpRefusesSpoiledBlock(t *testing.T) {
 	if testing.Short() {
 		t.Skip("two-node integration test; skipped in -short")
@@ -139,16 +147,21 @@ func TestCatchUpRefusesSpoiledBlock(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		tamper *chainTamper
+		verify bool
+		refuse bool
 	}{
-		{"valid chain", nil},
-		{"bad certificate", &chainTamper{height: 6, cert: true}},
-		{"bad tx signature", &chainTamper{height: 6, tx: true}},
+		{"valid chain", nil, false, false},
+		{"valid chain, verifying", nil, true, false},
+		{"bad certificate", &chainTamper{height: 6, cert: true}, false, true},
+		{"certified bad tx signature", &chainTamper{height: 6, tx: true}, false, false},
+		{"certified bad tx signature, verifying", &chainTamper{height: 6, tx: true}, true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			net := newCatchUpNet(t, txs)
+			net.configure = func(c *Config) { c.Sync.VerifyTxSignatures = tc.verify }
 			chain := net.buildChain(t, blocks, txs, tc.tamper)
 			want := uint64(blocks)
-			if tc.tamper != nil {
+			if tc.refuse {
 				want = tc.tamper.height - 1
 			}
 			peer0 := net.start(t, 0)
@@ -177,7 +190,7 @@ func TestCatchUpRefusesSpoiledBlock(t *testing.T) {
 			if got, want := n.store.StateHash().Root(), chain[want-1].Header.StateRoot; got != want {
 				t.Fatalf("state root %s, want %s", got.Short(), want.Short())
 			}
-			if tc.tamper != nil && tc.tamper.tx {
+			if tc.refuse && tc.tamper.tx {
 				if n.sigs.Contains(chain[want].Txs[0].Hash()) {
 					t.Fatal("the bad signature was recorded as verified")
 				}
