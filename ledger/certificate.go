@@ -81,11 +81,20 @@ func (c *CommitCertificate) Verify(chainID string, vals *ValidatorSet) error {
 
 // VerifyFor checks c as Verify does and that it certifies block b.
 func (c *CommitCertificate) VerifyFor(chainID string, vals *ValidatorSet, b *Block) error {
+	if err := c.MatchesBlock(b); err != nil {
+		return err
+	}
+	return c.Verify(chainID, vals)
+}
+
+// MatchesBlock checks that c is for b's height and hash, without
+// verifying its signatures.
+func (c *CommitCertificate) MatchesBlock(b *Block) error {
 	if c.Height != b.Header.Height || c.BlockHash != b.Hash() {
 		return fmt.Errorf("%w: certificate for height %d hash %s, block height %d hash %s",
 			ErrCertWrongBlock, c.Height, c.BlockHash.Short(), b.Header.Height, b.Hash().Short())
 	}
-	return c.Verify(chainID, vals)
+	return nil
 }
 
 // Encode returns the canonical encoding.

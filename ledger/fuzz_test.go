@@ -66,6 +66,9 @@ func FuzzDecodeTx(f *testing.F) {
 		if enc := tx.Encode(); !bytes.Equal(enc, in) {
 			t.Fatalf("accepted a non-canonical encoding:\n in %x\nout %x", in, enc)
 		}
+		if tx.Hash() != crypto.Sum256(in) {
+			t.Fatal("a decoded tx's hash is not its encoding's")
+		}
 		_ = ledger.CheckTx(tx.ChainID, tx) // judging any decoded tx must not panic
 	})
 }

@@ -254,25 +254,27 @@ func (x *executor) diff(fees uint64) (*StateDiff, error) {
 	}
 	// Leaf expansions are independent and the hash is a sum, so a large
 	// block spreads them over the cores; the result does not depend on
-	// how they are split.
+	// how they are split. The caller hashes the first share itself rather
+	// than wait idle: on a busy machine a helper goroutine may wait to be
+	// scheduled, and the caller's own share keeps it working meanwhile.
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(changes)/ltHashParallelMin))
 	deltas := make([]LtHash, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < len(changes); i += workers {
-				c := changes[i]
-				if !c.before.IsEmpty() {
-					deltas[w].Remove(stateLeaf(c.addr, c.before))
-				}
-				if !c.now.IsEmpty() {
-					deltas[w].Add(stateLeaf(c.addr, c.now))
-				}
+	hashShare := func(w int) {
+		for i := w; i < len(changes); i += workers {
+			c := changes[i]
+			if !c.before.IsEmpty() {
+				deltas[w].Remove(stateLeaf(c.addr, c.before))
 			}
-		}()
+			if !c.now.IsEmpty() {
+				deltas[w].Add(stateLeaf(c.addr, c.now))
+			}
+		}
 	}
+	var wg sync.WaitGroup
+	for w := 1; w < workers; w++ {
+		wg.Go(func() { hashShare(w) })
+	}
+	hashShare(0)
 	wg.Wait()
 	d := &StateDiff{Accounts: x.changed, Hash: x.base.StateHash(), Fees: fees}
 	for i := range deltas {

@@ -95,7 +95,8 @@ type Store struct {
 	db      *pebble.DB
 	chainID string
 
-	writeMu sync.Mutex // one writer at a time
+	writeMu sync.Mutex     // one writer at a time
+	syncs   sync.WaitGroup // ApplyBlocksNoSyncWait's background syncs
 
 	mu        sync.RWMutex // guards head and stateHash
 	head      Header
@@ -207,7 +208,10 @@ func (s *Store) load() error {
 }
 
 // Close closes the store.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.syncs.Wait() // Pebble must not be closed under a commit
+	return s.db.Close()
+}
 
 // Initialized reports whether the store holds a genesis.
 func (s *Store) Initialized() bool {
@@ -240,7 +244,7 @@ func (s *Store) InitGenesis(g *Genesis) error {
 	gh := g.Hash()
 	set(batch, keyChainID, []byte(g.ChainID))
 	set(batch, keyGenesisHash, gh[:])
-	s.writeBlock(batch, block, nil, diff)
+	writeBlocks(batch, []BlockWrite{{Block: block, Diff: diff}})
 	if err := batch.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("store: write genesis: %w", err)
 	}
@@ -254,70 +258,58 @@ func (s *Store) InitGenesis(g *Genesis) error {
 // ApplyBlock makes b, certified by cert, the new head, in one fsynced
 // batch: block, certificate, tx index, accounts and their history, state
 // hash and head. diff is b's effect on the current state, from
-// PendingChain.Commit (which validated b fully) or ValidateBlock. A block that is not the head's child, or whose diff does not produce its
-// state root, is refused and nothing is written.
+// PendingChain.Commit (which validated b fully) or ValidateBlock. A block
+// that is not the head's child, or whose diff does not produce its state
+// root, is refused and nothing is written.
 func (s *Store) ApplyBlock(b *Block, cert *CommitCertificate, diff *StateDiff) error {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	head := s.Head()
-	if !s.Initialized() {
-		return ErrStoreNotInit
-	}
-	if b.Header.Height != head.Height+1 || b.Header.ParentHash != head.Hash() {
-		return fmt.Errorf("%w: block %d (parent %s) on head %d (%s)", ErrStoreNotNext,
-			b.Header.Height, b.Header.ParentHash.Short(), head.Height, head.Hash().Short())
-	}
-	if diff.Root() != b.Header.StateRoot {
-		return fmt.Errorf("%w: height %d", ErrStoreStateMismatch, b.Header.Height)
-	}
-	batch := s.db.NewBatch()
-	defer batch.Close()
-	s.writeBlock(batch, b, cert, diff)
-	if err := batch.Commit(pebble.Sync); err != nil {
-		return fmt.Errorf("store: write block %d: %w", b.Header.Height, err)
-	}
-	s.cacheWrite(diff)
-	s.mu.Lock()
-	s.head, s.stateHash = b.Header, diff.Hash
-	s.mu.Unlock()
-	return nil
+	return s.ApplyBlocks([]BlockWrite{{Block: b, Certificate: cert, Diff: diff}})
 }
 
-func (s *Store) writeBlock(batch *pebble.Batch, b *Block, cert *CommitCertificate, diff *StateDiff) {
-	// Keys go into the batch in ascending order ('A' < 'a' < 'b' < 'c' <
-	// 'h' < 'm' < 't'): Pebble inserts a batch into its memtable skiplist
-	// in batch order, starting each search from where the last one ended,
-	// so sorted keys make the inserts much cheaper than keys scattered
-	// over the whole table.
-	height := b.Header.Height
-	hash := b.Hash()
-	addrs := diff.Addresses()
-	accts := make([][]byte, len(addrs))
-	for i, addr := range addrs {
-		accts[i] = EncodeAccount(diff.Accounts[addr])
-		set(batch, historyKey(addr, height), accts[i])
+// record is one key and value to write.
+type record struct{ key, value []byte }
+
+// writeBlocks puts consecutive blocks into batch: each block, its
+// certificate, hash index, tx index entries and its accounts' history;
+// then each changed account's latest value, the head and the state hash,
+// once for the whole batch. The records go in ascending key order: Pebble
+// inserts a batch into its memtable skiplist in batch order, starting each
+// search from where the last one ended, so sorted keys make the inserts
+// much cheaper than keys scattered over the whole table, and writing an
+// account once per batch rather than once per block saves as many.
+func writeBlocks(batch *pebble.Batch, writes []BlockWrite) {
+	var recs []record
+	latest := map[crypto.Address][]byte{}
+	for _, w := range writes {
+		b, diff := w.Block, w.Diff
+		height := b.Header.Height
+		hash := b.Hash()
+		for addr, acct := range diff.Accounts {
+			enc := EncodeAccount(acct)
+			recs = append(recs, record{historyKey(addr, height), enc})
+			latest[addr] = enc // writes are oldest first: the last wins
+		}
+		recs = append(recs, record{heightKey(tableBlock, height), b.Encode()})
+		if w.Certificate != nil {
+			recs = append(recs, record{heightKey(tableCert, height), w.Certificate.Encode()})
+		}
+		recs = append(recs, record{hashKey(tableBlockHash, hash), be64(height)})
+		for i, tx := range b.Txs {
+			recs = append(recs, record{hashKey(tableTx, tx.Hash()), binary.BigEndian.AppendUint32(be64(height), uint32(i))})
+		}
 	}
-	for i, addr := range addrs {
-		set(batch, accountKey(addr), accts[i])
+	for addr, enc := range latest {
+		recs = append(recs, record{accountKey(addr), enc})
 	}
-	set(batch, heightKey(tableBlock, height), b.Encode())
-	if cert != nil {
-		set(batch, heightKey(tableCert, height), cert.Encode())
-	}
-	set(batch, hashKey(tableBlockHash, hash), be64(height))
-	set(batch, keyHead, append(be64(height), hash[:]...))
-	set(batch, keyStateHash, diff.Hash.Encode())
-	type txLoc struct {
-		hash  crypto.Hash
-		index int
-	}
-	locs := make([]txLoc, len(b.Txs))
-	for i, tx := range b.Txs {
-		locs[i] = txLoc{tx.Hash(), i}
-	}
-	slices.SortFunc(locs, func(x, y txLoc) int { return bytes.Compare(x.hash[:], y.hash[:]) })
-	for _, l := range locs {
-		set(batch, hashKey(tableTx, l.hash), binary.BigEndian.AppendUint32(be64(height), uint32(l.index)))
+	last := writes[len(writes)-1]
+	head := last.Block.Hash()
+	recs = append(recs,
+		record{keyHead, append(be64(last.Block.Header.Height), head[:]...)},
+		record{keyStateHash, last.Diff.Hash.Encode()})
+	// No two records share a key: heights and tx hashes are distinct, and
+	// accounts, head and state hash were written once.
+	slices.SortFunc(recs, func(x, y record) int { return bytes.Compare(x.key, y.key) })
+	for _, r := range recs {
+		set(batch, r.key, r.value)
 	}
 }
 

@@ -43,6 +43,15 @@ type Tx struct {
 	Fee       uint64
 	Memo      []byte
 	Signature crypto.Signature
+
+	// decodedHash is the hash of the bytes DecodeTx or DecodeBlock read
+	// this tx from (equal to Hash's, encodings being canonical), set only
+	// there: a received tx's hash is asked for at every step from the
+	// wire to the store, and a decoded tx is a message, never modified.
+	// A copy (own := *tx) keeps it; code that changes a decoded tx's
+	// fields must build a new Tx instead.
+	decodedHash crypto.Hash
+	hashDecoded bool
 }
 
 // Sender is the address of the account the tx spends from.
@@ -89,7 +98,12 @@ func (tx *Tx) encode(e *encoder) {
 }
 
 // Hash is SHA-256 of the canonical encoding.
-func (tx *Tx) Hash() crypto.Hash { return crypto.Sum256(tx.Encode()) }
+func (tx *Tx) Hash() crypto.Hash {
+	if tx.hashDecoded {
+		return tx.decodedHash
+	}
+	return crypto.Sum256(tx.Encode())
+}
 
 // Sign fills in From and Signature with key.
 func (tx *Tx) Sign(key crypto.PrivateKey) {
@@ -113,6 +127,12 @@ func DecodeTx(b []byte) (*Tx, error) {
 
 func decodeTx(d *decoder) *Tx {
 	tx := &Tx{}
+	start := d.off
+	defer func() {
+		if d.fail == nil {
+			tx.decodedHash, tx.hashDecoded = crypto.Sum256(d.buf[start:d.off]), true
+		}
+	}()
 	if v := d.u8("tx version"); d.fail == nil && v != TxVersion {
 		d.setErr("tx version %d, want %d", v, TxVersion)
 	}

@@ -18,6 +18,13 @@ const syncApplyBlocksMax = 32
 // it (up to syncApplyBlocksMax, without waiting for more). The replica
 // verifies each one's certificate and validates it exactly as for a single
 // block; the ones it commits are then stored together.
+//
+// Their batch's fsync runs in the background while the loop validates the
+// next synced blocks: the loop waits for it only before its next write to
+// the store or the WAL, so every write is still ordered after the blocks
+// before it are durable, as with a synchronous fsync. Until then a crash
+// may lose the batch; the blocks are certified, and the node fetches them
+// again after a restart.
 func (d *driver) takeSynced(first deliveredBlock) error {
 	batch := make([]deliveredBlock, 1, syncApplyBlocksMax)
 	batch[0] = first
@@ -35,7 +42,19 @@ drain:
 			d.log.Warn("synced block refused", "height", s.block.Height(), "err", err)
 		}
 	}
+	d.applyingSynced = true
+	defer func() { d.applyingSynced = false }()
 	return d.handleReady()
+}
+
+// awaitStore waits for the fsync of the last synced batch, if any.
+func (d *driver) awaitStore() error {
+	if d.storeDurable == nil {
+		return nil
+	}
+	durable := d.storeDurable
+	d.storeDurable = nil
+	return durable()
 }
 
 // send hands out a Ready's messages, through the Byzantine test rewriter
@@ -90,12 +109,32 @@ func (d *driver) applyBatchOnce(committed []pbft.CommittedBlock) error {
 		}
 		writes[i] = ledger.BlockWrite{Block: c.Block, Certificate: c.Certificate, Diff: diff}
 	}
-	if err := d.store.ApplyBlocks(writes); err != nil {
+	if err := d.storeBlocks(writes); err != nil {
 		return fmt.Errorf("store blocks %d..%d: %w", committed[0].Block.Height(), committed[len(committed)-1].Block.Height(), err)
 	}
 	for _, c := range committed {
 		d.afterApply(c.Block, c.Certificate)
 	}
+	return nil
+}
+
+// storeBlocks writes a batch of committed blocks after the previous one is
+// durable; synced blocks without waiting for their own fsync.
+func (d *driver) storeBlocks(writes []ledger.BlockWrite) error {
+	if !d.applyingSynced {
+		if err := d.awaitStore(); err != nil {
+			return err
+		}
+		return d.store.ApplyBlocks(writes)
+	}
+	durable, err := d.store.ApplyBlocksNoSyncWait(writes)
+	if err != nil {
+		return err
+	}
+	if err := d.awaitStore(); err != nil {
+		return err
+	}
+	d.storeDurable = durable
 	return nil
 }
 

@@ -87,7 +87,12 @@ type driver struct {
 	// pending signal stands for any number of arrivals).
 	txsArrived chan struct{}
 	synced     chan deliveredBlock
-	observer   CommitObserver
+	// applyingSynced is set while the loop handles synced blocks: their
+	// store batch is fsynced in the background (see takeSynced), and
+	// storeDurable, until called, waits for that fsync.
+	applyingSynced bool
+	storeDurable   func() error
+	observer       CommitObserver
 	metrics    *Metrics
 	// penalize is told about peers that sent undecodable or badly signed
 	// messages.
@@ -162,6 +167,9 @@ type driverConfig struct {
 	// SigCache holds the txs whose signatures the mempool verified, so
 	// block validation does not verify them again; nil disables it.
 	SigCache *ledger.SigCache
+	// VerifiedCerts remembers the commit certificates that verified (see
+	// certVerifier), shared with block sync; nil disables it.
+	VerifiedCerts *ledger.SigCache
 	// TxsArrived, signalled (without blocking) whenever the mempool takes
 	// new txs, lets an idle primary propose at once; nil means nobody
 	// signals, and proposals wait for ticks and commits.
@@ -223,7 +231,7 @@ func newDriver(cfg driverConfig) (*driver, error) {
 		}, IdleFunc: func() bool { txs, _ := d.pool.Size(); return txs == 0 }},
 		EmptyBlockTicks: uint64(cfg.EmptyBlockInterval / cfg.Tick),
 		Signer:          pbft.Ed25519Signer{Key: cfg.Key, ChainID: cfg.Genesis.ChainID},
-		Verifier:        pbft.Ed25519Verifier{Validators: vals, ChainID: cfg.Genesis.ChainID},
+		Verifier:        certVerifier{pbft.Ed25519Verifier{Validators: vals, ChainID: cfg.Genesis.ChainID}, cfg.VerifiedCerts},
 		Head:            head,
 		Genesis:         genesisBlock.Hash(),
 		Records:         records,
@@ -308,7 +316,7 @@ func (d *driver) run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return nil
+			return d.awaitStore()
 		case m := <-d.inbox:
 			d.step(m)
 			// Step whatever else has arrived before handling the output:
@@ -399,6 +407,9 @@ func (d *driver) persist(recs []pbft.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
+	if err := d.awaitStore(); err != nil {
+		return err
+	}
 	raw := make([][]byte, len(recs))
 	for i := range recs {
 		raw[i] = pbft.EncodeRecord(&recs[i])
@@ -471,6 +482,9 @@ func (d *driver) compactWAL() error {
 	out := make([][]byte, len(kept))
 	for i := range kept {
 		out[i] = pbft.EncodeRecord(&kept[i])
+	}
+	if err := d.awaitStore(); err != nil {
+		return err
 	}
 	if err := d.wal.Replace(out); err != nil {
 		return err

@@ -17,6 +17,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
+	"github.com/synod-chain/synod/consensus/pbft"
 	"github.com/synod-chain/synod/crypto"
 	"github.com/synod-chain/synod/ledger"
 	"github.com/synod-chain/synod/mempool"
@@ -29,6 +30,10 @@ const (
 	rebroadcastInterval = 2 * time.Second
 	shutdownTimeout     = 10 * time.Second
 	syncBatchBlocks     = 128
+	// verifiedCertsMax: certificates remembered as verified; block sync
+	// is at most deliveredBlocksMax plus a few fetched batches ahead of
+	// the loop, and a miss only costs a second verification.
+	verifiedCertsMax = 4096
 )
 
 // ErrNotValidator is returned when the node's validator key is not in the
@@ -52,6 +57,7 @@ type Node struct {
 	cfg     Config
 	genesis *ledger.Genesis
 	vals    *ledger.ValidatorSet
+	certs   certVerifier // block sync's, sharing its memory with the replica's
 	self    uint16
 	log     *slog.Logger
 	store   *ledger.Store
@@ -119,6 +125,7 @@ func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
 	}
 	n := &Node{cfg: cfg, genesis: g, vals: vals, self: uint16(self), log: logger.With("node", cfg.Moniker),
 		events: newBlockFeed(), startedAt: time.Now(), txsArrived: make(chan struct{}, 1), sigs: ledger.NewSigCache(2 * cfg.Mempool.TxsMax)}
+	n.certs = certVerifier{pbft.Ed25519Verifier{Validators: vals, ChainID: g.ChainID}, ledger.NewSigCache(verifiedCertsMax)}
 	closeOnErr := func(c io.Closer) {
 		if err != nil {
 			c.Close()
@@ -185,6 +192,7 @@ func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
 		Penalize:           n.penalize,
 		CatchUp:            n.catchUp,
 		SigCache:           n.sigs,
+		VerifiedCerts:      n.certs.verified,
 		TxsArrived:         n.txsArrived,
 		EmptyBlockInterval: time.Duration(cfg.Consensus.EmptyBlockIntervalMs) * time.Millisecond,
 		Byzantine:          cfg.Testing.Byzantine,

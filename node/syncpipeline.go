@@ -176,7 +176,7 @@ func (n *Node) checkAhead(blocks []p2p.SyncedBlock) (good int, err error) {
 			err = ledger.ErrCertWrongBlock
 			break
 		}
-		if err = sb.Certificate.VerifyFor(n.genesis.ChainID, n.vals, sb.Block); err != nil {
+		if err = n.certs.verifyFor(sb.Certificate, sb.Block); err != nil {
 			break
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/synod-chain/synod/consensus/pbft"
 	"github.com/synod-chain/synod/ledger"
 	"github.com/synod-chain/synod/p2p"
 )
@@ -58,7 +59,8 @@ func TestCheckAheadStopsAtBadCertificate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			n := &Node{genesis: net.genesis, vals: vals, sigs: ledger.NewSigCache(1000)}
+			n := &Node{genesis: net.genesis, vals: vals, sigs: ledger.NewSigCache(1000),
+				certs: certVerifier{pbft.Ed25519Verifier{Validators: vals, ChainID: net.genesis.ChainID}, ledger.NewSigCache(16)}}
 			n.cfg.Sync.VerifyTxSignatures = tc.verify
 			good, err := n.checkAhead(chain)
 			if good != tc.wantGood || (err != nil) != tc.tamper.cert {
