@@ -155,3 +155,36 @@ func TestCommitCertificateQuorumProperty(t *testing.T) {
 		}
 	})
 }
+
+// TestVerifyCertificatesFindsTheFirstBad checks the one-batch check of
+// many certificates: it passes a valid run whole, and otherwise reports
+// the first bad certificate with its own error, whether a later one is
+// malformed or an earlier one carries a bad signature.
+func TestVerifyCertificatesFindsTheFirstBad(t *testing.T) {
+	vals := validatorSet(t, 4)
+	hash := crypto.Sum256([]byte("block"))
+	good := func(h uint64) *ledger.CommitCertificate { return certBy(h, 0, hash, 0, 1, 2) }
+	badSig := func(h uint64) *ledger.CommitCertificate {
+		c := certBy(h, 0, hash, 0, 1, 3)
+		c.Signatures[2].Signature[7] ^= 1
+		return c
+	}
+	short := func(h uint64) *ledger.CommitCertificate { return certBy(h, 0, hash, 0, 1) }
+	for _, tc := range []struct {
+		name     string
+		certs    []*ledger.CommitCertificate
+		wantGood int
+		wantErr  error
+	}{
+		{"all valid", []*ledger.CommitCertificate{good(1), good(2), good(3)}, 3, nil},
+		{"bad signature third", []*ledger.CommitCertificate{good(1), good(2), badSig(3), good(4)}, 2, ledger.ErrCertBadSig},
+		{"too few second", []*ledger.CommitCertificate{good(1), short(2), good(3)}, 1, ledger.ErrCertNoQuorum},
+		{"bad signature before a malformed one", []*ledger.CommitCertificate{good(1), badSig(2), short(3)}, 1, ledger.ErrCertBadSig},
+		{"none", nil, 0, nil},
+	} {
+		good, err := ledger.VerifyCertificates(testChain, vals, tc.certs)
+		if good != tc.wantGood || !errors.Is(err, tc.wantErr) || (err == nil) != (tc.wantErr == nil) {
+			t.Errorf("%s: %d good, %v; want %d, %v", tc.name, good, err, tc.wantGood, tc.wantErr)
+		}
+	}
+}

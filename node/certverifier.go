@@ -4,6 +4,7 @@ import (
 	"github.com/synod-chain/synod/consensus/pbft"
 	"github.com/synod-chain/synod/crypto"
 	"github.com/synod-chain/synod/ledger"
+	"github.com/synod-chain/synod/p2p"
 )
 
 // certVerifier is the replica's Verifier with a memory of the commit
@@ -41,10 +42,43 @@ func (v certVerifier) VerifyCertificate(c *ledger.CommitCertificate, vals *ledge
 	return nil
 }
 
-// verifyFor checks that c certifies b, then verifies c.
-func (v certVerifier) verifyFor(c *ledger.CommitCertificate, b *ledger.Block) error {
-	if err := c.MatchesBlock(b); err != nil {
-		return err
+// verifyBlocks checks that each synced block carries a certificate for it
+// and verifies the certificates not yet remembered, all in one signature
+// batch. It returns how many blocks, from the first, passed, and why the
+// next did not.
+func (v certVerifier) verifyBlocks(blocks []p2p.SyncedBlock) (good int, err error) {
+	matched, mismatch := len(blocks), error(nil)
+	for i, sb := range blocks {
+		if sb.Certificate == nil {
+			matched, mismatch = i, ledger.ErrCertWrongBlock
+			break
+		}
+		if err := sb.Certificate.MatchesBlock(sb.Block); err != nil {
+			matched, mismatch = i, err
+			break
+		}
 	}
-	return v.VerifyCertificate(c, v.Validators)
+	var todo []*ledger.CommitCertificate
+	var keys []crypto.Hash
+	var at []int // block index of each certificate in todo
+	for i, sb := range blocks[:matched] {
+		var key crypto.Hash
+		if v.verified != nil {
+			key = crypto.Sum256(sb.Certificate.Encode())
+			if v.verified.Contains(key) {
+				continue
+			}
+		}
+		todo, keys, at = append(todo, sb.Certificate), append(keys, key), append(at, i)
+	}
+	ok, err := ledger.VerifyCertificates(v.ChainID, v.Validators, todo)
+	if v.verified != nil {
+		for _, key := range keys[:ok] {
+			v.verified.Add(key)
+		}
+	}
+	if err != nil {
+		return at[ok], err
+	}
+	return matched, mismatch
 }

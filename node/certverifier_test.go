@@ -6,6 +6,7 @@ import (
 
 	"github.com/synod-chain/synod/consensus/pbft"
 	"github.com/synod-chain/synod/ledger"
+	"github.com/synod-chain/synod/p2p"
 )
 
 // TestCertVerifierRemembersOnlyWhatVerified checks the memory shared by
@@ -22,13 +23,13 @@ func TestCertVerifierRemembersOnlyWhatVerified(t *testing.T) {
 	}
 	v := certVerifier{pbft.Ed25519Verifier{Validators: vals, ChainID: net.genesis.ChainID}, ledger.NewSigCache(16)}
 	good := chain[0].Certificate
-	if err := v.verifyFor(good, chain[0].Block); err != nil {
-		t.Fatal(err)
+	if n, err := v.verifyBlocks(chain[:1]); n != 1 || err != nil {
+		t.Fatal(n, err)
 	}
 	if v.verified.Len() != 1 {
 		t.Fatalf("%d certificates remembered, want 1", v.verified.Len())
 	}
-	if err := v.verifyFor(good, chain[1].Block); !errors.Is(err, ledger.ErrCertWrongBlock) {
+	if n, err := v.verifyBlocks([]p2p.SyncedBlock{{Block: chain[1].Block, Certificate: good}}); n != 0 || !errors.Is(err, ledger.ErrCertWrongBlock) {
 		t.Fatalf("a remembered certificate passed for another block: %v", err)
 	}
 	spoiled := *good

@@ -170,16 +170,7 @@ func blockTxs(blocks []p2p.SyncedBlock) int {
 // recorded in n.sigs as vouched for by their certificates, or, with
 // sync.verify_tx_signatures, only those whose signatures verify.
 func (n *Node) checkAhead(blocks []p2p.SyncedBlock) (good int, err error) {
-	for ; good < len(blocks); good++ {
-		sb := blocks[good]
-		if sb.Certificate == nil {
-			err = ledger.ErrCertWrongBlock
-			break
-		}
-		if err = n.certs.verifyFor(sb.Certificate, sb.Block); err != nil {
-			break
-		}
-	}
+	good, err = n.certs.verifyBlocks(blocks)
 	if n.cfg.Sync.VerifyTxSignatures {
 		verifyTxSigsOn(syncCheckWorkers(), blocks[:good], n.sigs)
 		return good, err
