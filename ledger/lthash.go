@@ -81,7 +81,7 @@ func subLanes(a, b uint64) uint64 {
 }
 
 // leafDomain separates state-leaf hashing from every other use of SHA-256.
-var leafDomain = []byte("synod/state-leaf/v2")
+const leafDomain = "synod/state-leaf/v2"
 
 // expandLeaf maps a leaf to 2048 pseudorandom bytes: SHA-256 compresses
 // the leaf, behind a domain tag, to a 256-bit key, and AES-256 in counter
@@ -91,10 +91,16 @@ var leafDomain = []byte("synod/state-leaf/v2")
 // hashing expands four leaves per transfer on every node.
 func expandLeaf(leaf []byte, out *[LtHashBytes]byte) {
 	d := sha256.New()
-	d.Write(leafDomain)
+	d.Write([]byte(leafDomain))
 	d.Write(leaf)
 	var key [sha256.Size]byte
 	d.Sum(key[:0])
+	expandKey(&key, out)
+}
+
+// expandKey is expandLeaf after the digest: the AES-256-CTR keystream
+// under key.
+func expandKey(key *[sha256.Size]byte, out *[LtHashBytes]byte) {
 	block, err := aes.NewCipher(key[:])
 	if err != nil {
 		panic(fmt.Sprintf("lthash: aes-256 key refused: %v", err)) // a 32-byte key never is
@@ -102,6 +108,29 @@ func expandLeaf(leaf []byte, out *[LtHashBytes]byte) {
 	var iv [aes.BlockSize]byte
 	clear(out[:])
 	cipher.NewCTR(block, iv[:]).XORKeyStream(out[:], out[:])
+}
+
+// addAccount adds (or, with remove, removes) the leaf of addr's account a:
+// stateLeaf(addr, a) expanded as expandLeaf does, with the digest's input
+// built on the stack. The state hash expands four leaves per transfer on
+// every node, and the allocations of the general path cost as much again
+// in the collector.
+func (h *LtHash) addAccount(addr crypto.Address, a Account, remove bool) {
+	var in [len(leafDomain) + crypto.AddressBytes + AccountBytes]byte
+	n := copy(in[:], leafDomain)
+	n += copy(in[n:], addr[:])
+	binary.BigEndian.PutUint64(in[n:], a.Balance)
+	binary.BigEndian.PutUint64(in[n+8:], a.Nonce)
+	key := sha256.Sum256(in[:])
+	var x [LtHashBytes]byte
+	expandKey(&key, &x)
+	for i := range h.words {
+		if remove {
+			h.words[i] = subLanes(h.words[i], binary.LittleEndian.Uint64(x[8*i:]))
+		} else {
+			h.words[i] = addLanes(h.words[i], binary.LittleEndian.Uint64(x[8*i:]))
+		}
+	}
 }
 
 // Root is the 32-byte state root: SHA-256 of the accumulator.

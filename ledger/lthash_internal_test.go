@@ -4,6 +4,10 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"testing"
+
+	"pgregory.net/rapid"
+
+	"github.com/synod-chain/synod/crypto"
 )
 
 // TestLanesArithmetic checks the four-lanes-per-word add and subtract
@@ -82,4 +86,29 @@ func TestLtHashAddRemoveInverse(t *testing.T) {
 	if h != (LtHash{}) {
 		t.Fatal("removing every leaf added did not restore the empty hash")
 	}
+}
+
+// TestAddAccountMatchesLeaf checks the state hash's allocation-free path
+// against the definition: adding or removing an account's leaf through
+// addAccount changes the accumulator exactly as Add or Remove of
+// stateLeaf does.
+func TestAddAccountMatchesLeaf(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		var addr crypto.Address
+		copy(addr[:], rapid.SliceOfN(rapid.Byte(), crypto.AddressBytes, crypto.AddressBytes).Draw(t, "addr"))
+		a := Account{Balance: rapid.Uint64().Draw(t, "balance"), Nonce: rapid.Uint64().Draw(t, "nonce")}
+		var start LtHash
+		start.Add([]byte(rapid.String().Draw(t, "other leaf")))
+		fast, slow := start, start
+		fast.addAccount(addr, a, false)
+		slow.Add(stateLeaf(addr, a))
+		if fast != slow {
+			t.Fatal("addAccount differs from Add(stateLeaf)")
+		}
+		fast.addAccount(addr, a, true)
+		slow.Remove(stateLeaf(addr, a))
+		if fast != slow || fast != start {
+			t.Fatal("removing through addAccount differs from Remove(stateLeaf)")
+		}
+	})
 }

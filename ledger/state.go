@@ -263,10 +263,10 @@ func (x *executor) diff(fees uint64) (*StateDiff, error) {
 		for i := w; i < len(changes); i += workers {
 			c := changes[i]
 			if !c.before.IsEmpty() {
-				deltas[w].Remove(stateLeaf(c.addr, c.before))
+				deltas[w].addAccount(c.addr, c.before, true)
 			}
 			if !c.now.IsEmpty() {
-				deltas[w].Add(stateLeaf(c.addr, c.now))
+				deltas[w].addAccount(c.addr, c.now, false)
 			}
 		}
 	}

@@ -404,15 +404,35 @@ func (s *Store) AccountAt(addr crypto.Address, height uint64) (Account, error) {
 
 // BlockByHeight returns the committed block at height.
 func (s *Store) BlockByHeight(height uint64) (*Block, error) {
-	raw, err := s.get(heightKey(tableBlock, height))
+	raw, err := s.EncodedBlock(height)
 	if err != nil {
-		return nil, fmt.Errorf("block %d: %w", height, err)
+		return nil, err
 	}
 	b, err := DecodeBlock(raw)
 	if err != nil {
 		return nil, fmt.Errorf("%w: block %d: %w", ErrStoreCorrupt, height, err)
 	}
 	return b, nil
+}
+
+// EncodedBlock returns the canonical encoding of the committed block at
+// height, as stored, without decoding it.
+func (s *Store) EncodedBlock(height uint64) ([]byte, error) {
+	raw, err := s.get(heightKey(tableBlock, height))
+	if err != nil {
+		return nil, fmt.Errorf("block %d: %w", height, err)
+	}
+	return raw, nil
+}
+
+// EncodedCertificate returns the encoding of the commit certificate of the
+// block at height, as stored.
+func (s *Store) EncodedCertificate(height uint64) ([]byte, error) {
+	raw, err := s.get(heightKey(tableCert, height))
+	if err != nil {
+		return nil, fmt.Errorf("certificate %d: %w", height, err)
+	}
+	return raw, nil
 }
 
 // BlockByHash returns the committed block with hash h.
@@ -429,9 +449,9 @@ func (s *Store) BlockByHash(h crypto.Hash) (*Block, error) {
 
 // Certificate returns the commit certificate of the block at height.
 func (s *Store) Certificate(height uint64) (*CommitCertificate, error) {
-	raw, err := s.get(heightKey(tableCert, height))
+	raw, err := s.EncodedCertificate(height)
 	if err != nil {
-		return nil, fmt.Errorf("certificate %d: %w", height, err)
+		return nil, err
 	}
 	c, err := DecodeCommitCertificate(raw)
 	if err != nil {

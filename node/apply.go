@@ -47,7 +47,9 @@ drain:
 	return d.handleReady()
 }
 
-// awaitStore waits for the fsync of the last synced batch, if any.
+// awaitStore waits until the synced batch being stored in the background,
+// if any, is stored and durable, and tells the mempool, the metrics and
+// the observer about its blocks.
 func (d *driver) awaitStore() error {
 	if d.storeDurable == nil {
 		return nil
@@ -109,32 +111,55 @@ func (d *driver) applyBatchOnce(committed []pbft.CommittedBlock) error {
 		}
 		writes[i] = ledger.BlockWrite{Block: c.Block, Certificate: c.Certificate, Diff: diff}
 	}
-	if err := d.storeBlocks(writes); err != nil {
-		return fmt.Errorf("store blocks %d..%d: %w", committed[0].Block.Height(), committed[len(committed)-1].Block.Height(), err)
-	}
-	for _, c := range committed {
-		d.afterApply(c.Block, c.Certificate)
-	}
-	return nil
-}
-
-// storeBlocks writes a batch of committed blocks after the previous one is
-// durable; synced blocks without waiting for their own fsync.
-func (d *driver) storeBlocks(writes []ledger.BlockWrite) error {
-	if !d.applyingSynced {
-		if err := d.awaitStore(); err != nil {
-			return err
-		}
-		return d.store.ApplyBlocks(writes)
-	}
-	durable, err := d.store.ApplyBlocksNoSyncWait(writes)
-	if err != nil {
-		return err
+	if d.applyingSynced {
+		return d.storeInBackground(writes)
 	}
 	if err := d.awaitStore(); err != nil {
 		return err
 	}
-	d.storeDurable = durable
+	if err := d.store.ApplyBlocks(writes); err != nil {
+		return fmt.Errorf("store blocks %d..%d: %w", committed[0].Block.Height(), committed[len(committed)-1].Block.Height(), err)
+	}
+	for _, w := range writes {
+		d.afterApply(w.Block, w.Certificate)
+	}
+	return nil
+}
+
+// storeInBackground stores a batch of synced blocks while the loop goes on
+// to validate the next ones: the batch is staged (so the pending chain
+// sees its accounts at once), the batch before it is awaited (the store
+// takes batches in order), and a goroutine writes it. The loop awaits it
+// in turn before its next write to the store or the WAL (awaitStore), so
+// every write is still ordered after the blocks before it are durable;
+// only the validation of the next blocks overlaps the store's work. The
+// mempool, the metrics and the observer hear of the blocks once they are
+// stored. A crash before then may lose them; they are certified, and the
+// node fetches them again after a restart.
+func (d *driver) storeInBackground(writes []ledger.BlockWrite) error {
+	d.staged.stage(writes)
+	if err := d.awaitStore(); err != nil {
+		return err
+	}
+	first, last := writes[0].Block.Height(), writes[len(writes)-1].Block.Height()
+	done := make(chan error, 1)
+	go func() {
+		durable, err := d.store.ApplyBlocksNoSyncWait(writes)
+		if err == nil {
+			err = durable()
+		}
+		done <- err
+	}()
+	d.storeDurable = func() error {
+		if err := <-done; err != nil {
+			return fmt.Errorf("store blocks %d..%d: %w", first, last, err)
+		}
+		d.staged.dropOldest()
+		for _, w := range writes {
+			d.afterApply(w.Block, w.Certificate)
+		}
+		return nil
+	}
 	return nil
 }
 

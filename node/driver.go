@@ -88,9 +88,10 @@ type driver struct {
 	txsArrived chan struct{}
 	synced     chan deliveredBlock
 	// applyingSynced is set while the loop handles synced blocks: their
-	// store batch is fsynced in the background (see takeSynced), and
-	// storeDurable, until called, waits for that fsync.
+	// batch is stored in the background (storeInBackground), staged over
+	// the store until then, and storeDurable, until called, waits for it.
 	applyingSynced bool
+	staged         *stagedState
 	storeDurable   func() error
 	observer       CommitObserver
 	metrics    *Metrics
@@ -202,7 +203,8 @@ func newDriver(cfg driverConfig) (*driver, error) {
 		records = append(records, *rec)
 	}
 	head := cfg.Store.Head()
-	chain := ledger.NewPendingChain(cfg.Genesis.ChainID, cfg.Genesis.Consensus, head, cfg.Store)
+	staged := &stagedState{store: cfg.Store}
+	chain := ledger.NewPendingChain(cfg.Genesis.ChainID, cfg.Genesis.Consensus, head, staged)
 	if cfg.SigCache != nil {
 		chain.SetSigCache(cfg.SigCache)
 	}
@@ -211,7 +213,7 @@ func newDriver(cfg driverConfig) (*driver, error) {
 		cfg.TxsArrived = make(chan struct{}, 1)
 	}
 	d := &driver{
-		log: cfg.Logger, genesis: cfg.Genesis, chain: chain, store: cfg.Store, wal: cfg.WAL,
+		log: cfg.Logger, genesis: cfg.Genesis, chain: chain, store: cfg.Store, staged: staged, wal: cfg.WAL,
 		net: cfg.Net, pool: cfg.Pool, tick: cfg.Tick, now: cfg.Now, observer: cfg.Observer,
 		metrics: cfg.Metrics, penalize: cfg.Penalize, catchUp: cfg.CatchUp,
 		inbox:      make(chan inboundMessage, inboxMessagesMax),
@@ -307,16 +309,23 @@ func (d *driver) deliverSynced(ctx context.Context, b *ledger.Block, cert *ledge
 // run is the consensus loop. It returns when ctx ends, or with the first
 // error that makes continuing unsafe (a failed fsync, a block the store
 // refuses): a validator that cannot persist its promises must stop.
-func (d *driver) run(ctx context.Context) error {
+func (d *driver) run(ctx context.Context) (err error) {
 	ticker := time.NewTicker(d.tick)
 	defer ticker.Stop()
+	// Whatever ends the loop, a background store write ends first: the
+	// store is closed after the loop returns.
+	defer func() {
+		if e := d.awaitStore(); err == nil {
+			err = e
+		}
+	}()
 	for {
 		if err := d.handleReady(); err != nil {
 			return err
 		}
 		select {
 		case <-ctx.Done():
-			return d.awaitStore()
+			return nil
 		case m := <-d.inbox:
 			d.step(m)
 			// Step whatever else has arrived before handling the output:

@@ -19,10 +19,12 @@ import (
 type BlockSource interface {
 	// Head is the committed head's header.
 	Head() ledger.Header
-	BlockByHeight(height uint64) (*ledger.Block, error)
-	// Certificate is the commit certificate of the block at height; the
-	// genesis block has none.
-	Certificate(height uint64) (*ledger.CommitCertificate, error)
+	// EncodedBlock is the canonical encoding of the block at height: the
+	// server passes it on without decoding it.
+	EncodedBlock(height uint64) ([]byte, error)
+	// EncodedCertificate is the encoding of the commit certificate of the
+	// block at height; the genesis block has none.
+	EncodedCertificate(height uint64) ([]byte, error)
 }
 
 var _ BlockSource = (*ledger.Store)(nil)
@@ -113,19 +115,17 @@ func (b *blockSync) writeBlocks(s network.Stream, req SyncRequest) error {
 	var item []byte
 	for i := uint64(0); i < uint64(req.Count) && req.From <= head && i <= head-req.From; i++ {
 		h := req.From + i
-		blk, err := b.source.BlockByHeight(h)
+		blk, err := b.source.EncodedBlock(h)
 		if err != nil {
 			break
 		}
 		var cert []byte
 		if h > 0 {
-			c, err := b.source.Certificate(h)
-			if err != nil {
+			if cert, err = b.source.EncodedCertificate(h); err != nil {
 				break
 			}
-			cert = c.Encode()
 		}
-		item = appendSyncItem(item[:0], blk.Encode(), cert)
+		item = appendSyncItem(item[:0], blk, cert)
 		if len(item) > budget {
 			break
 		}

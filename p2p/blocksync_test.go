@@ -24,18 +24,18 @@ type memSource struct {
 
 func (m *memSource) Head() ledger.Header { return m.blocks[len(m.blocks)-1].Header }
 
-func (m *memSource) BlockByHeight(h uint64) (*ledger.Block, error) {
+func (m *memSource) EncodedBlock(h uint64) ([]byte, error) {
 	if h >= uint64(len(m.blocks)) {
 		return nil, fmt.Errorf("block %d: %w", h, ledger.ErrStoreNotFound)
 	}
-	return m.blocks[h], nil
+	return m.blocks[h].Encode(), nil
 }
 
-func (m *memSource) Certificate(h uint64) (*ledger.CommitCertificate, error) {
+func (m *memSource) EncodedCertificate(h uint64) ([]byte, error) {
 	if h == 0 || h >= uint64(len(m.certs)) {
 		return nil, fmt.Errorf("certificate %d: %w", h, ledger.ErrStoreNotFound)
 	}
-	return m.certs[h], nil
+	return m.certs[h].Encode(), nil
 }
 
 // testChainSource builds a chain of n blocks after genesis, each with a
