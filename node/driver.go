@@ -94,7 +94,7 @@ type driver struct {
 	staged         *stagedState
 	storeDurable   func() error
 	observer       CommitObserver
-	metrics    *Metrics
+	metrics        *Metrics
 	// penalize is told about peers that sent undecodable or badly signed
 	// messages.
 	penalize func(peer string, reason error)
