@@ -114,16 +114,17 @@ func expandKey(key *[sha256.Size]byte, out *[LtHashBytes]byte) {
 // stateLeaf(addr, a) expanded as expandLeaf does, with the digest's input
 // built on the stack. The state hash expands four leaves per transfer on
 // every node, and the allocations of the general path cost as much again
-// in the collector.
-func (h *LtHash) addAccount(addr crypto.Address, a Account, remove bool) {
+// in the collector. x is scratch space for the expansion, which would
+// otherwise escape to the heap (through the cipher's interface) on every
+// call.
+func (h *LtHash) addAccount(addr crypto.Address, a Account, remove bool, x *[LtHashBytes]byte) {
 	var in [len(leafDomain) + crypto.AddressBytes + AccountBytes]byte
 	n := copy(in[:], leafDomain)
 	n += copy(in[n:], addr[:])
 	binary.BigEndian.PutUint64(in[n:], a.Balance)
 	binary.BigEndian.PutUint64(in[n+8:], a.Nonce)
 	key := sha256.Sum256(in[:])
-	var x [LtHashBytes]byte
-	expandKey(&key, &x)
+	expandKey(&key, x)
 	for i := range h.words {
 		if remove {
 			h.words[i] = subLanes(h.words[i], binary.LittleEndian.Uint64(x[8*i:]))

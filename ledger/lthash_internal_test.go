@@ -100,12 +100,12 @@ func TestAddAccountMatchesLeaf(t *testing.T) {
 		var start LtHash
 		start.Add([]byte(rapid.String().Draw(t, "other leaf")))
 		fast, slow := start, start
-		fast.addAccount(addr, a, false)
+		fast.addAccount(addr, a, false, new([LtHashBytes]byte))
 		slow.Add(stateLeaf(addr, a))
 		if fast != slow {
 			t.Fatal("addAccount differs from Add(stateLeaf)")
 		}
-		fast.addAccount(addr, a, true)
+		fast.addAccount(addr, a, true, new([LtHashBytes]byte))
 		slow.Remove(stateLeaf(addr, a))
 		if fast != slow || fast != start {
 			t.Fatal("removing through addAccount differs from Remove(stateLeaf)")

@@ -260,13 +260,14 @@ func (x *executor) diff(fees uint64) (*StateDiff, error) {
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(changes)/ltHashParallelMin))
 	deltas := make([]LtHash, workers)
 	hashShare := func(w int) {
+		scratch := new([LtHashBytes]byte)
 		for i := w; i < len(changes); i += workers {
 			c := changes[i]
 			if !c.before.IsEmpty() {
-				deltas[w].addAccount(c.addr, c.before, true)
+				deltas[w].addAccount(c.addr, c.before, true, scratch)
 			}
 			if !c.now.IsEmpty() {
-				deltas[w].addAccount(c.addr, c.now, false)
+				deltas[w].addAccount(c.addr, c.now, false, scratch)
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -265,8 +266,25 @@ func (s *Store) ApplyBlock(b *Block, cert *CommitCertificate, diff *StateDiff) e
 	return s.ApplyBlocks([]BlockWrite{{Block: b, Certificate: cert, Diff: diff}})
 }
 
-// record is one key and value to write.
-type record struct{ key, value []byte }
+// record is one key and value to write; prefix is the key's first eight
+// bytes, big-endian, so most comparisons in a sort are of two integers.
+type record struct {
+	prefix     uint64
+	key, value []byte
+}
+
+func newRecord(key, value []byte) record {
+	var p [8]byte
+	copy(p[:], key)
+	return record{binary.BigEndian.Uint64(p[:]), key, value}
+}
+
+func compareRecords(x, y record) int {
+	if c := cmp.Compare(x.prefix, y.prefix); c != 0 {
+		return c
+	}
+	return bytes.Compare(x.key, y.key)
+}
 
 // writeBlocks puts consecutive blocks into batch: each block, its
 // certificate, hash index, tx index entries and its accounts' history;
@@ -285,29 +303,29 @@ func writeBlocks(batch *pebble.Batch, writes []BlockWrite) {
 		hash := b.Hash()
 		for addr, acct := range diff.Accounts {
 			enc := EncodeAccount(acct)
-			recs = append(recs, record{historyKey(addr, height), enc})
+			recs = append(recs, newRecord(historyKey(addr, height), enc))
 			latest[addr] = enc // writes are oldest first: the last wins
 		}
-		recs = append(recs, record{heightKey(tableBlock, height), b.Encode()})
+		recs = append(recs, newRecord(heightKey(tableBlock, height), b.Encode()))
 		if w.Certificate != nil {
-			recs = append(recs, record{heightKey(tableCert, height), w.Certificate.Encode()})
+			recs = append(recs, newRecord(heightKey(tableCert, height), w.Certificate.Encode()))
 		}
-		recs = append(recs, record{hashKey(tableBlockHash, hash), be64(height)})
+		recs = append(recs, newRecord(hashKey(tableBlockHash, hash), be64(height)))
 		for i, tx := range b.Txs {
-			recs = append(recs, record{hashKey(tableTx, tx.Hash()), binary.BigEndian.AppendUint32(be64(height), uint32(i))})
+			recs = append(recs, newRecord(hashKey(tableTx, tx.Hash()), binary.BigEndian.AppendUint32(be64(height), uint32(i))))
 		}
 	}
 	for addr, enc := range latest {
-		recs = append(recs, record{accountKey(addr), enc})
+		recs = append(recs, newRecord(accountKey(addr), enc))
 	}
 	last := writes[len(writes)-1]
 	head := last.Block.Hash()
 	recs = append(recs,
-		record{keyHead, append(be64(last.Block.Header.Height), head[:]...)},
-		record{keyStateHash, last.Diff.Hash.Encode()})
+		newRecord(keyHead, append(be64(last.Block.Header.Height), head[:]...)),
+		newRecord(keyStateHash, last.Diff.Hash.Encode()))
 	// No two records share a key: heights and tx hashes are distinct, and
 	// accounts, head and state hash were written once.
-	slices.SortFunc(recs, func(x, y record) int { return bytes.Compare(x.key, y.key) })
+	slices.SortFunc(recs, compareRecords)
 	for _, r := range recs {
 		set(batch, r.key, r.value)
 	}
