@@ -30,7 +30,8 @@ var ErrPendingChainFull = errors.New("ledger: too many pending blocks")
 //
 // It is deterministic and does no I/O; the owner applies each diff Commit
 // returns to the committed state it passed in (a Store or a MemState)
-// before the next call.
+// before the next call, and before it reads any state the chain gave out:
+// those states read the committed state for what committed blocks changed.
 type PendingChain struct {
 	chainID string
 	params  ConsensusParams
@@ -49,7 +50,41 @@ func (p *PendingChain) SetSigCache(cache *SigCache) { p.sigs = cache }
 type pendingBlock struct {
 	block *Block
 	diff  *StateDiff
-	state StateReader // the state after this block
+	// parent is the pending parent, nil once the parent is committed (or
+	// when it was the head already): see pendingState.
+	parent *pendingBlock
+}
+
+// pendingState is the state after a pending block: its diff and those of
+// its pending ancestors, newest first, over the committed state. A parent
+// that commits is unlinked (Commit), since the owner then applies its diff
+// to the committed state: walking it would find the same values. Without
+// that cut, a pipeline that never drains (every block validated while its
+// parent is pending) would chain every diff since it last drained, and a
+// read of an account no block touched would walk them all.
+type pendingState struct {
+	chain *PendingChain
+	pb    *pendingBlock
+}
+
+func (s pendingState) GetAccount(addr crypto.Address) (Account, error) {
+	for pb := s.pb; pb != nil; pb = pb.parent {
+		if a, ok := pb.diff.Accounts[addr]; ok {
+			return a, nil
+		}
+	}
+	return s.chain.base.GetAccount(addr)
+}
+
+func (s pendingState) StateHash() LtHash { return s.pb.diff.Hash }
+
+// depth is the number of diffs a read may walk, for tests.
+func (s pendingState) depth() int {
+	n := 0
+	for pb := s.pb; pb != nil; pb = pb.parent {
+		n++
+	}
+	return n
 }
 
 // NewPendingChain starts from the committed head and the state after it.
@@ -69,7 +104,7 @@ func (p *PendingChain) parentOf(h crypto.Hash) (*Header, StateReader, bool) {
 		return &p.head, p.base, true
 	}
 	if pb, ok := p.pending[h]; ok {
-		return &pb.block.Header, pb.state, true
+		return &pb.block.Header, pendingState{p, pb}, true
 	}
 	return nil, nil, false
 }
@@ -108,7 +143,7 @@ func (p *PendingChain) Validate(b *Block) error {
 	if err != nil {
 		return err
 	}
-	p.add(b, diff, state)
+	p.add(b, diff)
 	return nil
 }
 
@@ -125,8 +160,8 @@ func (p *PendingChain) makeRoom() error {
 	return nil
 }
 
-func (p *PendingChain) add(b *Block, diff *StateDiff, parentState StateReader) {
-	p.pending[b.Hash()] = &pendingBlock{block: b, diff: diff, state: diff.Over(parentState)}
+func (p *PendingChain) add(b *Block, diff *StateDiff) {
+	p.pending[b.Hash()] = &pendingBlock{block: b, diff: diff, parent: p.pending[b.Header.ParentHash]}
 }
 
 // Build makes a block on top of the block with hash parent (head or
@@ -145,7 +180,7 @@ func (p *PendingChain) Build(parent crypto.Hash, view uint64, proposer crypto.Ad
 	if err != nil {
 		return nil, err
 	}
-	p.add(b, diff, state)
+	p.add(b, diff)
 	return b, nil
 }
 
@@ -162,6 +197,11 @@ func (p *PendingChain) Commit(h crypto.Hash) (*Block, *StateDiff, error) {
 		return nil, nil, fmt.Errorf("ledger: commit of %s at height %d does not extend head %d", h.Short(), pb.block.Header.Height, p.head.Height)
 	}
 	delete(p.pending, h)
+	for _, child := range p.pending {
+		if child.parent == pb {
+			child.parent = nil
+		}
+	}
 	p.head = pb.block.Header
 	p.prune(p.head.Height + 1)
 	return pb.block, pb.diff, nil

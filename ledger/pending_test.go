@@ -236,3 +236,38 @@ func TestPendingChainBoundsForks(t *testing.T) {
 		}
 	}
 }
+
+// TestPendingChainFullPipelineStaysShallow runs a pipeline that never
+// drains: each block is built on the newest pending one, and the oldest
+// commits only after its child exists, so no block is ever built on the
+// committed head. Every commit must give the right state, and a read of
+// the newest block's state must walk only the diffs still pending, not
+// every diff since the pipeline started.
+func TestPendingChainFullPipelineStaysShallow(t *testing.T) {
+	const inFlight, blocks = 3, 40
+	c := startChain(t, testGenesis(1, 1_000_000))
+	pc := ledger.NewPendingChain(testChain, c.params, c.head, c.state)
+	var pending []*ledger.Block
+	parent := c.head.Hash()
+	for i := range blocks {
+		tx := signedTx(testChain, testKey(0), uint64(i), testAddr(100+i), 10, 1, nil)
+		b, err := pc.Build(parent, uint64(i+1), testAddr(8), c.head.Timestamp+int64(i+1), []*ledger.Tx{tx})
+		if err != nil || len(b.Txs) != 1 {
+			t.Fatalf("block %d: %v (%d txs)", i+1, err, len(b.Txs))
+		}
+		pending, parent = append(pending, b), b.Hash()
+		if len(pending) > inFlight {
+			commitPending(t, pc, c, pending[0].Hash())
+			pending = pending[1:]
+		}
+		if d := ledger.PendingStateDepth(pc, parent); d > inFlight+1 {
+			t.Fatalf("after block %d a read may walk %d diffs, want at most %d", i+1, d, inFlight+1)
+		}
+	}
+	for _, b := range pending {
+		commitPending(t, pc, c, b.Hash())
+	}
+	if got := c.state.Accounts()[testAddr(0)].Nonce; got != blocks {
+		t.Fatalf("sender nonce %d after %d blocks", got, blocks)
+	}
+}
