@@ -12,11 +12,12 @@ import (
 const (
 	// gossipLinger is how long accepted txs wait for company before they
 	// are gossiped. Every gossip message costs each peer a stream write,
-	// a decode, a signature batch and a forward, whatever its size; at a
-	// few thousand txs a second a few milliseconds turn messages of two or
-	// three txs into messages of tens, while a block still waits a whole
-	// tick (50 ms by default) for its txs.
-	gossipLinger = 5 * time.Millisecond
+	// a decode, a signature batch and a forward, whatever its size, and a
+	// signature batch costs less per signature the larger it is. At 8,000
+	// tx/s on four nodes, 25 ms makes messages of about fifty txs: from 5
+	// ms to 25 ms took the sustained rate from about 7,200 to 8,000 tx/s
+	// (p99 2.5 s to 0.76 s), and p50 at 1,000 tx/s from 14 to 20 ms.
+	gossipLinger = 25 * time.Millisecond
 	// gossipFlushTxs publishes at once when this many txs wait.
 	gossipFlushTxs = 512
 )
