@@ -92,9 +92,6 @@ network use 'synod testnet' or testnet/run.sh instead.`,
 	}
 }
 
-// nodeGCPercent is the daemon's GOGC unless the environment sets one.
-const nodeGCPercent = 400
-
 func startCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "start",
@@ -115,7 +112,7 @@ func startCommand() *cli.Command {
 				// garbage; collecting at 5x the live heap instead of 2x
 				// cuts the collector's share of the CPU severalfold for
 				// a few hundred MiB. GOGC in the environment overrides.
-				debug.SetGCPercent(nodeGCPercent)
+				debug.SetGCPercent(node.GCPercent)
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
