@@ -30,8 +30,8 @@ var errIngressClosed = fmt.Errorf("%w: node shutting down", rpc.ErrNotInitialize
 // txIngress admits wallet txs in groups. A submission waits in a bounded
 // queue; a worker takes every submission waiting (up to ingressBatchMax),
 // and for the whole group verifies the signatures in one batch, journals
-// the accepted txs with one fsync, and gossips them in as few messages as
-// the limits allow. Nobody waits for a timer: under light load a group is
+// the accepted txs in one write (answering once an fsync covers it), and
+// gossips them in as few messages as the limits allow. Nobody waits for a timer: under light load a group is
 // one tx and goes at once; under heavy load the txs that queue while a
 // worker is busy form the next group, so the per-tx cost falls exactly
 // when it matters. One worker per core.
@@ -40,9 +40,11 @@ type txIngress struct {
 	done  chan struct{} // closed when the workers stop
 	wg    sync.WaitGroup
 
-	add     func([]*ledger.Tx) []error // the mempool's batch admission
-	journal func([]*ledger.Tx) error   // durable, fsynced, before any answer
-	publish func([]*ledger.Tx)         // gossip to peers
+	add func([]*ledger.Tx) []error // the mempool's batch admission
+	// journal writes txs and returns a wait for their fsync: the answer
+	// waits for it, the gossip does not.
+	journal func([]*ledger.Tx) (durable func() error)
+	publish func([]*ledger.Tx) // gossip to peers
 }
 
 // submission is one wallet request's txs (one, or a JSON-RPC batch's)
@@ -52,7 +54,7 @@ type submission struct {
 	reply chan []error // buffered: a worker never blocks on it
 }
 
-func newTxIngress(add func([]*ledger.Tx) []error, journal func([]*ledger.Tx) error, publish func([]*ledger.Tx)) *txIngress {
+func newTxIngress(add func([]*ledger.Tx) []error, journal func([]*ledger.Tx) (durable func() error), publish func([]*ledger.Tx)) *txIngress {
 	return &txIngress{queue: make(chan *submission, ingressQueueMax), done: make(chan struct{}),
 		add: add, journal: journal, publish: publish}
 }
@@ -147,6 +149,34 @@ func (in *txIngress) work(ctx context.Context) {
 	}
 }
 
+// answer sends every submission of a group its verdicts: the mempool's,
+// except that an accepted tx gets the journal's error if durable reports
+// one.
+func (in *txIngress) answer(group []*submission, all []admitted, errs []error, durable func() error) {
+	var journalErr error
+	if durable != nil {
+		if err := durable(); err != nil {
+			// The txs stay pending here, but the answer cannot promise
+			// they survive a crash.
+			journalErr = fmt.Errorf("store tx durably: %w", err)
+		}
+	}
+	verdicts := make([][]error, len(group))
+	for i, s := range group {
+		verdicts[i] = make([]error, len(s.txs))
+	}
+	for i, a := range all {
+		err := errs[i]
+		if err == nil && journalErr != nil {
+			err = journalErr
+		}
+		verdicts[a.sub][a.at] = err
+	}
+	for i, s := range group {
+		s.reply <- verdicts[i]
+	}
+}
+
 // admitted is one tx of a group, with where its verdict goes.
 type admitted struct {
 	tx  *ledger.Tx
@@ -158,9 +188,7 @@ type admitted struct {
 // answers every submission in it.
 func (in *txIngress) admit(group []*submission) {
 	var all []admitted
-	verdicts := make([][]error, len(group))
 	for i, s := range group {
-		verdicts[i] = make([]error, len(s.txs))
 		for j, tx := range s.txs {
 			all = append(all, admitted{tx: tx, sub: i, at: j})
 		}
@@ -179,24 +207,17 @@ func (in *txIngress) admit(group []*submission) {
 			accepted = append(accepted, txs[i])
 		}
 	}
-	var journalErr error
-	if len(accepted) > 0 {
-		if err := in.journal(accepted); err != nil {
-			// The txs stay pending here, but the answer cannot promise
-			// they survive a crash.
-			journalErr = fmt.Errorf("store tx durably: %w", err)
-		} else {
-			in.publish(accepted)
-		}
+	if len(accepted) == 0 {
+		in.answer(group, all, errs, nil)
+		return
 	}
-	for i, a := range all {
-		err := errs[i]
-		if err == nil && journalErr != nil {
-			err = journalErr
-		}
-		verdicts[a.sub][a.at] = err
-	}
-	for i, s := range group {
-		s.reply <- verdicts[i]
-	}
+	// Gossip does not wait for the journal's fsync: the txs are in the
+	// mempool already, and a tx that reaches peers but not the disk before
+	// a crash is only a tx whose wallet got no answer. The answer waits,
+	// on its own goroutine, so the worker goes on to the next group while
+	// the journal gathers this group's fsync with the next ones'.
+	durable := in.journal(accepted)
+	in.publish(accepted)
+	group = slices.Clone(group) // the worker reuses its slice for the next group
+	go in.answer(group, all, errs, durable)
 }

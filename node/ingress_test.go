@@ -30,7 +30,7 @@ func refuseOddNonces(txs []*ledger.Tx) []error {
 // TestIngressGroupsAndAnswersEachTx: concurrent submissions are admitted
 // in groups (fewer admission calls than txs), each wallet gets the verdict
 // of its own tx even though groups are reordered by nonce, and only
-// accepted txs are journaled before they are published.
+// accepted txs are journaled (written) before they are published.
 func TestIngressGroupsAndAnswersEachTx(t *testing.T) {
 	var calls, journaled, published atomic.Int64
 	gate := make(chan struct{})
@@ -38,14 +38,16 @@ func TestIngressGroupsAndAnswersEachTx(t *testing.T) {
 		<-gate // hold the first groups so later submissions queue up
 		calls.Add(1)
 		return refuseOddNonces(txs)
-	}, func(txs []*ledger.Tx) error {
+	}, func(txs []*ledger.Tx) func() error {
 		for _, tx := range txs {
 			if tx.Nonce%2 == 1 {
 				t.Errorf("journaled refused tx %d", tx.Nonce)
 			}
 		}
 		journaled.Add(int64(len(txs)))
-		return nil
+		// The fsync outlasts the worker's next group, whose answers
+		// must not mix with this one's.
+		return func() error { time.Sleep(2 * time.Millisecond); return nil }
 	}, func(txs []*ledger.Tx) {
 		if journaled.Load() < published.Load()+int64(len(txs)) {
 			t.Error("published txs before journaling them")
@@ -74,7 +76,13 @@ func TestIngressGroupsAndAnswersEachTx(t *testing.T) {
 	}
 	time.Sleep(50 * time.Millisecond) // let the submissions queue behind the gate
 	close(gate)
-	wg.Wait()
+	answered := make(chan struct{})
+	go func() { wg.Wait(); close(answered) }()
+	select {
+	case <-answered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("some submissions were never answered")
+	}
 	if c := calls.Load(); c >= total/4 {
 		t.Fatalf("%d admission calls for %d txs: submissions were not grouped", c, total)
 	}
@@ -83,22 +91,36 @@ func TestIngressGroupsAndAnswersEachTx(t *testing.T) {
 	}
 }
 
-// TestIngressJournalFailureFailsTheAnswer: a tx the journal could not make
-// durable is not acknowledged and not gossiped.
-func TestIngressJournalFailureFailsTheAnswer(t *testing.T) {
+// TestIngressAnswerWaitsForTheJournal: a wallet is answered only once the
+// journal's fsync covers its tx, and gets the fsync's failure if it fails;
+// gossip does not wait for the fsync.
+func TestIngressAnswerWaitsForTheJournal(t *testing.T) {
 	diskErr := errors.New("disk on fire")
+	fsync := make(chan error)
 	var published atomic.Int64
 	in := newTxIngress(func(txs []*ledger.Tx) []error { return make([]error, len(txs)) },
-		func([]*ledger.Tx) error { return diskErr },
+		func([]*ledger.Tx) func() error { return func() error { return <-fsync } },
 		func(txs []*ledger.Tx) { published.Add(int64(len(txs))) })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	in.start(ctx)
-	if err := in.submit(&ledger.Tx{}); !errors.Is(err, diskErr) {
-		t.Fatalf("submit = %v, want the journal's error", err)
+	answer := make(chan error, 1)
+	go func() { answer <- in.submit(&ledger.Tx{}) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for published.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the tx was not gossiped before its fsync")
+		}
+		time.Sleep(time.Millisecond)
 	}
-	if published.Load() != 0 {
-		t.Fatal("a tx that is not durable was gossiped")
+	select {
+	case err := <-answer:
+		t.Fatalf("answered %v before the fsync", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	fsync <- diskErr
+	if err := <-answer; !errors.Is(err, diskErr) {
+		t.Fatalf("submit = %v, want the journal's error", err)
 	}
 }
 
@@ -107,7 +129,7 @@ func TestIngressJournalFailureFailsTheAnswer(t *testing.T) {
 func TestIngressBusyAndShutdown(t *testing.T) {
 	block := make(chan struct{})
 	in := newTxIngress(func(txs []*ledger.Tx) []error { <-block; return make([]error, len(txs)) },
-		func([]*ledger.Tx) error { return nil }, func([]*ledger.Tx) {})
+		func([]*ledger.Tx) func() error { return func() error { return nil } }, func([]*ledger.Tx) {})
 	ctx, cancel := context.WithCancel(context.Background())
 	in.start(ctx)
 	// Each worker holds up to a group, the queue the rest, and 8 more
@@ -155,7 +177,7 @@ func TestIngressSubmitManyAnswersInOrder(t *testing.T) {
 	in := newTxIngress(func(txs []*ledger.Tx) []error {
 		calls.Add(1)
 		return refuseOddNonces(txs)
-	}, func([]*ledger.Tx) error { return nil }, func([]*ledger.Tx) {})
+	}, func([]*ledger.Tx) func() error { return func() error { return nil } }, func([]*ledger.Tx) {})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	in.start(ctx)

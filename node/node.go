@@ -184,7 +184,7 @@ func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
 			n.log.Debug("publish txs", "txs", len(txs), "err", err)
 		}
 	})
-	n.ingress = newTxIngress(n.pool.AddBatch, n.journal.add, func(txs []*ledger.Tx) {
+	n.ingress = newTxIngress(n.pool.AddBatch, n.journal.write, func(txs []*ledger.Tx) {
 		signal(n.txsArrived)
 		n.gossip.add(txs)
 	})

@@ -2,7 +2,14 @@ package node
 
 import (
 	"errors"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/synod-chain/synod/crypto"
 	"github.com/synod-chain/synod/ledger"
@@ -103,5 +110,78 @@ func TestTxJournalForgetsOnlyWhatItHolds(t *testing.T) {
 	}
 	if len(got) != 1 || got[0] != 1 {
 		t.Fatalf("replayed nonces %v, want [1]", got)
+	}
+}
+
+// TestTxJournalAckedWritesSurviveCrashes: concurrent writers journal txs
+// and count one as acknowledged once its durable wait returns, as the
+// ingress answers wallets; meanwhile the test takes crash clones of the
+// file system, each keeping a random share of the data not yet synced.
+// Every clone must reopen with every tx acknowledged before it was taken,
+// and the writes must have shared fsyncs.
+func TestTxJournalAckedWritesSurviveCrashes(t *testing.T) {
+	const writers, perWriter, crashes = 8, 40, 20
+	_, _, txs := journalFixture(t, writers*perWriter)
+	fs := vfs.NewCrashableMem()
+	j, err := openTxJournalFS("journal", fs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	acked := map[crypto.Hash]bool{}
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for _, tx := range txs[w*perWriter : (w+1)*perWriter] {
+				if err := j.write([]*ledger.Tx{tx})(); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				acked[tx.Hash()] = true
+				mu.Unlock()
+			}
+		})
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	type crash struct {
+		fs    *vfs.MemFS
+		acked []crypto.Hash
+	}
+	var clones []crash
+	for range crashes {
+		time.Sleep(time.Duration(rng.IntN(3000)) * time.Microsecond)
+		mu.Lock()
+		c := crash{acked: slices.Collect(maps.Keys(acked))}
+		c.fs = fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: rng.IntN(101), RNG: rng})
+		mu.Unlock()
+		clones = append(clones, c)
+	}
+	wg.Wait()
+	if got := j.sync.fsyncs; got >= writers*perWriter {
+		t.Errorf("%d fsyncs for %d writes: none were shared", got, writers*perWriter)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range clones {
+		r, err := openTxJournalFS("journal", c.fs, nil)
+		if err != nil {
+			t.Fatalf("crash %d: reopen: %v", i, err)
+		}
+		var have []*ledger.Tx
+		if _, _, err := r.replay(func(tx *ledger.Tx) error { have = append(have, tx); return nil }); err != nil {
+			t.Fatalf("crash %d: replay: %v", i, err)
+		}
+		held := map[crypto.Hash]bool{}
+		for _, tx := range have {
+			held[tx.Hash()] = true
+		}
+		for _, h := range c.acked {
+			if !held[h] {
+				t.Fatalf("crash %d: acknowledged tx %s lost", i, h.Short())
+			}
+		}
+		r.Close()
 	}
 }
