@@ -271,11 +271,13 @@ func (s *journalSync) run() {
 	}
 }
 
-// syncOnce fsyncs the writes made so far and wakes their waiters.
+// syncOnce fsyncs the writes made so far and wakes their waiters. The
+// channel waiters hold is swapped only once the fsync has ended: a waiter
+// that took it during the fsync must wake when it ends, to see whether
+// this fsync covered its write (its wake signal asks for the next one).
 func (s *journalSync) syncOnce() {
 	s.mu.Lock()
-	target, done := s.writes, s.next
-	s.next = make(chan struct{})
+	target := s.writes
 	s.mu.Unlock()
 	err := s.db.LogData(nil, pebble.Sync)
 	s.mu.Lock()
@@ -285,6 +287,8 @@ func (s *journalSync) syncOnce() {
 		s.synced, s.err = target, nil
 	}
 	s.fsyncs++
+	done := s.next
+	s.next = make(chan struct{})
 	s.mu.Unlock()
 	close(done)
 }

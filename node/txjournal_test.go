@@ -150,7 +150,7 @@ func TestTxJournalAckedWritesSurviveCrashes(t *testing.T) {
 	}
 	var clones []crash
 	for range crashes {
-		time.Sleep(time.Duration(rng.IntN(3000)) * time.Microsecond)
+		time.Sleep(time.Duration(rng.IntN(600)) * time.Microsecond)
 		mu.Lock()
 		c := crash{acked: slices.Collect(maps.Keys(acked))}
 		c.fs = fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: rng.IntN(101), RNG: rng})
@@ -183,5 +183,35 @@ func TestTxJournalAckedWritesSurviveCrashes(t *testing.T) {
 			}
 		}
 		r.Close()
+	}
+}
+
+// TestJournalSyncWakesEveryWaiter: a writer that starts waiting for its
+// write's fsync while an fsync that covers it is running must be woken by
+// that fsync, since no other write will ask for another. One writer, with
+// pauses of random length between a write and its wait, lands in that
+// window many times.
+func TestJournalSyncWakesEveryWaiter(t *testing.T) {
+	const writes = 200
+	_, _, txs := journalFixture(t, writes)
+	j, err := openTxJournal(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i, tx := range txs {
+		durable := j.write([]*ledger.Tx{tx})
+		time.Sleep(time.Duration(rng.IntN(600)) * time.Microsecond)
+		waited := make(chan error, 1)
+		go func() { waited <- durable() }()
+		select {
+		case err := <-waited:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("write %d still waits for an fsync", i)
+		}
 	}
 }
