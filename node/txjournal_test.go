@@ -192,7 +192,7 @@ func TestTxJournalAckedWritesSurviveCrashes(t *testing.T) {
 // pauses of random length between a write and its wait, lands in that
 // window many times.
 func TestJournalSyncWakesEveryWaiter(t *testing.T) {
-	const writes = 200
+	const writes = 100
 	_, _, txs := journalFixture(t, writes)
 	j, err := openTxJournal(t.TempDir(), nil)
 	if err != nil {
