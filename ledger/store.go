@@ -96,8 +96,7 @@ type Store struct {
 	db      *pebble.DB
 	chainID string
 
-	writeMu sync.Mutex     // one writer at a time
-	syncs   sync.WaitGroup // ApplyBlocksNoSyncWait's background syncs
+	writeMu sync.Mutex // one writer at a time
 
 	mu        sync.RWMutex // guards head and stateHash
 	head      Header
@@ -209,10 +208,7 @@ func (s *Store) load() error {
 }
 
 // Close closes the store.
-func (s *Store) Close() error {
-	s.syncs.Wait() // Pebble must not be closed under a commit
-	return s.db.Close()
-}
+func (s *Store) Close() error { return s.db.Close() }
 
 // Initialized reports whether the store holds a genesis.
 func (s *Store) Initialized() bool {

@@ -16,20 +16,8 @@ import (
 // file system (keeping a random share of unsynced data), then reopens each
 // clone and checks that the head block, the state hash and every account
 // equal the expected state at the recovered head, and that no block
-// acknowledged before the clone was lost. It runs twice: with ApplyBlock,
-// and with ApplyBlocksNoSyncWait on pairs of blocks whose durability is
-// awaited only after the next pair is applied, as block sync does.
+// acknowledged before the clone was lost.
 func TestStoreCrashConsistency(t *testing.T) {
-	for _, noSyncWait := range []bool{false, true} {
-		name := "ApplyBlock"
-		if noSyncWait {
-			name = "ApplyBlocksNoSyncWait"
-		}
-		t.Run(name, func(t *testing.T) { testStoreCrashConsistency(t, noSyncWait) })
-	}
-}
-
-func testStoreCrashConsistency(t *testing.T, noSyncWait bool) {
 	const blocks = 60
 	crashes := 40
 	if testing.Short() {
@@ -57,39 +45,13 @@ func testStoreCrashConsistency(t *testing.T, noSyncWait bool) {
 	var acked atomic.Uint64 // highest height whose ApplyBlock returned
 	done := make(chan error, 1)
 	go func() {
-		if !noSyncWait {
-			for _, st := range steps[1:] {
-				if err := s.ApplyBlock(st.block, nil, st.diff); err != nil {
-					done <- err
-					return
-				}
-				acked.Store(st.block.Height())
-			}
-			done <- nil
-			return
-		}
-		durable, unacked := func() error { return nil }, uint64(0)
-		for i := 1; i < len(steps); i += 2 {
-			var writes []BlockWrite
-			for _, st := range steps[i:min(i+2, len(steps))] {
-				writes = append(writes, BlockWrite{Block: st.block, Diff: st.diff})
-			}
-			next, err := s.ApplyBlocksNoSyncWait(writes)
-			if err == nil {
-				err = durable()
-			}
-			if err != nil {
+		for _, st := range steps[1:] {
+			if err := s.ApplyBlock(st.block, nil, st.diff); err != nil {
 				done <- err
 				return
 			}
-			acked.Store(unacked)
-			durable, unacked = next, writes[len(writes)-1].Block.Height()
+			acked.Store(st.block.Height())
 		}
-		if err := durable(); err != nil {
-			done <- err
-			return
-		}
-		acked.Store(unacked)
 		done <- nil
 	}()
 

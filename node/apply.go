@@ -17,14 +17,8 @@ const syncApplyBlocksMax = 32
 // takeSynced hands the replica first and the synced blocks queued behind
 // it (up to syncApplyBlocksMax, without waiting for more). The replica
 // verifies each one's certificate and validates it exactly as for a single
-// block; the ones it commits are then stored together.
-//
-// Their batch's fsync runs in the background while the loop validates the
-// next synced blocks: the loop waits for it only before its next write to
-// the store or the WAL, so every write is still ordered after the blocks
-// before it are durable, as with a synchronous fsync. Until then a crash
-// may lose the batch; the blocks are certified, and the node fetches them
-// again after a restart.
+// block; the ones it commits are then stored together, in the background
+// while the loop validates the next ones (storeInBackground).
 func (d *driver) takeSynced(first deliveredBlock) error {
 	batch := make([]deliveredBlock, 1, syncApplyBlocksMax)
 	batch[0] = first
@@ -143,13 +137,7 @@ func (d *driver) storeInBackground(writes []ledger.BlockWrite) error {
 	}
 	first, last := writes[0].Block.Height(), writes[len(writes)-1].Block.Height()
 	done := make(chan error, 1)
-	go func() {
-		durable, err := d.store.ApplyBlocksNoSyncWait(writes)
-		if err == nil {
-			err = durable()
-		}
-		done <- err
-	}()
+	go func() { done <- d.store.ApplyBlocks(writes) }()
 	d.storeDurable = func() error {
 		if err := <-done; err != nil {
 			return fmt.Errorf("store blocks %d..%d: %w", first, last, err)
