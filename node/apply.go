@@ -41,16 +41,44 @@ drain:
 	return d.handleReady()
 }
 
-// awaitStore waits until the synced batch being stored in the background,
-// if any, is stored and durable, and tells the mempool, the metrics and
-// the observer about its blocks.
-func (d *driver) awaitStore() error {
-	if d.storeDurable == nil {
+// storeWrite is a batch of synced blocks the store is taking in the
+// background.
+type storeWrite struct {
+	writes []ledger.BlockWrite
+	done   chan error // the write's outcome, sent once
+}
+
+// storeDone is the channel the write in progress reports on; nil (never
+// ready) when there is none.
+func (d *driver) storeDone() <-chan error {
+	if d.storing == nil {
 		return nil
 	}
-	durable := d.storeDurable
-	d.storeDurable = nil
-	return durable()
+	return d.storing.done
+}
+
+// awaitStore waits for the write in progress, if any, and finishes it.
+func (d *driver) awaitStore() error {
+	if d.storing == nil {
+		return nil
+	}
+	return d.finishStore(<-d.storing.done)
+}
+
+// finishStore ends the write in progress with its outcome: its staged
+// layer goes, the store holding it now, and the mempool, the metrics and
+// the observer hear of its blocks.
+func (d *driver) finishStore(err error) error {
+	w := d.storing.writes
+	d.storing = nil
+	if err != nil {
+		return fmt.Errorf("store blocks %d..%d: %w", w[0].Block.Height(), w[len(w)-1].Block.Height(), err)
+	}
+	d.staged.dropOldest()
+	for _, bw := range w {
+		d.afterApply(bw.Block, bw.Certificate)
+	}
+	return nil
 }
 
 // send hands out a Ready's messages, through the Byzantine test rewriter
@@ -123,31 +151,21 @@ func (d *driver) applyBatchOnce(committed []pbft.CommittedBlock) error {
 // storeInBackground stores a batch of synced blocks while the loop goes on
 // to validate the next ones: the batch is staged (so the pending chain
 // sees its accounts at once), the batch before it is awaited (the store
-// takes batches in order), and a goroutine writes it. The loop awaits it
-// in turn before its next write to the store or the WAL (awaitStore), so
-// every write is still ordered after the blocks before it are durable;
-// only the validation of the next blocks overlaps the store's work. The
-// mempool, the metrics and the observer hear of the blocks once they are
-// stored. A crash before then may lose them; they are certified, and the
+// takes batches in order), and a goroutine writes it. The loop finishes
+// the write when it reports (run), or waits for it before its next write
+// to the store or the WAL and before it stops (awaitStore), so every write
+// is still ordered after the blocks before it are durable; only the
+// validation of the next blocks overlaps the store's work. The mempool,
+// the metrics and the observer hear of the blocks once they are stored. A crash before then may lose them; they are certified, and the
 // node fetches them again after a restart.
 func (d *driver) storeInBackground(writes []ledger.BlockWrite) error {
 	d.staged.stage(writes)
 	if err := d.awaitStore(); err != nil {
 		return err
 	}
-	first, last := writes[0].Block.Height(), writes[len(writes)-1].Block.Height()
 	done := make(chan error, 1)
 	go func() { done <- d.store.ApplyBlocks(writes) }()
-	d.storeDurable = func() error {
-		if err := <-done; err != nil {
-			return fmt.Errorf("store blocks %d..%d: %w", first, last, err)
-		}
-		d.staged.dropOldest()
-		for _, w := range writes {
-			d.afterApply(w.Block, w.Certificate)
-		}
-		return nil
-	}
+	d.storing = &storeWrite{writes: writes, done: done}
 	return nil
 }
 

@@ -89,10 +89,10 @@ type driver struct {
 	synced     chan deliveredBlock
 	// applyingSynced is set while the loop handles synced blocks: their
 	// batch is stored in the background (storeInBackground), staged over
-	// the store until then, and storeDurable, until called, waits for it.
+	// the store until the write in progress (storing, nil if none) ends.
 	applyingSynced bool
 	staged         *stagedState
-	storeDurable   func() error
+	storing        *storeWrite
 	observer       CommitObserver
 	metrics        *Metrics
 	// penalize is told about peers that sent undecodable or badly signed
@@ -352,6 +352,10 @@ func (d *driver) run(ctx context.Context) (err error) {
 			reply <- d.replica.Status()
 		case s := <-d.synced:
 			if err := d.takeSynced(s); err != nil {
+				return err
+			}
+		case err := <-d.storeDone(): // nil, never ready, unless storing
+			if err := d.finishStore(err); err != nil {
 				return err
 			}
 		}

@@ -183,6 +183,11 @@ func TestCatchUpRefusesSpoiledBlock(t *testing.T) {
 			if got := n.store.Head().Height; got != want {
 				t.Fatalf("head %d, want %d", got, want)
 			}
+			// Every stored block is announced (mempool, metrics, RPC),
+			// the last batch too, though nothing else happens after it.
+			waitUntil(t, "the synced blocks to be announced", 1500*time.Millisecond, func() bool {
+				return n.driver.committedTxs.Load() == want*txs
+			})
 			for _, b := range chain[:want] {
 				got, err := n.store.BlockByHeight(b.Height())
 				if err != nil || got.Hash() != b.Hash() {
