@@ -40,9 +40,7 @@ type LtHash struct {
 func (h *LtHash) Add(leaf []byte) {
 	var x [LtHashBytes]byte
 	expandLeaf(leaf, &x)
-	for i := range h.words {
-		h.words[i] = addLanes(h.words[i], binary.LittleEndian.Uint64(x[8*i:]))
-	}
+	h.mix(&x, false)
 }
 
 // Remove takes a leaf out of the multiset. Removing a leaf that was never
@@ -50,8 +48,17 @@ func (h *LtHash) Add(leaf []byte) {
 func (h *LtHash) Remove(leaf []byte) {
 	var x [LtHashBytes]byte
 	expandLeaf(leaf, &x)
+	h.mix(&x, true)
+}
+
+// mix adds an expanded leaf lane by lane, or with remove subtracts it.
+func (h *LtHash) mix(x *[LtHashBytes]byte, remove bool) {
 	for i := range h.words {
-		h.words[i] = subLanes(h.words[i], binary.LittleEndian.Uint64(x[8*i:]))
+		if remove {
+			h.words[i] = subLanes(h.words[i], binary.LittleEndian.Uint64(x[8*i:]))
+		} else {
+			h.words[i] = addLanes(h.words[i], binary.LittleEndian.Uint64(x[8*i:]))
+		}
 	}
 }
 
@@ -110,9 +117,10 @@ func expandKey(key *[sha256.Size]byte, out *[LtHashBytes]byte) {
 	cipher.NewCTR(block, iv[:]).XORKeyStream(out[:], out[:])
 }
 
-// addAccount adds (or, with remove, removes) the leaf of addr's account a:
-// stateLeaf(addr, a) expanded as expandLeaf does, with the digest's input
-// built on the stack. The state hash expands four leaves per transfer on
+// addAccount adds (or, with remove, removes) the leaf of addr's account a,
+// which is what the state commits to for a non-empty account: the address
+// then EncodeAccount(a), expanded as expandLeaf does, with the digest's
+// input built on the stack. The state hash expands four leaves per transfer on
 // every node, and the allocations of the general path cost as much again
 // in the collector. x is scratch space for the expansion, which would
 // otherwise escape to the heap (through the cipher's interface) on every
@@ -125,13 +133,7 @@ func (h *LtHash) addAccount(addr crypto.Address, a Account, remove bool, x *[LtH
 	binary.BigEndian.PutUint64(in[n+8:], a.Nonce)
 	key := sha256.Sum256(in[:])
 	expandKey(&key, x)
-	for i := range h.words {
-		if remove {
-			h.words[i] = subLanes(h.words[i], binary.LittleEndian.Uint64(x[8*i:]))
-		} else {
-			h.words[i] = addLanes(h.words[i], binary.LittleEndian.Uint64(x[8*i:]))
-		}
-	}
+	h.mix(x, remove)
 }
 
 // Root is the 32-byte state root: SHA-256 of the accumulator.

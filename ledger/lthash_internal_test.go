@@ -112,3 +112,9 @@ func TestAddAccountMatchesLeaf(t *testing.T) {
 		}
 	})
 }
+
+// stateLeaf is the leaf of a non-empty account as the package doc defines
+// it: the address, then the account's encoding.
+func stateLeaf(addr crypto.Address, a Account) []byte {
+	return append(append([]byte(nil), addr[:]...), EncodeAccount(a)...)
+}

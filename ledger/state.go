@@ -40,13 +40,6 @@ func DecodeAccount(b []byte) (Account, error) {
 	return a, d.finish("account")
 }
 
-// stateLeaf is what the state hash commits to for one non-empty account.
-func stateLeaf(addr crypto.Address, a Account) []byte {
-	b := make([]byte, 0, crypto.AddressBytes+AccountBytes)
-	b = append(b, addr[:]...)
-	return append(b, EncodeAccount(a)...)
-}
-
 // StateReader is a read-only view of account state: the store's committed
 // state, an in-memory state, or a speculative diff layered on either.
 type StateReader interface {

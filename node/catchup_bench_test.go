@@ -133,27 +133,28 @@ func newCatchUpNet(tb testing.TB, accounts int) *catchUpNet {
 		}
 		c.valKeys = append(c.valKeys, keys.Validator)
 	}
-	ks, err := crypto.OpenKeystore(filepath.Join(dir, "wallets"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	addrs, err := ks.List()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for _, a := range addrs {
-		k, err := ks.Load(a, c.password)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		c.wallets = append(c.wallets, k)
-	}
+	c.wallets = loadWallets(tb, dir, c.password)
 	tb.Cleanup(func() {
 		for i := range c.nodes {
 			c.stop(tb, i)
 		}
 	})
 	return c
+}
+
+// openStore opens node0's ledger (not running), initialised with the
+// network's genesis.
+func (c *catchUpNet) openStore(tb testing.TB) *ledger.Store {
+	tb.Helper()
+	store, err := ledger.OpenStore(filepath.Join(c.nodes[0].Home, DataDir, "ledger"), ledger.StoreOptions{ChainID: c.genesis.ChainID})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := store.InitGenesis(c.genesis); err != nil {
+		store.Close()
+		tb.Fatal(err)
+	}
+	return store
 }
 
 // chainTamper, if set, may spoil the block at a height after it is built
@@ -172,14 +173,8 @@ type chainTamper struct {
 // but without consensus.
 func (c *catchUpNet) buildChain(tb testing.TB, blocks, txsPerBlock int, tamper *chainTamper) []*ledger.Block {
 	tb.Helper()
-	store, err := ledger.OpenStore(filepath.Join(c.nodes[0].Home, DataDir, "ledger"), ledger.StoreOptions{ChainID: c.genesis.ChainID})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	store := c.openStore(tb)
 	defer store.Close()
-	if err := store.InitGenesis(c.genesis); err != nil {
-		tb.Fatal(err)
-	}
 	txs := c.signTransfers(tb, blocks, txsPerBlock)
 	// Building skips signature checks: the txs were signed just now (and a
 	// spoiled one must get into its block).

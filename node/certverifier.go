@@ -58,9 +58,9 @@ func (v certVerifier) verifyBlocks(blocks []p2p.SyncedBlock) (good int, err erro
 			break
 		}
 	}
-	var todo []*ledger.CommitCertificate
+	var unverified []*ledger.CommitCertificate
 	var keys []crypto.Hash
-	var at []int // block index of each certificate in todo
+	var at []int // block index of each certificate in unverified
 	for i, sb := range blocks[:matched] {
 		var key crypto.Hash
 		if v.verified != nil {
@@ -69,9 +69,9 @@ func (v certVerifier) verifyBlocks(blocks []p2p.SyncedBlock) (good int, err erro
 				continue
 			}
 		}
-		todo, keys, at = append(todo, sb.Certificate), append(keys, key), append(at, i)
+		unverified, keys, at = append(unverified, sb.Certificate), append(keys, key), append(at, i)
 	}
-	ok, err := ledger.VerifyCertificates(v.ChainID, v.Validators, todo)
+	ok, err := ledger.VerifyCertificates(v.ChainID, v.Validators, unverified)
 	if v.verified != nil {
 		for _, key := range keys[:ok] {
 			v.verified.Add(key)

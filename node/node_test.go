@@ -80,21 +80,7 @@ func newLocalNet(t *testing.T, validators, accounts int) *localNet {
 		t.Fatal(err)
 	}
 	ln := &localNet{t: t, nodes: nodes, password: password, running: map[int]*runningNode{}}
-	ks, err := crypto.OpenKeystore(filepath.Join(dir, "wallets"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	addrs, err := ks.List()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range addrs {
-		k, err := ks.Load(a, password)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln.wallets = append(ln.wallets, k)
-	}
+	ln.wallets = loadWallets(t, dir, password)
 	if ln.genesis, err = ledger.ReadGenesisFile(filepath.Join(nodes[0].Home, GenesisFile)); err != nil {
 		t.Fatal(err)
 	}
@@ -125,6 +111,29 @@ func (ln *localNet) stop(i int) {
 // startTestNode runs node i from home in this process, with test timings
 // (20 ms ticks, no metrics listener) and configure's changes, and returns
 // once it serves RPC and runs consensus. SYNOD_TEST_LOGS=1 shows its log.
+// loadWallets loads every funded account's key a generated testnet wrote
+// to DIR/wallets.
+func loadWallets(tb testing.TB, dir string, password []byte) []crypto.PrivateKey {
+	tb.Helper()
+	ks, err := crypto.OpenKeystore(filepath.Join(dir, "wallets"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	addrs, err := ks.List()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	keys := make([]crypto.PrivateKey, 0, len(addrs))
+	for _, a := range addrs {
+		k, err := ks.Load(a, password)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		keys = append(keys, k)
+	}
+	return keys
+}
+
 func startTestNode(tb testing.TB, i int, home string, password []byte, configure func(*Config)) *runningNode {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())

@@ -1,8 +1,6 @@
 package node
 
 import (
-	"sync"
-
 	"github.com/synod-chain/synod/crypto"
 	"github.com/synod-chain/synod/ledger"
 )
@@ -16,10 +14,9 @@ import (
 // A read is right at any point of a background write: an account the
 // batch changes is found in its layer, and the store's value of any other
 // account is the same before and after the batch. A layer is dropped only
-// once the store holds its batch.
+// once the store holds its batch. Only the consensus loop uses it.
 type stagedState struct {
 	store  *ledger.Store
-	mu     sync.Mutex
 	layers []stagedLayer // oldest first
 }
 
@@ -42,40 +39,29 @@ func (s *stagedState) stage(writes []ledger.BlockWrite) {
 		}
 	}
 	l.hash = writes[len(writes)-1].Diff.Hash
-	s.mu.Lock()
 	s.layers = append(s.layers, l)
-	s.mu.Unlock()
 }
 
 // dropOldest removes the oldest layer, whose batch the store now holds.
 func (s *stagedState) dropOldest() {
-	s.mu.Lock()
 	s.layers[0] = stagedLayer{}
 	s.layers = s.layers[1:]
-	s.mu.Unlock()
 }
 
 // GetAccount implements ledger.StateReader.
 func (s *stagedState) GetAccount(addr crypto.Address) (ledger.Account, error) {
-	s.mu.Lock()
 	for i := len(s.layers) - 1; i >= 0; i-- {
 		if a, ok := s.layers[i].accounts[addr]; ok {
-			s.mu.Unlock()
 			return a, nil
 		}
 	}
-	s.mu.Unlock()
 	return s.store.GetAccount(addr)
 }
 
 // StateHash implements ledger.StateReader.
 func (s *stagedState) StateHash() ledger.LtHash {
-	s.mu.Lock()
 	if n := len(s.layers); n > 0 {
-		h := s.layers[n-1].hash
-		s.mu.Unlock()
-		return h
+		return s.layers[n-1].hash
 	}
-	s.mu.Unlock()
 	return s.store.StateHash()
 }

@@ -53,8 +53,10 @@ import (
 const (
 	// syncFetchAheadBatches: fetched batches waiting for stage 2.
 	syncFetchAheadBatches = 2
-	// syncCheckBatchTxsMax bounds the signatures verified in one batch
-	// (a larger batch is cheaper per signature, up to a few thousand).
+	// syncCheckBatchTxsMax bounds the txs of the blocks stage 2 checks
+	// at once: their certificates' signatures go into one batch, and with
+	// sync.verify_tx_signatures their txs' too (a larger batch is cheaper
+	// per signature, up to a few thousand).
 	syncCheckBatchTxsMax = 4096
 	// syncAheadTxsMax bounds the txs verified ahead of the store: their
 	// hashes must still be in the SigCache when the loop validates them.

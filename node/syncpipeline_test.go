@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -18,10 +17,7 @@ import (
 func syncedChain(t *testing.T, net *catchUpNet, blocks, txs int, tamper *chainTamper) []p2p.SyncedBlock {
 	t.Helper()
 	built := net.buildChain(t, blocks, txs, tamper)
-	store, err := ledger.OpenStore(filepath.Join(net.nodes[0].Home, DataDir, "ledger"), ledger.StoreOptions{ChainID: net.genesis.ChainID})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := net.openStore(t)
 	defer store.Close()
 	out := make([]p2p.SyncedBlock, len(built))
 	for i, b := range built {
@@ -105,14 +101,8 @@ func TestVerifyTxSigsOnWorkers(t *testing.T) {
 // holds stop counting.
 func TestSyncAheadBudget(t *testing.T) {
 	net := newCatchUpNet(t, 1)
-	store, err := ledger.OpenStore(filepath.Join(net.nodes[0].Home, DataDir, "ledger"), ledger.StoreOptions{ChainID: net.genesis.ChainID})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := net.openStore(t)
 	defer store.Close()
-	if err := store.InitGenesis(net.genesis); err != nil {
-		t.Fatal(err)
-	}
 	block := func(height uint64, txs int) *ledger.Block {
 		return &ledger.Block{Header: ledger.Header{Height: height}, Txs: make([]*ledger.Tx, txs)}
 	}
