@@ -39,6 +39,7 @@ const (
 	tableTx        = 't' // t + tx hash               → height, index
 	tableAccount   = 'a' // a + address               → account (latest)
 	tableHistory   = 'A' // A + address + height      → account after that height
+	tableLog       = 'w' // w + sequence              → the owner's log record (store_log.go)
 )
 
 var (
@@ -97,6 +98,7 @@ type Store struct {
 	chainID string
 
 	writeMu sync.Mutex // one writer at a time
+	logNext uint64     // the next log record's sequence; under writeMu
 
 	mu        sync.RWMutex // guards head and stateHash
 	head      Header
@@ -128,6 +130,10 @@ func OpenStore(dir string, opts StoreOptions) (*Store, error) {
 	}
 	s := &Store{db: db, chainID: opts.ChainID, accounts: newAccountCache(cacheSize)}
 	if err := s.load(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := s.loadLogNext(); err != nil {
 		db.Close()
 		return nil, err
 	}

@@ -2,8 +2,6 @@ package ledger
 
 import (
 	"fmt"
-
-	"github.com/cockroachdb/pebble/v2"
 )
 
 // ApplyBlocksMax bounds the blocks one ApplyBlocks call writes: the batch
@@ -29,32 +27,7 @@ func (s *Store) ApplyBlocks(writes []BlockWrite) error {
 	if len(writes) == 0 {
 		return nil
 	}
-	if len(writes) > ApplyBlocksMax {
-		return fmt.Errorf("store: %d blocks in one batch exceeds %d", len(writes), ApplyBlocksMax)
-	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	if !s.Initialized() {
-		return ErrStoreNotInit
-	}
-	if err := s.checkChain(writes); err != nil {
-		return err
-	}
-	batch := s.db.NewBatch()
-	defer batch.Close()
-	writeBlocks(batch, writes)
-	first, last := writes[0].Block.Header.Height, writes[len(writes)-1].Block.Header.Height
-	if err := batch.Commit(pebble.Sync); err != nil {
-		return fmt.Errorf("store: write blocks %d..%d: %w", first, last, err)
-	}
-	// Oldest first, so each account ends at its latest value.
-	for _, w := range writes {
-		s.cacheWrite(w.Diff)
-	}
-	s.mu.Lock()
-	s.head, s.stateHash = writes[len(writes)-1].Block.Header, writes[len(writes)-1].Diff.Hash
-	s.mu.Unlock()
-	return nil
+	return s.Commit(nil, writes)
 }
 
 // checkChain checks, before anything is written, that writes extend the

@@ -66,16 +66,17 @@ type deliveredBlock struct {
 	cert  *ledger.CommitCertificate
 }
 
-// driver owns the replica and everything it writes: the pending chain, the
-// WAL and the store. One goroutine (run) does all of it, in the order the
-// engine asks for: persist and fsync, send, apply commits, advance.
+// driver owns the replica and everything it writes: the pending chain and
+// the store, which holds both the chain and the consensus write-ahead
+// records. One goroutine (run) does all of it, in the order the engine
+// asks for: persist and fsync (with the blocks the step commits, in one
+// batch), send, announce the commits, advance.
 type driver struct {
 	log     *slog.Logger
 	genesis *ledger.Genesis
 	replica *pbft.Replica
 	chain   *ledger.PendingChain
 	store   *ledger.Store
-	wal     *WAL
 	net     ConsensusNetwork
 	pool    TxPool
 	tick    time.Duration
@@ -155,7 +156,6 @@ type driverConfig struct {
 	Self     uint16
 	Key      crypto.PrivateKey
 	Store    *ledger.Store
-	WAL      *WAL
 	Net      ConsensusNetwork
 	Pool     TxPool
 	Tick     time.Duration
@@ -190,7 +190,7 @@ func newDriver(cfg driverConfig) (*driver, error) {
 	if err != nil {
 		return nil, err
 	}
-	raw, err := cfg.WAL.Records()
+	raw, err := cfg.Store.LogRecords()
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +213,7 @@ func newDriver(cfg driverConfig) (*driver, error) {
 		cfg.TxsArrived = make(chan struct{}, 1)
 	}
 	d := &driver{
-		log: cfg.Logger, genesis: cfg.Genesis, chain: chain, store: cfg.Store, staged: staged, wal: cfg.WAL,
+		log: cfg.Logger, genesis: cfg.Genesis, chain: chain, store: cfg.Store, staged: staged,
 		net: cfg.Net, pool: cfg.Pool, tick: cfg.Tick, now: cfg.Now, observer: cfg.Observer,
 		metrics: cfg.Metrics, penalize: cfg.Penalize, catchUp: cfg.CatchUp,
 		inbox:      make(chan inboundMessage, inboxMessagesMax),
@@ -329,7 +329,7 @@ func (d *driver) run(ctx context.Context) (err error) {
 		case m := <-d.inbox:
 			d.step(m)
 			// Step whatever else has arrived before handling the output:
-			// one Ready, and one WAL fsync, then covers all of it.
+			// one Ready, and one fsync, then covers all of it.
 			for range inboxStepBatchMax - 1 {
 				select {
 				case m := <-d.inbox:
@@ -384,13 +384,7 @@ func (d *driver) step(m inboundMessage) {
 func (d *driver) handleReady() error {
 	for d.replica.HasReady() {
 		rd := d.replica.Ready()
-		if err := d.persist(rd.Persist); err != nil {
-			return err
-		}
-		d.send(rd.Messages)
-		// Several blocks commit at once after a view change or during
-		// catch-up; they are stored in one fsynced batch.
-		if err := d.applyBatch(rd.Committed); err != nil {
+		if err := d.commitReady(rd); err != nil {
 			return err
 		}
 		if err := d.handleEvents(rd.Events); err != nil {
@@ -416,21 +410,18 @@ func (d *driver) proposeNow() {
 	d.replica.ProposeNow(d.now().UnixMilli())
 }
 
-func (d *driver) persist(recs []pbft.Record) error {
-	if len(recs) == 0 {
+// persist makes a Ready's records durable on their own, in the store's
+// log, after the store write in progress.
+func (d *driver) persist(records [][]byte) error {
+	if len(records) == 0 {
 		return nil
 	}
 	if err := d.awaitStore(); err != nil {
 		return err
 	}
-	raw := make([][]byte, len(recs))
-	for i := range recs {
-		raw[i] = pbft.EncodeRecord(&recs[i])
-	}
-	if err := d.wal.Append(raw); err != nil {
+	if err := d.storeCommit(records, nil); err != nil {
 		return fmt.Errorf("persist consensus records: %w", err)
 	}
-	d.walRecords += len(recs)
 	return nil
 }
 
@@ -470,8 +461,14 @@ func (d *driver) handleEvents(events []pbft.Event) error {
 }
 
 // walCompactRecordsMin: compact only once the log has grown this much, so
-// compaction's rewrite is amortised over many appends.
-const walCompactRecordsMin = 512
+// compaction's rewrite is amortised over several appends. Small, because
+// the records share the store's memtable: a prepared record carries its
+// whole block, and records deleted within a second or two die in the
+// memtable with their delete, while records kept longer are flushed and
+// then rewritten by Pebble's compactions. At a stable checkpoint the log
+// keeps only the few heights still in flight, so each compaction rewrites
+// little.
+const walCompactRecordsMin = 64
 
 // compactWAL replaces the log with what a restart needs after a stable
 // checkpoint, keeping it bounded however long the chain runs.
@@ -479,7 +476,7 @@ func (d *driver) compactWAL() error {
 	if d.walRecords < walCompactRecordsMin {
 		return nil
 	}
-	raw, err := d.wal.Records()
+	raw, err := d.store.LogRecords()
 	if err != nil {
 		return err
 	}
@@ -499,7 +496,7 @@ func (d *driver) compactWAL() error {
 	if err := d.awaitStore(); err != nil {
 		return err
 	}
-	if err := d.wal.Replace(out); err != nil {
+	if err := d.store.ReplaceLog(out); err != nil {
 		return err
 	}
 	d.log.Debug("consensus wal compacted", "before", len(recs), "after", len(kept))

@@ -85,7 +85,6 @@ type testCluster struct {
 	drivers  []*driver
 	pools    []*slicePool
 	stores   []*ledger.Store
-	wals     []*WAL
 	mu       sync.Mutex
 	down     map[int]bool
 	commits  []chan *ledger.Block
@@ -135,15 +134,11 @@ func newTestCluster(t *testing.T, n int) *testCluster {
 		if err := store.InitGenesis(g); err != nil {
 			t.Fatal(err)
 		}
-		wal, err := OpenWAL(dir+"/wal", nil, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { wal.Close(); store.Close() })
+		t.Cleanup(func() { store.Close() })
 		pool := &slicePool{}
 		commits := make(chan *ledger.Block, 1024)
 		d, err := newDriver(driverConfig{
-			Genesis: g, Self: uint16(i), Key: vals[i], Store: store, WAL: wal,
+			Genesis: g, Self: uint16(i), Key: vals[i], Store: store,
 			Net:  chanNet{self: i, drivers: c.drivers, mu: &c.mu, down: c.down},
 			Pool: pool, Tick: 10 * time.Millisecond, Now: time.Now,
 			Observer: func(b *ledger.Block, _ *ledger.CommitCertificate) {
@@ -162,7 +157,6 @@ func newTestCluster(t *testing.T, n int) *testCluster {
 		c.drivers[i] = d
 		c.pools = append(c.pools, pool)
 		c.stores = append(c.stores, store)
-		c.wals = append(c.wals, wal)
 		c.commits = append(c.commits, commits)
 	}
 	return c
@@ -249,4 +243,31 @@ func TestDriversCommitTransfers(t *testing.T) {
 	if total != c.genesis.TotalSupply() {
 		t.Fatalf("supply %d, genesis %d", total, c.genesis.TotalSupply())
 	}
+	for i, d := range c.drivers {
+		if n := diskWrites(t, d.metrics, diskLogStore); n == 0 {
+			t.Errorf("node %d: no store write timed in synod_disk_write_seconds", i)
+		}
+	}
+}
+
+// diskWrites is the count of synod_disk_write_seconds for log.
+func diskWrites(t *testing.T, m *Metrics, log string) uint64 {
+	t.Helper()
+	families, err := m.registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "synod_disk_write_seconds" {
+			continue
+		}
+		for _, metric := range f.GetMetric() {
+			for _, l := range metric.GetLabel() {
+				if l.GetName() == "log" && l.GetValue() == log {
+					return metric.GetHistogram().GetSampleCount()
+				}
+			}
+		}
+	}
+	return 0
 }

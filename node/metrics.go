@@ -23,6 +23,7 @@ type Metrics struct {
 	committedTxs      prometheus.Counter
 	commitLatency     prometheus.Histogram
 	blockInterval     prometheus.Histogram
+	diskWrite         *prometheus.HistogramVec
 	mempoolTxs        prometheus.GaugeFunc
 	peers             prometheus.GaugeFunc
 	consensusSent     *prometheus.CounterVec
@@ -59,6 +60,9 @@ func NewMetrics(mempoolSize, peerCount func() float64) *Metrics {
 		Help: "From a block's proposer timestamp to its commit here.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)})
 	m.blockInterval = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "synod", Name: "block_interval_seconds",
 		Help: "Time between consecutive commits here.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)})
+	m.diskWrite = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "synod", Name: "disk_write_seconds",
+		Help: "Durable writes, fsync included, by log: ledger (a consensus step's write-ahead records and the blocks it commits, in one batch, before its messages go out; or synced blocks), tx_journal (the grouped fsync wallets' answers wait for).",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}, []string{"log"})
 	m.mempoolTxs = prometheus.NewGaugeFunc(prometheus.GaugeOpts(f("mempool_txs", "Transactions in the mempool.")), mempoolSize)
 	m.peers = prometheus.NewGaugeFunc(prometheus.GaugeOpts(f("peers", "Connected libp2p peers.")), peerCount)
 	m.consensusSent = prometheus.NewCounterVec(prometheus.CounterOpts(f("consensus_messages_sent_total", "Consensus messages sent, by kind.")), []string{"kind"})
@@ -75,7 +79,7 @@ func NewMetrics(mempoolSize, peerCount func() float64) *Metrics {
 	m.omInvalid = prometheus.NewCounter(prometheus.CounterOpts(f("om_messages_invalid_total", "OM(m) envelopes refused as malformed or badly signed.")))
 	m.omDropped = prometheus.NewCounter(prometheus.CounterOpts(f("om_messages_dropped_total", "OM(m) messages dropped by a full inbox or buffer.")))
 	m.registry.MustRegister(m.omVerified, m.omAlarms, m.omUnverified, m.omSent, m.omReceived, m.omInvalid, m.omDropped)
-	m.registry.MustRegister(m.height, m.view, m.viewChanges, m.committedTxs, m.commitLatency, m.blockInterval,
+	m.registry.MustRegister(m.height, m.view, m.viewChanges, m.committedTxs, m.commitLatency, m.blockInterval, m.diskWrite,
 		m.mempoolTxs, m.peers, m.consensusSent, m.consensusReceived, m.consensusInvalid, m.consensusDropped,
 		m.evidence, m.txsRejected,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -99,6 +103,18 @@ func (m *Metrics) observeCommit(b *ledger.Block, now time.Time) {
 		m.blockInterval.Observe(now.Sub(m.lastCommit).Seconds())
 	}
 	m.lastCommit = now
+}
+
+// Durable logs, as labelled in synod_disk_write_seconds.
+const (
+	diskLogStore   = "ledger"
+	diskLogJournal = "tx_journal"
+)
+
+// observeDiskWrite records how long a durable write to log took; safe
+// from any goroutine.
+func (m *Metrics) observeDiskWrite(log string, took time.Duration) {
+	m.diskWrite.WithLabelValues(log).Observe(took.Seconds())
 }
 
 // registerP2P exports the network host's counters, read when scraped:

@@ -65,7 +65,6 @@ type Node struct {
 	self    uint16
 	log     *slog.Logger
 	store   *ledger.Store
-	wal     *WAL
 	pool    *mempool.Mempool
 	host    *p2p.Host
 	driver  *driver
@@ -145,17 +144,23 @@ func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
 	if err = n.store.InitGenesis(g); err != nil {
 		return nil, err
 	}
-	if n.wal, err = OpenWAL(filepath.Join(opts.Home, DataDir, "consensus"), nil, n.log); err != nil {
+	if err = importLegacyWAL(filepath.Join(opts.Home, DataDir, legacyWALDir), n.store, n.log); err != nil {
 		return nil, err
 	}
-	defer closeOnErr(n.wal)
 	mcfg := mempool.DefaultConfig(g.ChainID)
 	mcfg.TxsMax, mcfg.BytesMax, mcfg.PerSenderTxsMax = cfg.Mempool.TxsMax, cfg.Mempool.BytesMax, cfg.Mempool.PerSenderTxsMax
 	mcfg.SigCache = n.sigs // verified once at admission, not again in blocks
 	if n.pool, err = mempool.New(mcfg, n.store); err != nil {
 		return nil, err
 	}
-	if n.journal, err = openTxJournal(filepath.Join(opts.Home, DataDir, "mempool"), n.log); err != nil {
+	n.metrics = NewMetrics(func() float64 { txs, _ := n.pool.Size(); return float64(txs) }, func() float64 {
+		if n.host == nil {
+			return 0
+		}
+		return float64(len(n.host.Peers()))
+	})
+	observeJournal := func(took time.Duration) { n.metrics.observeDiskWrite(diskLogJournal, took) }
+	if n.journal, err = openTxJournal(filepath.Join(opts.Home, DataDir, "mempool"), n.log, observeJournal); err != nil {
 		return nil, err
 	}
 	defer closeOnErr(n.journal)
@@ -166,12 +171,6 @@ func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
 	if kept+dropped > 0 {
 		n.log.Info("tx journal replayed", "pending", kept, "dropped", dropped)
 	}
-	n.metrics = NewMetrics(func() float64 { txs, _ := n.pool.Size(); return float64(txs) }, func() float64 {
-		if n.host == nil {
-			return 0
-		}
-		return float64(len(n.host.Peers()))
-	})
 	if err = n.startHost(ctx, cfg, keys); err != nil {
 		return nil, err
 	}
@@ -189,7 +188,7 @@ func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
 		n.gossip.add(txs)
 	})
 	n.driver, err = newDriver(driverConfig{
-		Genesis: g, Self: n.self, Key: keys.Validator, Store: n.store, WAL: n.wal,
+		Genesis: g, Self: n.self, Key: keys.Validator, Store: n.store,
 		Net: validatorNet{host: n.host, peers: n.peerOf, self: int(n.self)}, Pool: n.pool,
 		Tick: cfg.Tick(), Now: time.Now, Metrics: n.metrics, Logger: n.log,
 		Observer:           n.committed,
@@ -533,9 +532,6 @@ func (n *Node) isSyncing() bool {
 func (n *Node) close() {
 	if n.host != nil {
 		n.host.Close()
-	}
-	if n.wal != nil {
-		n.wal.Close()
 	}
 	if n.journal != nil {
 		n.journal.Close()

@@ -39,17 +39,19 @@ type txJournal struct {
 	held map[crypto.Hash]struct{}
 }
 
-func openTxJournal(dir string, logger *slog.Logger) (*txJournal, error) {
-	return openTxJournalFS(dir, nil, logger)
+// openTxJournal opens (or creates) the journal in dir; observeSync, if not
+// nil, is told how long each fsync took.
+func openTxJournal(dir string, logger *slog.Logger, observeSync func(time.Duration)) (*txJournal, error) {
+	return openTxJournalFS(dir, nil, logger, observeSync)
 }
 
 // openTxJournalFS is openTxJournal on fs (nil: the OS's), for crash tests.
-func openTxJournalFS(dir string, fs vfs.FS, logger *slog.Logger) (*txJournal, error) {
+func openTxJournalFS(dir string, fs vfs.FS, logger *slog.Logger, observeSync func(time.Duration)) (*txJournal, error) {
 	db, err := pebble.Open(dir, &pebble.Options{Logger: ledger.PebbleLogger(logger), MemTableSize: shortLivedMemTableBytes, FS: fs})
 	if err != nil {
 		return nil, fmt.Errorf("open tx journal %s: %w", dir, err)
 	}
-	return &txJournal{db: db, sync: startJournalSync(db), held: make(map[crypto.Hash]struct{})}, nil
+	return &txJournal{db: db, sync: startJournalSync(db, observeSync), held: make(map[crypto.Hash]struct{})}, nil
 }
 
 // Close makes every write durable, then closes the journal.
@@ -207,7 +209,8 @@ const journalSyncSpacing = 25 * time.Millisecond
 // write-ahead log, which is sequential, so one sync covers every write
 // before it.
 type journalSync struct {
-	db *pebble.DB
+	db      *pebble.DB
+	observe func(time.Duration) // nil, or told each fsync's duration
 
 	mu      sync.Mutex
 	fsyncs  uint64        // fsyncs done, for tests
@@ -220,8 +223,8 @@ type journalSync struct {
 	stopped chan struct{}
 }
 
-func startJournalSync(db *pebble.DB) *journalSync {
-	s := &journalSync{db: db, next: make(chan struct{}), wake: make(chan struct{}, 1),
+func startJournalSync(db *pebble.DB, observe func(time.Duration)) *journalSync {
+	s := &journalSync{db: db, observe: observe, next: make(chan struct{}), wake: make(chan struct{}, 1),
 		stop: make(chan struct{}), stopped: make(chan struct{})}
 	go s.run()
 	return s
@@ -279,7 +282,11 @@ func (s *journalSync) syncOnce() {
 	s.mu.Lock()
 	target := s.writes
 	s.mu.Unlock()
+	start := time.Now()
 	err := s.db.LogData(nil, pebble.Sync)
+	if s.observe != nil {
+		s.observe(time.Since(start))
+	}
 	s.mu.Lock()
 	if err != nil {
 		s.err = fmt.Errorf("journal fsync: %w", err)

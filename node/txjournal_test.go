@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,7 +26,7 @@ func journalFixture(t *testing.T, n int) (dir string, j *txJournal, txs []*ledge
 	t.Helper()
 	g, _, accts := testGenesis(t, 1, 1)
 	dir = t.TempDir()
-	j, err := openTxJournal(dir, nil)
+	j, err := openTxJournal(dir, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +50,7 @@ func TestTxJournalReplaysUncommittedInNonceOrder(t *testing.T) {
 	}
 	j.Close()
 
-	j, err := openTxJournal(dir, nil)
+	j, err := openTxJournal(dir, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +100,7 @@ func TestTxJournalForgetsOnlyWhatItHolds(t *testing.T) {
 		t.Fatalf("journal holds %d txs after the sweep, want 1", n)
 	}
 	j.Close()
-	j, err := openTxJournal(dir, nil)
+	j, err := openTxJournal(dir, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +124,8 @@ func TestTxJournalAckedWritesSurviveCrashes(t *testing.T) {
 	const writers, perWriter, crashes = 8, 40, 20
 	_, _, txs := journalFixture(t, writers*perWriter)
 	fs := vfs.NewCrashableMem()
-	j, err := openTxJournalFS("journal", fs, nil)
+	var observed atomic.Uint64 // fsyncs the metric was told of
+	j, err := openTxJournalFS("journal", fs, nil, func(time.Duration) { observed.Add(1) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,8 +166,12 @@ func TestTxJournalAckedWritesSurviveCrashes(t *testing.T) {
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// Close ran the last fsync and stopped the syncing goroutine.
+	if got, want := observed.Load(), j.sync.fsyncs; got != want {
+		t.Errorf("%d fsync durations observed, %d fsyncs done", got, want)
+	}
 	for i, c := range clones {
-		r, err := openTxJournalFS("journal", c.fs, nil)
+		r, err := openTxJournalFS("journal", c.fs, nil, nil)
 		if err != nil {
 			t.Fatalf("crash %d: reopen: %v", i, err)
 		}
@@ -194,7 +200,7 @@ func TestTxJournalAckedWritesSurviveCrashes(t *testing.T) {
 func TestJournalSyncWakesEveryWaiter(t *testing.T) {
 	const writes = 100
 	_, _, txs := journalFixture(t, writes)
-	j, err := openTxJournal(t.TempDir(), nil)
+	j, err := openTxJournal(t.TempDir(), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -75,6 +76,10 @@ var (
 	benchQuietFlag = &cli.BoolFlag{
 		Name: "quiet", Usage: "no progress line every second", Category: "OUTPUT",
 	}
+	benchCPUProfileFlag = &cli.StringFlag{
+		Name: "cpuprofile", Usage: "write a CPU profile of the generator during the run (not the signing) to this file, for go tool pprof",
+		Category: "OUTPUT",
+	}
 )
 
 func benchCommand() *cli.Command {
@@ -94,7 +99,7 @@ Example, against testnet/run.sh's network:
     --keystore testnet/out/wallets --rate 1000 --duration 20s`,
 		Flags: []cli.Flag{benchRPCFlag, benchRateFlag, benchDurationFlag, benchWarmupFlag, benchGraceFlag,
 			benchAccountsFlag, benchKeystoreFlag, benchPasswordFileFlag, benchTxSizeFlag, benchBatchFlag,
-			benchInFlightFlag, benchSendLagFlag, benchSeedFlag, benchFeeFlag, benchP99Flag, benchJSONFlag, benchQuietFlag},
+			benchInFlightFlag, benchSendLagFlag, benchSeedFlag, benchFeeFlag, benchP99Flag, benchJSONFlag, benchQuietFlag, benchCPUProfileFlag},
 		Action: runBench,
 	}
 }
@@ -116,7 +121,14 @@ func runBench(c *cli.Context) error {
 	if err := g.Prepare(c.Context); err != nil {
 		return err
 	}
+	stopProfile, err := startCPUProfile(c.String(benchCPUProfileFlag.Name))
+	if err != nil {
+		return err
+	}
 	res, err := g.Run(c.Context)
+	if perr := stopProfile(); err == nil {
+		err = perr
+	}
 	if err != nil {
 		return err
 	}
@@ -176,6 +188,31 @@ func benchConfig(c *cli.Context) (loadgen.Config, error) {
 		return loadgen.Config{}, err
 	}
 	return cfg, nil
+}
+
+// startCPUProfile starts profiling to path (nothing when path is empty)
+// and returns the function that stops it and closes the file. The
+// generator shares the machine with the nodes it loads in a local
+// testnet, so its own CPU is part of what a run measures.
+func startCPUProfile(path string) (stop func() error, err error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		return nil
+	}, nil
 }
 
 // writeBenchJSON writes the report to path.

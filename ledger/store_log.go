@@ -1,0 +1,144 @@
+package ledger
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// The store keeps, beside the chain, an ordered log of opaque records that
+// its owner appends in the same fsynced batches as blocks: the node's
+// consensus write-ahead records. A consensus step's promises and the blocks
+// it commits then cost one fsync instead of two (one per Pebble instance),
+// and after a crash the store holds both or neither. The ledger does not
+// read the records; it keeps them in order until ReplaceLog drops them.
+
+// LogRecordBytesMax bounds one log record (a consensus record may carry a
+// whole block).
+const LogRecordBytesMax = 64 << 20
+
+// logKeyBytes is the length of a log key: the table byte and a big-endian
+// sequence number, so records sort in the order they were appended.
+const logKeyBytes = 9
+
+func logKey(seq uint64) []byte { return heightKey(tableLog, seq) }
+
+// loadLogNext finds the sequence number after the last log record.
+func (s *Store) loadLogNext() error {
+	iter, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{tableLog}, UpperBound: []byte{tableLog + 1}})
+	if err != nil {
+		return err
+	}
+	if iter.Last() {
+		if len(iter.Key()) != logKeyBytes {
+			iter.Close()
+			return fmt.Errorf("%w: log key of %d bytes", ErrStoreCorrupt, len(iter.Key()))
+		}
+		s.logNext = binary.BigEndian.Uint64(iter.Key()[1:]) + 1
+	}
+	return iter.Close()
+}
+
+// Commit appends log records after the last one and makes consecutive
+// blocks the new head (as ApplyBlocks does), in one fsynced batch: after a
+// crash the store holds all of it or none. Either part may be empty.
+func (s *Store) Commit(log [][]byte, writes []BlockWrite) error {
+	if len(log) == 0 && len(writes) == 0 {
+		return nil
+	}
+	if len(writes) > ApplyBlocksMax {
+		return fmt.Errorf("store: %d blocks in one batch exceeds %d", len(writes), ApplyBlocksMax)
+	}
+	for _, rec := range log {
+		if len(rec) > LogRecordBytesMax {
+			return fmt.Errorf("store: log record of %d bytes exceeds %d", len(rec), LogRecordBytesMax)
+		}
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if len(writes) > 0 {
+		if !s.Initialized() {
+			return ErrStoreNotInit
+		}
+		if err := s.checkChain(writes); err != nil {
+			return err
+		}
+	}
+	batch := s.db.NewBatch()
+	defer batch.Close()
+	if len(writes) > 0 {
+		writeBlocks(batch, writes)
+	}
+	// After the block records: the log table sorts after every other, so
+	// the batch stays in key order (see writeBlocks).
+	next := s.logNext
+	for _, rec := range log {
+		set(batch, logKey(next), rec)
+		next++
+	}
+	if err := batch.Commit(pebble.Sync); err != nil {
+		if len(writes) == 0 {
+			return fmt.Errorf("store: append %d log records: %w", len(log), err)
+		}
+		return fmt.Errorf("store: write blocks %d..%d: %w", writes[0].Block.Header.Height, writes[len(writes)-1].Block.Header.Height, err)
+	}
+	s.logNext = next
+	if len(writes) == 0 {
+		return nil
+	}
+	// Oldest first, so each account ends at its latest value.
+	for _, w := range writes {
+		s.cacheWrite(w.Diff)
+	}
+	last := writes[len(writes)-1]
+	s.mu.Lock()
+	s.head, s.stateHash = last.Block.Header, last.Diff.Hash
+	s.mu.Unlock()
+	return nil
+}
+
+// LogRecords returns every log record, oldest first.
+func (s *Store) LogRecords() ([][]byte, error) {
+	iter, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{tableLog}, UpperBound: []byte{tableLog + 1}})
+	if err != nil {
+		return nil, err
+	}
+	defer iter.Close()
+	var out [][]byte
+	for ok := iter.First(); ok; ok = iter.Next() {
+		v, err := iter.ValueAndErr()
+		if err != nil {
+			return nil, fmt.Errorf("%w: log: %w", ErrStoreCorrupt, err)
+		}
+		out = append(out, append([]byte(nil), v...))
+	}
+	return out, iter.Error()
+}
+
+// ReplaceLog swaps the whole log for records (the owner's compaction), in
+// one fsynced batch: a crash leaves the old log or the new one.
+func (s *Store) ReplaceLog(records [][]byte) error {
+	for _, rec := range records {
+		if len(rec) > LogRecordBytesMax {
+			return fmt.Errorf("store: log record of %d bytes exceeds %d", len(rec), LogRecordBytesMax)
+		}
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	batch := s.db.NewBatch()
+	defer batch.Close()
+	if err := batch.DeleteRange(logKey(0), logKey(s.logNext), nil); err != nil {
+		return fmt.Errorf("store: replace log: %w", err)
+	}
+	next := s.logNext
+	for _, rec := range records {
+		set(batch, logKey(next), rec)
+		next++
+	}
+	if err := batch.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("store: replace log: %w", err)
+	}
+	s.logNext = next
+	return nil
+}
