@@ -116,6 +116,7 @@ func (d *driver) commitReady(rd pbft.Ready) error {
 		if err := d.persist(records); err != nil {
 			return err
 		}
+		d.walLog = append(d.walLog, rd.Persist...)
 		d.send(rd.Messages)
 		return d.applyBatch(rd.Committed)
 	}
@@ -130,7 +131,7 @@ func (d *driver) commitReady(rd pbft.Ready) error {
 	if err := d.storeCommit(records, writes); err != nil {
 		return fmt.Errorf("persist %d consensus records and %d blocks: %w", len(records), len(writes), err)
 	}
-	d.walRecords += len(records)
+	d.walLog = append(d.walLog, rd.Persist...)
 	d.send(rd.Messages)
 	d.announce(writes)
 	return d.applyBatch(rd.Committed[len(first):])

@@ -103,8 +103,11 @@ type driver struct {
 	catchUp func(from, to uint64, peers []uint16)
 	// byz, when set, rewrites outgoing messages (a test hook).
 	byz *byzantine
-	// walRecords counts records since the last compaction.
-	walRecords int
+	// walLog is what the store's log holds, decoded: the records read at
+	// start and every one persisted since, until compaction replaces them
+	// with what a restart needs. Compaction works from it and never reads
+	// the log back.
+	walLog []pbft.Record
 	// currentView and lastCommitMs mirror the loop's state for readers on
 	// other goroutines (RPC status, health).
 	currentView  atomic.Uint64
@@ -220,7 +223,7 @@ func newDriver(cfg driverConfig) (*driver, error) {
 		statusReq:  make(chan chan string),
 		txsArrived: cfg.TxsArrived,
 		synced:     make(chan deliveredBlock, deliveredBlocksMax),
-		walRecords: len(records),
+		walLog: records,
 	}
 	params := cfg.Genesis.Consensus
 	d.replica, err = pbft.NewReplica(pbft.Config{
@@ -473,22 +476,10 @@ const walCompactRecordsMin = 64
 // compactWAL replaces the log with what a restart needs after a stable
 // checkpoint, keeping it bounded however long the chain runs.
 func (d *driver) compactWAL() error {
-	if d.walRecords < walCompactRecordsMin {
+	if len(d.walLog) < walCompactRecordsMin {
 		return nil
 	}
-	raw, err := d.store.LogRecords()
-	if err != nil {
-		return err
-	}
-	recs := make([]pbft.Record, 0, len(raw))
-	for _, b := range raw {
-		rec, err := pbft.DecodeRecord(b)
-		if err != nil {
-			return fmt.Errorf("%w: %w", ErrWALCorrupt, err)
-		}
-		recs = append(recs, *rec)
-	}
-	kept := pbft.CompactRecords(recs)
+	kept := pbft.CompactRecords(d.walLog)
 	out := make([][]byte, len(kept))
 	for i := range kept {
 		out[i] = pbft.EncodeRecord(&kept[i])
@@ -499,7 +490,7 @@ func (d *driver) compactWAL() error {
 	if err := d.store.ReplaceLog(out); err != nil {
 		return err
 	}
-	d.log.Debug("consensus wal compacted", "before", len(recs), "after", len(kept))
-	d.walRecords = len(kept)
+	d.log.Debug("consensus wal compacted", "before", len(d.walLog), "after", len(kept))
+	d.walLog = kept
 	return nil
 }

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/synod-chain/synod/consensus/pbft"
 	"github.com/synod-chain/synod/crypto"
 	"github.com/synod-chain/synod/ledger"
 )
@@ -247,7 +249,27 @@ func TestDriversCommitTransfers(t *testing.T) {
 		if n := diskWrites(t, d.metrics, diskLogStore); n == 0 {
 			t.Errorf("node %d: no store write timed in synod_disk_write_seconds", i)
 		}
+		checkWALMirror(t, i, d)
 	}
+}
+
+// checkWALMirror checks that the records a stopped driver keeps for
+// compaction are exactly those in its store's log.
+func checkWALMirror(t *testing.T, node int, d *driver) {
+	t.Helper()
+	raw, err := d.store.LogRecords()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(raw) != len(d.walLog) {
+		t.Fatalf("node %d: store log has %d records, the driver's mirror %d", node, len(raw), len(d.walLog))
+	}
+	for j := range raw {
+		if !bytes.Equal(raw[j], pbft.EncodeRecord(&d.walLog[j])) {
+			t.Fatalf("node %d: log record %d differs from the driver's mirror", node, j)
+		}
+	}
+	t.Logf("node %d: head %d, %d log records", node, d.store.Head().Height, len(raw))
 }
 
 // diskWrites is the count of synod_disk_write_seconds for log.
@@ -270,4 +292,48 @@ func diskWrites(t *testing.T, m *Metrics, log string) uint64 {
 		}
 	}
 	return 0
+}
+
+// TestDriversCompactTheirLogs runs four consensus loops for over a hundred
+// heights: every driver must have compacted its consensus records at
+// stable checkpoints (without compaction a height leaves at least three),
+// and the records it keeps for compaction must be exactly its store's log.
+func TestDriversCompactTheirLogs(t *testing.T) {
+	const heights = 120
+	c := newTestCluster(t, 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, d := range c.drivers {
+		wg.Go(func() { _ = d.run(ctx) })
+	}
+	minHead := func() uint64 {
+		h := c.stores[0].Head().Height
+		for _, s := range c.stores[1:] {
+			h = min(h, s.Head().Height)
+		}
+		return h
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for i := 0; minHead() < heights; i++ {
+		if time.Now().After(deadline) {
+			cancel()
+			wg.Wait()
+			t.Fatalf("heads reached only %d of %d in 60s", minHead(), heights)
+		}
+		from := c.accounts[i%len(c.accounts)]
+		tx := &ledger.Tx{ChainID: c.genesis.ChainID, Nonce: uint64(i / len(c.accounts)), To: c.accounts[(i+1)%len(c.accounts)].Public().Address(), Amount: 1, Fee: 1}
+		tx.Sign(from)
+		for _, p := range c.pools {
+			p.add(tx)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	cancel()
+	wg.Wait()
+	for i, d := range c.drivers {
+		checkWALMirror(t, i, d)
+		if n := len(d.walLog); n >= 2*heights {
+			t.Errorf("node %d: %d log records after %d heights: never compacted", i, n, d.store.Head().Height)
+		}
+	}
 }
