@@ -27,7 +27,7 @@ func (s *Store) ApplyBlocks(writes []BlockWrite) error {
 	if len(writes) == 0 {
 		return nil
 	}
-	return s.Commit(nil, writes)
+	return s.Commit(nil, writes, Synced)
 }
 
 // checkChain checks, before anything is written, that writes extend the

@@ -40,10 +40,22 @@ func (s *Store) loadLogNext() error {
 	return iter.Close()
 }
 
+// Durability says when a Commit's batch is on disk.
+type Durability bool
+
+const (
+	// Synced: fsynced before Commit returns.
+	Synced Durability = true
+	// Deferred: handed to the operating system, so it survives the
+	// process dying, and made durable by the next Synced commit or Sync
+	// (the store has one write-ahead log, synced in order).
+	Deferred Durability = false
+)
+
 // Commit appends log records after the last one and makes consecutive
-// blocks the new head (as ApplyBlocks does), in one fsynced batch: after a
-// crash the store holds all of it or none. Either part may be empty.
-func (s *Store) Commit(log [][]byte, writes []BlockWrite) error {
+// blocks the new head (as ApplyBlocks does), in one batch: after a crash
+// the store holds all of it or none. Either part may be empty.
+func (s *Store) Commit(log [][]byte, writes []BlockWrite, durability Durability) error {
 	if len(log) == 0 && len(writes) == 0 {
 		return nil
 	}
@@ -77,7 +89,11 @@ func (s *Store) Commit(log [][]byte, writes []BlockWrite) error {
 		set(batch, logKey(next), rec)
 		next++
 	}
-	if err := batch.Commit(pebble.Sync); err != nil {
+	opts := pebble.NoSync
+	if durability == Synced {
+		opts = pebble.Sync
+	}
+	if err := batch.Commit(opts); err != nil {
 		if len(writes) == 0 {
 			return fmt.Errorf("store: append %d log records: %w", len(log), err)
 		}
@@ -95,6 +111,14 @@ func (s *Store) Commit(log [][]byte, writes []BlockWrite) error {
 	s.mu.Lock()
 	s.head, s.stateHash = last.Block.Header, last.Diff.Hash
 	s.mu.Unlock()
+	return nil
+}
+
+// Sync makes every Deferred commit so far durable.
+func (s *Store) Sync() error {
+	if err := s.db.LogData(nil, pebble.Sync); err != nil {
+		return fmt.Errorf("store: sync: %w", err)
+	}
 	return nil
 }
 

@@ -46,17 +46,17 @@ func TestStoreLog(t *testing.T) {
 	s := openSTStore(t, fs, c.genesis.ChainID)
 	// Records may be written before genesis (the log is not the chain);
 	// blocks may not.
-	if err := s.Commit(logRecs(0, 2), nil); err != nil {
+	if err := s.Commit(logRecs(0, 2), nil, Synced); err != nil {
 		t.Fatal(err)
 	}
 	writes := stWrites(t, c, 3, 5)
-	if err := s.Commit(nil, writes[:1]); !errors.Is(err, ErrStoreNotInit) {
+	if err := s.Commit(nil, writes[:1], Synced); !errors.Is(err, ErrStoreNotInit) {
 		t.Fatalf("blocks before genesis: %v, want ErrStoreNotInit", err)
 	}
 	if err := s.InitGenesis(c.genesis); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Commit(logRecs(2, 3), writes[:2]); err != nil {
+	if err := s.Commit(logRecs(2, 3), writes[:2], Synced); err != nil {
 		t.Fatal(err)
 	}
 	if got := s.Head().Height; got != 2 {
@@ -64,10 +64,10 @@ func TestStoreLog(t *testing.T) {
 	}
 	wantLog(t, s, logRecs(0, 5))
 	// A refused batch writes neither part.
-	if err := s.Commit(logRecs(5, 1), writes[2:]); err != nil {
+	if err := s.Commit(logRecs(5, 1), writes[2:], Synced); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Commit(logRecs(99, 1), writes[2:]); !errors.Is(err, ErrStoreNotNext) {
+	if err := s.Commit(logRecs(99, 1), writes[2:], Synced); !errors.Is(err, ErrStoreNotNext) {
 		t.Fatalf("re-applying block 3: %v, want ErrStoreNotNext", err)
 	}
 	wantLog(t, s, logRecs(0, 6))
@@ -76,7 +76,7 @@ func TestStoreLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantLog(t, s, logRecs(10, 2))
-	if err := s.Commit(logRecs(12, 1), nil); err != nil {
+	if err := s.Commit(logRecs(12, 1), nil, Synced); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -84,7 +84,7 @@ func TestStoreLog(t *testing.T) {
 	r := openSTStore(t, fs, c.genesis.ChainID)
 	defer r.Close()
 	wantLog(t, r, logRecs(10, 3))
-	if err := r.Commit(logRecs(13, 2), nil); err != nil {
+	if err := r.Commit(logRecs(13, 2), nil, Synced); err != nil {
 		t.Fatal(err)
 	}
 	wantLog(t, r, logRecs(10, 5))
@@ -110,7 +110,7 @@ func TestStoreLogRefusesOversizedRecords(t *testing.T) {
 	s := openSTStore(t, vfs.NewMem(), c.genesis.ChainID)
 	defer s.Close()
 	big := make([]byte, LogRecordBytesMax+1)
-	if err := s.Commit([][]byte{[]byte("ok"), big}, nil); err == nil {
+	if err := s.Commit([][]byte{[]byte("ok"), big}, nil, Synced); err == nil {
 		t.Fatal("oversized record appended")
 	}
 	if err := s.ReplaceLog([][]byte{big}); err == nil {
@@ -139,7 +139,7 @@ func TestStoreLogCrashAtomicity(t *testing.T) {
 	go func() {
 		for i, w := range writes {
 			// Block i+1 is committed with records 2i and 2i+1.
-			if err := s.Commit(logRecs(2*i, 2), []BlockWrite{w}); err != nil {
+			if err := s.Commit(logRecs(2*i, 2), []BlockWrite{w}, Synced); err != nil {
 				done <- err
 				return
 			}
@@ -174,4 +174,52 @@ func TestStoreLogCrashAtomicity(t *testing.T) {
 		wantLog(t, r, logRecs(0, 2*int(head)))
 		r.Close()
 	}
+}
+
+// TestStoreDeferredCommits: a Deferred commit survives a crash that keeps
+// no unsynced data only once a later Synced commit or Sync has run: the
+// store's write-ahead log is synced in order, so that fsync covers it.
+func TestStoreDeferredCommits(t *testing.T) {
+	c := newSTChain(t, 8, 34)
+	fs := vfs.NewCrashableMem()
+	s := openSTStore(t, fs, c.genesis.ChainID)
+	if err := s.InitGenesis(c.genesis); err != nil {
+		t.Fatal(err)
+	}
+	writes := stWrites(t, c, 3, 4)
+	headAfterCrash := func() uint64 {
+		t.Helper()
+		clone := fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 0})
+		r, err := OpenStore("db", StoreOptions{ChainID: c.genesis.ChainID, FS: clone})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		return r.Head().Height
+	}
+	if err := s.Commit(nil, writes[:1], Deferred); err != nil {
+		t.Fatal(err)
+	}
+	if s.Head().Height != 1 {
+		t.Fatalf("head %d after a deferred commit, want 1: readers see it at once", s.Head().Height)
+	}
+	if h := headAfterCrash(); h != 0 {
+		t.Fatalf("a deferred block survived a crash that kept no unsynced data: head %d", h)
+	}
+	if err := s.Commit(logRecs(0, 1), nil, Synced); err != nil {
+		t.Fatal(err)
+	}
+	if h := headAfterCrash(); h != 1 {
+		t.Fatalf("head %d after a later synced commit, want 1", h)
+	}
+	if err := s.Commit(nil, writes[1:], Deferred); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if h := headAfterCrash(); h != 3 {
+		t.Fatalf("head %d after Sync, want 3", h)
+	}
+	s.Close()
 }

@@ -97,44 +97,27 @@ func (d *driver) send(msgs []pbft.Outbound) {
 	}
 }
 
-// commitReady makes a Ready durable and hands out its messages. On the
-// normal path its records and the blocks it commits (validated first) go
-// to the store in one fsynced batch; the messages go out after it, since
-// the records are the promises they carry; the blocks are announced then.
-// Committed blocks are certified, so storing them before the messages
-// leave is always safe, and it saves the second fsync a block cost when
-// the records and the chain were two Pebble instances. Blocks beyond one
-// batch (ledger.ApplyBlocksMax), rare, follow in batches of their own.
-// Synced blocks keep their own path: records first, then the blocks in
-// the background (storeInBackground).
+// commitReady makes a Ready's records durable, hands out its messages,
+// then stores and announces the blocks it commits. The records are the
+// promises the messages carry, so they are fsynced first; the blocks come
+// after the send, off the path of the votes. Normal-path blocks are
+// written without an fsync of their own (ledger.Deferred): the store has
+// one write-ahead log, so the next step's records fsync covers them, and
+// an idle loop syncs (run). A crash of the process loses nothing; a crash
+// of the machine may lose the last blocks, which are certified, and the
+// node fetches them again. Synced blocks are stored in the background
+// (storeInBackground).
 func (d *driver) commitReady(rd pbft.Ready) error {
 	records := make([][]byte, len(rd.Persist))
 	for i := range rd.Persist {
 		records[i] = pbft.EncodeRecord(&rd.Persist[i])
 	}
-	if d.applyingSynced {
-		if err := d.persist(records); err != nil {
-			return err
-		}
-		d.walLog = append(d.walLog, rd.Persist...)
-		d.send(rd.Messages)
-		return d.applyBatch(rd.Committed)
-	}
-	first := rd.Committed[:min(len(rd.Committed), ledger.ApplyBlocksMax)]
-	writes, err := d.blockWrites(first)
-	if err != nil {
+	if err := d.persist(records); err != nil {
 		return err
-	}
-	if err := d.awaitStore(); err != nil {
-		return err
-	}
-	if err := d.storeCommit(records, writes); err != nil {
-		return fmt.Errorf("persist %d consensus records and %d blocks: %w", len(records), len(writes), err)
 	}
 	d.walLog = append(d.walLog, rd.Persist...)
 	d.send(rd.Messages)
-	d.announce(writes)
-	return d.applyBatch(rd.Committed[len(first):])
+	return d.applyBatch(rd.Committed)
 }
 
 // applyBatch stores consecutive committed blocks, validating any the
@@ -163,7 +146,7 @@ func (d *driver) applyBatchOnce(committed []pbft.CommittedBlock) error {
 	if err := d.awaitStore(); err != nil {
 		return err
 	}
-	if err := d.storeCommit(nil, writes); err != nil {
+	if err := d.storeCommit(nil, writes, ledger.Deferred); err != nil {
 		return fmt.Errorf("store blocks %d..%d: %w", committed[0].Block.Height(), committed[len(committed)-1].Block.Height(), err)
 	}
 	d.announce(writes)
@@ -210,21 +193,47 @@ func (d *driver) storeInBackground(writes []ledger.BlockWrite) error {
 		return err
 	}
 	done := make(chan error, 1)
-	go func() { done <- d.storeCommit(nil, writes) }()
+	go func() { done <- d.timedCommit(nil, writes, ledger.Synced) }()
 	d.storing = &storeWrite{writes: writes, done: done}
 	return nil
 }
 
 // storeCommit writes consensus records and committed blocks to the store
-// in one fsynced batch, timing the write.
-func (d *driver) storeCommit(records [][]byte, writes []ledger.BlockWrite) error {
+// in one batch, timed, and keeps track of whether the store holds blocks
+// not yet fsynced (unsynced). Loop goroutine only.
+func (d *driver) storeCommit(records [][]byte, writes []ledger.BlockWrite, durability ledger.Durability) error {
 	if len(records) == 0 && len(writes) == 0 {
 		return nil
 	}
+	if err := d.timedCommit(records, writes, durability); err != nil {
+		return err
+	}
+	if durability == ledger.Synced {
+		d.unsynced = false
+	} else if len(writes) > 0 {
+		d.unsynced = true
+	}
+	return nil
+}
+
+// timedCommit is store.Commit, timed in synod_disk_write_seconds.
+func (d *driver) timedCommit(records [][]byte, writes []ledger.BlockWrite, durability ledger.Durability) error {
 	start := time.Now()
-	err := d.store.Commit(records, writes)
+	err := d.store.Commit(records, writes, durability)
 	d.metrics.observeDiskWrite(diskLogStore, time.Since(start))
 	return err
+}
+
+// syncStore makes the blocks written without an fsync durable.
+func (d *driver) syncStore() error {
+	start := time.Now()
+	err := d.store.Sync()
+	d.metrics.observeDiskWrite(diskLogStore, time.Since(start))
+	if err != nil {
+		return err
+	}
+	d.unsynced = false
+	return nil
 }
 
 // announce tells the mempool, the metrics and the observer about stored

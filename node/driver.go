@@ -108,6 +108,9 @@ type driver struct {
 	// with what a restart needs. Compaction works from it and never reads
 	// the log back.
 	walLog []pbft.Record
+	// unsynced: the store holds committed blocks written without an fsync
+	// (ledger.Deferred) that no fsync has covered yet.
+	unsynced bool
 	// currentView and lastCommitMs mirror the loop's state for readers on
 	// other goroutines (RPC status, health).
 	currentView  atomic.Uint64
@@ -315,16 +318,29 @@ func (d *driver) deliverSynced(ctx context.Context, b *ledger.Block, cert *ledge
 func (d *driver) run(ctx context.Context) (err error) {
 	ticker := time.NewTicker(d.tick)
 	defer ticker.Stop()
-	// Whatever ends the loop, a background store write ends first: the
-	// store is closed after the loop returns.
+	// Whatever ends the loop, a background store write ends first and the
+	// blocks written without an fsync are synced: the store is closed
+	// after the loop returns.
 	defer func() {
 		if e := d.awaitStore(); err == nil {
 			err = e
+		}
+		if d.unsynced {
+			if e := d.syncStore(); err == nil {
+				err = e
+			}
 		}
 	}()
 	for {
 		if err := d.handleReady(); err != nil {
 			return err
+		}
+		// Blocks written without an fsync become durable with the next
+		// step's records; with nothing waiting to be stepped, sync now.
+		if d.unsynced && len(d.inbox) == 0 {
+			if err := d.syncStore(); err != nil {
+				return fmt.Errorf("sync store: %w", err)
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -413,8 +429,9 @@ func (d *driver) proposeNow() {
 	d.replica.ProposeNow(d.now().UnixMilli())
 }
 
-// persist makes a Ready's records durable on their own, in the store's
-// log, after the store write in progress.
+// persist makes a Ready's records durable, in the store's log, after the
+// store write in progress; the fsync also covers any block written before
+// without one.
 func (d *driver) persist(records [][]byte) error {
 	if len(records) == 0 {
 		return nil
@@ -422,7 +439,7 @@ func (d *driver) persist(records [][]byte) error {
 	if err := d.awaitStore(); err != nil {
 		return err
 	}
-	if err := d.storeCommit(records, nil); err != nil {
+	if err := d.storeCommit(records, nil, ledger.Synced); err != nil {
 		return fmt.Errorf("persist consensus records: %w", err)
 	}
 	return nil
