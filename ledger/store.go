@@ -11,6 +11,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -114,6 +115,7 @@ func OpenStore(dir string, opts StoreOptions) (*Store, error) {
 	popts := &pebble.Options{Logger: PebbleLogger(opts.Logger), FS: opts.FS, CacheSize: storeBlockCacheBytes,
 		MemTableSize: storeMemTableBytes, L0CompactionThreshold: storeL0CompactionFiles,
 		L0StopWritesThreshold: storeL0StopWritesFiles, MemTableStopWritesThreshold: storeMemTablesMax}
+	popts.EventListener = stallListener(opts.Logger)
 	// Bloom filters on every level: many account reads under load are of
 	// recipients never seen before, and without a filter a read of a
 	// missing key searches every level's index.
@@ -537,6 +539,31 @@ func historyKey(addr crypto.Address, height uint64) []byte {
 	k = append(k, tableHistory)
 	k = append(k, addr[:]...)
 	return binary.BigEndian.AppendUint64(k, height)
+}
+
+// stallListener logs Pebble's write stalls: while one lasts, every write
+// to the store waits (too many memtables or level-0 files are waiting to
+// be flushed or compacted), and with it the node's consensus loop.
+func stallListener(log *slog.Logger) *pebble.EventListener {
+	if log == nil {
+		return nil
+	}
+	var began time.Time
+	var mu sync.Mutex
+	return &pebble.EventListener{
+		WriteStallBegin: func(info pebble.WriteStallBeginInfo) {
+			mu.Lock()
+			began = time.Now()
+			mu.Unlock()
+			log.Warn("store: writes stalled", "reason", info.Reason, "component", "pebble")
+		},
+		WriteStallEnd: func() {
+			mu.Lock()
+			took := time.Since(began)
+			mu.Unlock()
+			log.Warn("store: writes resumed", "stalled", took.Round(time.Millisecond), "component", "pebble")
+		},
+	}
 }
 
 // PebbleLogger routes Pebble's own log lines into a slog logger (nil
