@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -222,4 +225,22 @@ func TestStoreDeferredCommits(t *testing.T) {
 		t.Fatalf("head %d after Sync, want 3", h)
 	}
 	s.Close()
+}
+
+// TestStallListenerLogs: a Pebble write stall is logged when it begins,
+// with its reason, and when it ends, with how long it lasted.
+func TestStallListenerLogs(t *testing.T) {
+	var buf bytes.Buffer
+	l := stallListener(slog.New(slog.NewTextHandler(&buf, nil)))
+	l.WriteStallBegin(pebble.WriteStallBeginInfo{Reason: "L0 file count limit exceeded"})
+	l.WriteStallEnd()
+	out := buf.String()
+	for _, want := range []string{"level=WARN", "writes stalled", "L0 file count limit exceeded", "writes resumed", "stalled="} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("log %q lacks %q", out, want)
+		}
+	}
+	if stallListener(nil) != nil {
+		t.Fatal("a listener without a logger")
+	}
 }
