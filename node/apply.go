@@ -122,8 +122,9 @@ func (d *driver) commitReady(rd pbft.Ready) error {
 
 // applyBatch stores consecutive committed blocks, validating any the
 // pending chain does not hold yet, in batches of at most
-// ledger.ApplyBlocksMax with one fsync each, and tells the mempool, the
-// metrics and the observer about each.
+// ledger.ApplyBlocksMax (normal-path batches without an fsync, synced
+// ones in the background with one), and tells the mempool, the metrics
+// and the observer about each once its batch is written.
 func (d *driver) applyBatch(committed []pbft.CommittedBlock) error {
 	for len(committed) > 0 {
 		k := min(len(committed), ledger.ApplyBlocksMax)

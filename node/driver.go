@@ -69,8 +69,8 @@ type deliveredBlock struct {
 // driver owns the replica and everything it writes: the pending chain and
 // the store, which holds both the chain and the consensus write-ahead
 // records. One goroutine (run) does all of it, in the order the engine
-// asks for: persist and fsync (with the blocks the step commits, in one
-// batch), send, announce the commits, advance.
+// asks for: persist and fsync, send, store and announce the commits (their
+// fsync comes with the next step's, see commitReady), advance.
 type driver struct {
 	log     *slog.Logger
 	genesis *ledger.Genesis
