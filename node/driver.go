@@ -226,7 +226,7 @@ func newDriver(cfg driverConfig) (*driver, error) {
 		statusReq:  make(chan chan string),
 		txsArrived: cfg.TxsArrived,
 		synced:     make(chan deliveredBlock, deliveredBlocksMax),
-		walLog: records,
+		walLog:     records,
 	}
 	params := cfg.Genesis.Consensus
 	d.replica, err = pbft.NewReplica(pbft.Config{
