@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -38,7 +39,7 @@ const (
 	tableBlockHash = 'h' // h + block hash            → height
 	tableCert      = 'c' // c + height                → certificate encoding
 	tableTx        = 't' // t + tx hash               → height, index
-	tableAccount   = 'a' // a + address               → account (latest)
+	tableAccount   = 'a' // a + address               → account; written by earlier versions, no longer read (history's last entry is the account)
 	tableHistory   = 'A' // A + address + height      → account after that height
 	tableLog       = 'w' // w + sequence              → the owner's log record (store_log.go)
 )
@@ -148,21 +149,26 @@ func OpenStore(dir string, opts StoreOptions) (*Store, error) {
 	return s, nil
 }
 
-// loadAccountFilter fills the existence filter from the account table,
-// reading keys only.
+// loadAccountFilter fills the existence filter from the history table,
+// reading keys only, one seek per account.
 func (s *Store) loadAccountFilter() error {
-	iter, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{tableAccount}, UpperBound: []byte{tableAccount + 1}})
+	iter, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{tableHistory}, UpperBound: []byte{tableHistory + 1}})
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
 	var addrs []crypto.Address
-	for ok := iter.First(); ok; ok = iter.Next() {
+	for ok := iter.First(); ok; {
 		k := iter.Key()
-		if len(k) != 1+crypto.AddressBytes {
+		if len(k) != 1+crypto.AddressBytes+8 {
 			iter.Close()
-			return fmt.Errorf("%w: account key of %d bytes", ErrStoreCorrupt, len(k))
+			return fmt.Errorf("%w: history key of %d bytes", ErrStoreCorrupt, len(k))
 		}
-		addrs = append(addrs, crypto.Address(k[1:]))
+		addr := crypto.Address(k[1 : 1+crypto.AddressBytes])
+		addrs = append(addrs, addr)
+		ok = iter.SeekGE(historyKey(addr, math.MaxUint64))
+		if ok && bytes.Equal(iter.Key(), historyKey(addr, math.MaxUint64)) {
+			ok = iter.Next()
+		}
 	}
 	if err := errors.Join(iter.Error(), iter.Close()); err != nil {
 		return fmt.Errorf("store: read account keys: %w", err)
@@ -291,24 +297,20 @@ func compareRecords(x, y record) int {
 }
 
 // writeBlocks puts consecutive blocks into batch: each block, its
-// certificate, hash index, tx index entries and its accounts' history;
-// then each changed account's latest value, the head and the state hash,
-// once for the whole batch. The records go in ascending key order: Pebble
-// inserts a batch into its memtable skiplist in batch order, starting each
-// search from where the last one ended, so sorted keys make the inserts
-// much cheaper than keys scattered over the whole table, and writing an
-// account once per batch rather than once per block saves as many.
+// certificate, hash index, tx index entries and its accounts' history
+// (the latest history entry of an account is its current value), then
+// the head and the state hash. The records go in ascending key order:
+// Pebble inserts a batch into its memtable skiplist in batch order,
+// starting each search from where the last one ended, so sorted keys make
+// the inserts much cheaper than keys scattered over the whole table.
 func writeBlocks(batch *pebble.Batch, writes []BlockWrite) {
 	var recs []record
-	latest := map[crypto.Address][]byte{}
 	for _, w := range writes {
 		b, diff := w.Block, w.Diff
 		height := b.Header.Height
 		hash := b.Hash()
 		for addr, acct := range diff.Accounts {
-			enc := EncodeAccount(acct)
-			recs = append(recs, newRecord(historyKey(addr, height), enc))
-			latest[addr] = enc // writes are oldest first: the last wins
+			recs = append(recs, newRecord(historyKey(addr, height), EncodeAccount(acct)))
 		}
 		recs = append(recs, newRecord(heightKey(tableBlock, height), b.Encode()))
 		if w.Certificate != nil {
@@ -319,16 +321,13 @@ func writeBlocks(batch *pebble.Batch, writes []BlockWrite) {
 			recs = append(recs, newRecord(hashKey(tableTx, tx.Hash()), binary.BigEndian.AppendUint32(be64(height), uint32(i))))
 		}
 	}
-	for addr, enc := range latest {
-		recs = append(recs, newRecord(accountKey(addr), enc))
-	}
 	last := writes[len(writes)-1]
 	head := last.Block.Hash()
 	recs = append(recs,
 		newRecord(keyHead, append(be64(last.Block.Header.Height), head[:]...)),
 		newRecord(keyStateHash, last.Diff.Hash.Encode()))
 	// No two records share a key: heights and tx hashes are distinct, and
-	// accounts, head and state hash were written once.
+	// an account has one history entry per height.
 	slices.SortFunc(recs, compareRecords)
 	for _, r := range recs {
 		set(batch, r.key, r.value)
@@ -377,20 +376,10 @@ func (s *Store) GetAccount(addr crypto.Address) (Account, error) {
 	return a, err
 }
 
-// readAccount reads the committed account at addr from Pebble.
+// readAccount reads the committed account at addr from Pebble: the last
+// entry of its history.
 func (s *Store) readAccount(addr crypto.Address) (Account, error) {
-	raw, err := s.get(accountKey(addr))
-	if errors.Is(err, ErrStoreNotFound) {
-		return Account{}, nil
-	}
-	if err != nil {
-		return Account{}, err
-	}
-	a, err := DecodeAccount(raw)
-	if err != nil {
-		return Account{}, fmt.Errorf("%w: account %s: %w", ErrStoreCorrupt, addr, err)
-	}
-	return a, nil
+	return s.accountAt(addr, math.MaxUint64-1)
 }
 
 // cacheWrite records what a durable diff changed in the existence filter
@@ -408,8 +397,13 @@ func (s *Store) AccountAt(addr crypto.Address, height uint64) (Account, error) {
 	if height > s.Head().Height {
 		return Account{}, fmt.Errorf("%w: height %d is above the head", ErrStoreNotFound, height)
 	}
-	lower := historyKey(addr, 0)
-	iter, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: historyKey(addr, height+1)})
+	return s.accountAt(addr, height)
+}
+
+// accountAt reads the last history entry of addr at or below height (the
+// empty account if there is none).
+func (s *Store) accountAt(addr crypto.Address, height uint64) (Account, error) {
+	iter, err := s.db.NewIter(&pebble.IterOptions{LowerBound: historyKey(addr, 0), UpperBound: historyKey(addr, height+1)})
 	if err != nil {
 		return Account{}, fmt.Errorf("store: %w", err)
 	}
@@ -531,8 +525,6 @@ func heightKey(table byte, height uint64) []byte {
 }
 
 func hashKey(table byte, h crypto.Hash) []byte { return append([]byte{table}, h[:]...) }
-
-func accountKey(addr crypto.Address) []byte { return append([]byte{tableAccount}, addr[:]...) }
 
 func historyKey(addr crypto.Address, height uint64) []byte {
 	k := make([]byte, 0, 1+crypto.AddressBytes+8)

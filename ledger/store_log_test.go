@@ -13,6 +13,8 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/synod-chain/synod/crypto"
 )
 
 func logRecs(from, n int) [][]byte {
@@ -242,5 +244,52 @@ func TestStallListenerLogs(t *testing.T) {
 	}
 	if stallListener(nil) != nil {
 		t.Fatal("a listener without a logger")
+	}
+}
+
+// TestStoreAccountIsLastHistoryEntry: an account's current value is the
+// last entry of its history. After many blocks and a reopen (which loads
+// the existence filter from the history, one seek per account) every
+// account reads as the expected state, as does AccountAt at the head, and
+// a stale record in the account table that earlier versions wrote is
+// ignored.
+func TestStoreAccountIsLastHistoryEntry(t *testing.T) {
+	c := newSTChain(t, 12, 35)
+	fs := vfs.NewMem()
+	s := openSTStore(t, fs, c.genesis.ChainID)
+	if err := s.InitGenesis(c.genesis); err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		if err := s.ApplyBlocks(stWrites(t, c, 1, 6)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := c.mem.Accounts()
+	// What an earlier version kept as the latest value, now stale.
+	var any crypto.Address
+	for addr := range want {
+		any = addr
+		break
+	}
+	if err := s.db.Set(append([]byte{tableAccount}, any[:]...), EncodeAccount(Account{Balance: 1}), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	r := openSTStore(t, fs, c.genesis.ChainID)
+	defer r.Close()
+	head := r.Head().Height
+	for addr, acct := range want {
+		got, err := r.GetAccount(addr)
+		if err != nil || got != acct {
+			t.Fatalf("account %s after reopen: %+v (%v), want %+v", addr, got, err, acct)
+		}
+		at, err := r.AccountAt(addr, head)
+		if err != nil || at != acct {
+			t.Fatalf("account %s at the head: %+v (%v), want %+v", addr, at, err, acct)
+		}
+		if !r.exists.mayHold(addr) {
+			t.Fatalf("account %s missing from the existence filter after reopen", addr)
+		}
 	}
 }
