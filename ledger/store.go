@@ -90,11 +90,13 @@ type StoreOptions struct {
 }
 
 // Store is the ledger on disk: blocks by height and hash, commit
-// certificates, the tx index, account state with per-height history, and
-// the chain head. Each block is written in one fsynced Pebble batch, so
-// after a crash the store holds a block wholly or not at all and its state
-// always matches its head. Reads are safe from many goroutines; writes
-// (InitGenesis, ApplyBlock) are serialised.
+// certificates, the tx index, account state as per-height history (an
+// account's last entry is its current value), the chain head, and its
+// owner's log (store_log.go). Each block is written in one Pebble batch,
+// fsynced unless the caller defers the fsync (Commit), so after a crash
+// the store holds a block wholly or not at all and its state always
+// matches its head. Reads are safe from many goroutines; writes
+// (InitGenesis, ApplyBlock, Commit, ReplaceLog) are serialised.
 type Store struct {
 	db      *pebble.DB
 	chainID string
