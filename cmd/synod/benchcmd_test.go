@@ -148,3 +148,35 @@ func TestBenchFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestStartCPUProfile: with a path, the generator's CPU profile is written
+// there (gzip-compressed protobuf, as go tool pprof reads); without one
+// nothing happens; a path that cannot be created is a clear error.
+func TestStartCPUProfile(t *testing.T) {
+	stop, err := startCPUProfile("")
+	if err != nil || stop() != nil {
+		t.Fatalf("no path: %v", err)
+	}
+	path := filepath.Join(t.TempDir(), "bench.pb")
+	stop, err = startCPUProfile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(50 * time.Millisecond)
+	for x := 0; time.Now().Before(deadline); x++ {
+		_ = fmt.Sprint(x) // something to sample
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(raw) < 2 || raw[0] != 0x1f || raw[1] != 0x8b {
+		t.Fatalf("profile of %d bytes is not gzip data", len(raw))
+	}
+	if _, err := startCPUProfile(filepath.Join(t.TempDir(), "missing", "bench.pb")); err == nil || !strings.Contains(err.Error(), "--cpuprofile") {
+		t.Fatalf("uncreatable path: %v", err)
+	}
+}
