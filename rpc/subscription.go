@@ -235,8 +235,10 @@ func fireTx(sub *subscription, receipt *Transaction, log *slog.Logger) {
 		log.Error("rpc: encode receipt", "err", err)
 		return
 	}
-	sub.send(raw)
+	// Ended before the receipt leaves: a client that unsubscribes as soon
+	// as it reads the receipt must find the subscription gone.
 	sub.conn.removeSub(sub.id)
+	sub.send(raw)
 }
 
 // subscribe: ["newBlocks"] or ["tx", txHash] → subscription id (WebSocket
