@@ -7,12 +7,13 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
-// The store keeps, beside the chain, an ordered log of opaque records that
-// its owner appends in the same fsynced batches as blocks: the node's
-// consensus write-ahead records. A consensus step's promises and the blocks
-// it commits then cost one fsync instead of two (one per Pebble instance),
-// and after a crash the store holds both or neither. The ledger does not
-// read the records; it keeps them in order until ReplaceLog drops them.
+// The store keeps, beside the chain, an ordered log of opaque records: the
+// node's consensus write-ahead records. Sharing the store's one Pebble
+// write-ahead log with the blocks means a synced append of records also
+// makes durable every block committed before it without an fsync
+// (Deferred), so blocks need no fsync of their own; a Commit may also
+// write records and blocks together, atomically. The ledger does not read
+// the records; it keeps them in order until ReplaceLog drops them.
 
 // LogRecordBytesMax bounds one log record (a consensus record may carry a
 // whole block).
@@ -62,10 +63,8 @@ func (s *Store) Commit(log [][]byte, writes []BlockWrite, durability Durability)
 	if len(writes) > ApplyBlocksMax {
 		return fmt.Errorf("store: %d blocks in one batch exceeds %d", len(writes), ApplyBlocksMax)
 	}
-	for _, rec := range log {
-		if len(rec) > LogRecordBytesMax {
-			return fmt.Errorf("store: log record of %d bytes exceeds %d", len(rec), LogRecordBytesMax)
-		}
+	if err := checkLogRecords(log); err != nil {
+		return err
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
@@ -84,11 +83,7 @@ func (s *Store) Commit(log [][]byte, writes []BlockWrite, durability Durability)
 	}
 	// After the block records: the log table sorts after every other, so
 	// the batch stays in key order (see writeBlocks).
-	next := s.logNext
-	for _, rec := range log {
-		set(batch, logKey(next), rec)
-		next++
-	}
+	next := s.putLog(batch, log)
 	opts := pebble.NoSync
 	if durability == Synced {
 		opts = pebble.Sync
@@ -143,10 +138,8 @@ func (s *Store) LogRecords() ([][]byte, error) {
 // ReplaceLog swaps the whole log for records (the owner's compaction), in
 // one fsynced batch: a crash leaves the old log or the new one.
 func (s *Store) ReplaceLog(records [][]byte) error {
-	for _, rec := range records {
-		if len(rec) > LogRecordBytesMax {
-			return fmt.Errorf("store: log record of %d bytes exceeds %d", len(rec), LogRecordBytesMax)
-		}
+	if err := checkLogRecords(records); err != nil {
+		return err
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
@@ -155,14 +148,33 @@ func (s *Store) ReplaceLog(records [][]byte) error {
 	if err := batch.DeleteRange(logKey(0), logKey(s.logNext), nil); err != nil {
 		return fmt.Errorf("store: replace log: %w", err)
 	}
-	next := s.logNext
-	for _, rec := range records {
-		set(batch, logKey(next), rec)
-		next++
-	}
+	next := s.putLog(batch, records)
 	if err := batch.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("store: replace log: %w", err)
 	}
 	s.logNext = next
 	return nil
+}
+
+// checkLogRecords refuses a record over LogRecordBytesMax, before anything
+// is written.
+func checkLogRecords(records [][]byte) error {
+	for _, rec := range records {
+		if len(rec) > LogRecordBytesMax {
+			return fmt.Errorf("store: log record of %d bytes exceeds %d", len(rec), LogRecordBytesMax)
+		}
+	}
+	return nil
+}
+
+// putLog puts records into batch after the last log record and returns
+// the sequence after them, which becomes logNext once the batch commits.
+// Under writeMu.
+func (s *Store) putLog(batch *pebble.Batch, records [][]byte) (next uint64) {
+	next = s.logNext
+	for _, rec := range records {
+		set(batch, logKey(next), rec)
+		next++
+	}
+	return next
 }

@@ -181,13 +181,13 @@ func (d *driver) blockWrites(committed []pbft.CommittedBlock) ([]ledger.BlockWri
 // storeInBackground stores a batch of synced blocks while the loop goes on
 // to validate the next ones: the batch is staged (so the pending chain
 // sees its accounts at once), the batch before it is awaited (the store
-// takes batches in order), and a goroutine writes it. The loop finishes
-// the write when it reports (run), or waits for it before its next write
-// to the store or the WAL and before it stops (awaitStore), so every write
-// is still ordered after the blocks before it are durable; only the
+// takes batches in order), and a goroutine writes it, fsynced. The loop
+// finishes the write when it reports (run), or waits for it before its
+// next write to the store and before it stops (awaitStore), so only the
 // validation of the next blocks overlaps the store's work. The mempool,
-// the metrics and the observer hear of the blocks once they are stored. A crash before then may lose them; they are certified, and the
-// node fetches them again after a restart.
+// the metrics and the observer hear of the blocks once they are stored. A
+// crash before then may lose them; they are certified, and the node
+// fetches them again after a restart.
 func (d *driver) storeInBackground(writes []ledger.BlockWrite) error {
 	d.staged.stage(writes)
 	if err := d.awaitStore(); err != nil {

@@ -61,7 +61,7 @@ func NewMetrics(mempoolSize, peerCount func() float64) *Metrics {
 	m.blockInterval = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "synod", Name: "block_interval_seconds",
 		Help: "Time between consecutive commits here.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)})
 	m.diskWrite = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "synod", Name: "disk_write_seconds",
-		Help:    "Durable writes, fsync included, by log: ledger (a consensus step's write-ahead records and the blocks it commits, in one batch, before its messages go out; or synced blocks), tx_journal (the grouped fsync wallets' answers wait for).",
+		Help:    "Writes to disk, fsync included where there is one, by log: ledger (a consensus step's write-ahead records, fsynced before its messages go out; the blocks it commits, written after without an fsync of their own; the idle loop's sync; synced batches), tx_journal (the grouped fsync wallets' answers wait for).",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}, []string{"log"})
 	m.mempoolTxs = prometheus.NewGaugeFunc(prometheus.GaugeOpts(f("mempool_txs", "Transactions in the mempool.")), mempoolSize)
 	m.peers = prometheus.NewGaugeFunc(prometheus.GaugeOpts(f("peers", "Connected libp2p peers.")), peerCount)
