@@ -121,8 +121,21 @@ OUT/wallets. testnet/run.sh builds, generates, starts and watches one.`,
 	}
 }
 
-// openNetwork reads the testnet in the first argument.
+// openNetwork reads the testnet in the first argument, after checking that
+// the command got exactly the arguments its ArgsUsage names ("DIR",
+// "DIR NODE"). A flag after DIR is not parsed as one (urfave/cli stops at
+// the first argument), so without the check `wait DIR --height 9` would
+// wait for the default height and succeed.
 func openNetwork(c *cli.Context) (*testnet.Network, error) {
+	want := strings.Fields(c.Command.ArgsUsage)
+	if c.NArg() != len(want) {
+		for _, a := range c.Args().Slice() {
+			if strings.HasPrefix(a, "-") {
+				return nil, fmt.Errorf("flag %s after the arguments: flags go before %s", a, c.Command.ArgsUsage)
+			}
+		}
+		return nil, fmt.Errorf("want arguments %s, got %d", c.Command.ArgsUsage, c.NArg())
+	}
 	dir := c.Args().First()
 	if dir == "" {
 		return nil, errors.New("missing testnet directory argument")
