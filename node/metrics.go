@@ -131,6 +131,8 @@ func (m *Metrics) registerP2P(stats func() p2p.Stats) {
 		counter("tx_batches_rejected_total", "Peers' gossip messages of txs rejected as invalid.", func(s p2p.Stats) uint64 { return s.TxBatchesRejected }),
 		counter("tx_batches_ignored_total", "Peers' gossip messages of txs with nothing new.", func(s p2p.Stats) uint64 { return s.TxBatchesIgnored }),
 		counter("txs_delivered_total", "Peers' txs accepted from gossip.", func(s p2p.Stats) uint64 { return s.TxsDelivered }),
+		counter("tx_duplicates_total", "Copies of tx gossip messages already seen, dropped unread.", func(s p2p.Stats) uint64 { return s.TxDuplicates }),
+		counter("tx_rpcs_dropped_total", "Tx gossip RPCs dropped on a peer's full send queue.", func(s p2p.Stats) uint64 { return s.TxRPCsDropped }),
 		counter("consensus_sent_total", "Consensus messages sent.", func(s p2p.Stats) uint64 { return s.ConsensusSent }),
 		counter("consensus_received_total", "Consensus messages received.", func(s p2p.Stats) uint64 { return s.ConsensusReceived }),
 		counter("consensus_outbound_dropped_total", "Consensus messages dropped on a full send queue.", func(s p2p.Stats) uint64 { return s.ConsensusOutboundDropped }),

@@ -10,6 +10,8 @@ type Stats struct {
 	TxBatchesRejected  uint64 // provably invalid: the sender is punished
 	TxBatchesIgnored   uint64 // duplicates, stale nonces, mempool full
 	TxsDelivered       uint64 // txs handed to OnTxs
+	TxDuplicates       uint64 // copies of gossip messages already seen, dropped unread
+	TxRPCsDropped      uint64 // gossip RPCs dropped on a peer's full send queue
 
 	ConsensusSent            uint64 // messages written to a stream
 	ConsensusReceived        uint64 // messages handed to OnConsensus
@@ -29,7 +31,7 @@ type Stats struct {
 type counters struct {
 	txBatchesPublished, txsPublished                       atomic.Uint64
 	txBatchesAccepted, txBatchesRejected, txBatchesIgnored atomic.Uint64
-	txsDelivered                                           atomic.Uint64
+	txsDelivered, txDuplicates, txRPCsDropped              atomic.Uint64
 	consSent, consReceived, consOutDropped, consInDropped  atomic.Uint64
 	consStreamErrors, consRefused                          atomic.Uint64
 	syncServed, syncRefused, syncBlocksServed              atomic.Uint64
@@ -46,6 +48,8 @@ func (n *Host) Stats() Stats {
 		TxBatchesRejected:        c.txBatchesRejected.Load(),
 		TxBatchesIgnored:         c.txBatchesIgnored.Load(),
 		TxsDelivered:             c.txsDelivered.Load(),
+		TxDuplicates:             c.txDuplicates.Load(),
+		TxRPCsDropped:            c.txRPCsDropped.Load(),
 		ConsensusSent:            c.consSent.Load(),
 		ConsensusReceived:        c.consReceived.Load(),
 		ConsensusOutboundDropped: c.consOutDropped.Load(),

@@ -75,6 +75,7 @@ func startTxGossip(n *Host, h Handlers) (*txGossip, error) {
 		pubsub.WithMaxMessageSize(max(pubsub.DefaultMaxMessageSize, n.cfg.TxBatchBytesMax+pubsubRPCOverheadBytes)),
 		pubsub.WithPeerScore(params, thresholds),
 		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(g.storeScores), n.cfg.TxScoreInspectInterval),
+		pubsub.WithRawTracer(gossipTracer{stats: n.stats}),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("p2p: start gossipsub: %w", err)

@@ -236,3 +236,31 @@ func TestTxGossipRepublishReachesPeersAgain(t *testing.T) {
 		waitFor(t, testWait, fmt.Sprintf("validation %d of the republished tx", round), func() bool { return count() >= round })
 	}
 }
+
+func TestTxGossipCountsDuplicates(t *testing.T) {
+	// Goal: a copy of a message already seen is counted, so an operator
+	// can see what forwarding costs. Method: three hosts all connected;
+	// host 0 publishes to both others, and each forwards to the other, so
+	// hosts 1 and 2 see every message twice once their mesh has formed.
+	var hosts [3]*Host
+	sinks := [3]*txSink{newTxSink(), newTxSink(), newTxSink()}
+	for i := range hosts {
+		hosts[i] = startHost(t, testConfig(t, i), Handlers{ValidateTx: checkTx, OnTxs: sinks[i].onTxs})
+	}
+	connect(t, hosts[0], hosts[1])
+	connect(t, hosts[0], hosts[2])
+	connect(t, hosts[1], hosts[2])
+	waitTopicPeers(t, hosts[:]...)
+	if d := hosts[1].Stats().TxDuplicates + hosts[2].Stats().TxDuplicates; d != 0 {
+		t.Fatalf("duplicates before any publication: %d", d)
+	}
+	key := testKey(t, 100)
+	nonce := uint64(0)
+	waitFor(t, testWait, "a duplicate counted on host 1 or 2", func() bool {
+		if err := hosts[0].PublishTxs([]*ledger.Tx{signedTx(t, key, nonce, "")}); err != nil {
+			t.Fatal(err)
+		}
+		nonce++
+		return hosts[1].Stats().TxDuplicates+hosts[2].Stats().TxDuplicates > 0
+	})
+}
