@@ -61,7 +61,7 @@ func BenchmarkStdVerify(b *testing.B) {
 // BenchmarkBatchVerify measures BatchVerifier on all-valid batches from
 // distinct signers, including the cost of Add.
 func BenchmarkBatchVerify(b *testing.B) {
-	for _, n := range []int{16, 64, 256} {
+	for _, n := range []int{1, 2, 3, 4, 8, 16, 64, 256} {
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
 			pks := make([]PublicKey, n)
 			msgs := make([][]byte, n)
