@@ -82,6 +82,17 @@ func (m *Mempool) Size() (txs, bytes int) {
 	return len(m.byHash), m.bytes
 }
 
+// Executable reports whether a pending tx could go into a block on the
+// committed state: some sender's lowest pending nonce is its account
+// nonce. Txs queued behind a nonce gap do not count, so a primary asking
+// whether to propose does not keep proposing empty blocks for txs that
+// cannot run until their gap is filled.
+func (m *Mempool) Executable() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.ready.len() > 0
+}
+
 // Get returns the pending tx with hash h. The caller must not modify it.
 func (m *Mempool) Get(h crypto.Hash) (*ledger.Tx, bool) {
 	m.mu.Lock()

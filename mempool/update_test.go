@@ -96,3 +96,34 @@ func TestPendingNonce(t *testing.T) {
 		t.Fatalf("unknown account: %d", got)
 	}
 }
+
+// TestExecutable: a pool holding only txs behind a nonce gap has nothing
+// executable (the primary must not keep proposing empty blocks for them);
+// the tx that fills the gap makes the whole run executable, and
+// committing the run leaves the pool with nothing executable again.
+func TestExecutable(t *testing.T) {
+	chain := newTestChain(1000, 1000)
+	m := newPool(t, testConfig(), chain.state)
+	if m.Executable() {
+		t.Fatal("empty pool executable")
+	}
+	a1, a2 := signedTx(0, 1, 10, 1), signedTx(0, 2, 10, 1)
+	mustAdd(t, m, a1, a2)
+	if m.Executable() {
+		t.Fatal("txs behind a nonce gap (account nonce 0, pending 1 and 2) counted executable")
+	}
+	a0 := signedTx(0, 0, 10, 1)
+	mustAdd(t, m, a0)
+	if !m.Executable() {
+		t.Fatal("the gap is filled (pending 0, 1, 2) but nothing is executable")
+	}
+	b5 := signedTx(1, 5, 10, 1)
+	mustAdd(t, m, b5)
+	m.Update(chain.commit(t, a0, a1, a2), chain.state)
+	if err := m.checkInvariants(); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := m.Size(); n != 1 || m.Executable() {
+		t.Fatalf("after the run committed: %d pending, executable %v; want 1 gapped tx, not executable", n, m.Executable())
+	}
+}

@@ -32,7 +32,9 @@ type ConsensusNetwork interface {
 
 // TxPool is what the consensus loop needs of the mempool.
 type TxPool interface {
-	Size() (txs, bytes int)
+	// Executable reports whether some pending tx can run on the committed
+	// state (not only txs waiting behind a nonce gap).
+	Executable() bool
 	// ReapAfter returns candidates for a block, skipping the txs below
 	// each sender's next nonce (which blocks in flight hold).
 	ReapAfter(maxTxs, maxBytes int, next func(crypto.Address) uint64) []*ledger.Tx
@@ -236,7 +238,7 @@ func newDriver(cfg driverConfig) (*driver, error) {
 		Params:     params,
 		App: pbft.ChainApplication{Chain: chain, Candidates: func(parent ledger.StateReader) []*ledger.Tx {
 			return d.pool.ReapAfter(int(params.BlockTxsMax), int(params.BlockBytesMax), nextNonce(parent))
-		}, IdleFunc: func() bool { txs, _ := d.pool.Size(); return txs == 0 }},
+		}, IdleFunc: func() bool { return !d.pool.Executable() }},
 		EmptyBlockTicks: uint64(cfg.EmptyBlockInterval / cfg.Tick),
 		Signer:          pbft.Ed25519Signer{Key: cfg.Key, ChainID: cfg.Genesis.ChainID},
 		Verifier:        certVerifier{pbft.Ed25519Verifier{Validators: vals, ChainID: cfg.Genesis.ChainID}, cfg.VerifiedCerts},
