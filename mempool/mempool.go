@@ -47,7 +47,11 @@ type Mempool struct {
 	// logical time the caller has passed in.
 	gossip entry
 	clock  int64
-	seq    uint64
+	// clockStart is the first time the caller passed in (clockSet): txs
+	// that arrived before it count as arriving then.
+	clockStart int64
+	clockSet   bool
+	seq        uint64
 }
 
 // New returns an empty pool over the committed state.
@@ -162,6 +166,7 @@ func (m *Mempool) insert(q *senderQueue, i int, e *entry, replace bool) {
 		q.txs = slices.Insert(q.txs, i, e)
 	}
 	e.q = q
+	e.addedAt = m.clock
 	m.seq++
 	e.prio.seq = m.seq
 	m.link(e, m.clock)

@@ -27,8 +27,7 @@ func (m *Mempool) link(e *entry, t int64) {
 func (m *Mempool) ForRebroadcast(now, interval int64) []*ledger.Tx {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.clock = max(m.clock, now)
-	now = m.clock
+	now = m.advance(now)
 	// Bounded by the pool's size too: with interval <= 0 a tx is due again
 	// right after it is re-appended.
 	limit := min(m.cfg.RebroadcastTxsMax, len(m.byHash))
@@ -43,4 +42,43 @@ func (m *Mempool) ForRebroadcast(now, interval int64) []*ledger.Tx {
 		out = append(out, e.tx)
 	}
 	return out
+}
+
+// advance moves the pool's logical clock to now (never back) and returns
+// it. The first time it is set, it also marks when the pool started
+// keeping time: a tx that arrived before counts as arriving then.
+func (m *Mempool) advance(now int64) int64 {
+	if !m.clockSet {
+		m.clockSet, m.clockStart = true, now
+	}
+	m.clock = max(m.clock, now)
+	return m.clock
+}
+
+// ExpireQueued drops the txs that have waited behind a nonce gap for at
+// least lifetime (in the caller's logical time, as for ForRebroadcast)
+// and returns them. A queued tx runs only once the sender's missing nonce
+// arrives; one that never does would otherwise stay in every pool for
+// good, holding its sender's slots and being re-gossiped every interval.
+// Executable txs never expire here: they wait only for a block.
+func (m *Mempool) ExpireQueued(now, lifetime int64) []*ledger.Tx {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now = m.advance(now)
+	var expired []*ledger.Tx
+	for _, q := range m.senders {
+		run := q.executable()
+		changed := false
+		for i := len(q.txs) - 1; i >= run; i-- {
+			if e := q.txs[i]; now-max(e.addedAt, m.clockStart) >= lifetime {
+				expired = append(expired, e.tx)
+				m.removeRange(q, i, i+1)
+				changed = true
+			}
+		}
+		if changed {
+			m.fixSender(q)
+		}
+	}
+	return expired
 }

@@ -61,3 +61,45 @@ func TestForRebroadcastBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestExpireQueued: txs behind a nonce gap expire once they have waited
+// the lifetime, counted on the pool's logical clock from their arrival
+// (or from the first time the pool was told the time, for txs that came
+// before, as a journal replay at start does); executable txs and younger
+// queued ones stay, and the pool's indexes stay consistent.
+func TestExpireQueued(t *testing.T) {
+	chain := newTestChain(1000, 1000)
+	m := newPool(t, testConfig(), chain.state)
+	a2, a3, b0 := signedTx(0, 2, 10, 1), signedTx(0, 3, 10, 1), signedTx(1, 0, 10, 1)
+	mustAdd(t, m, a2, a3, b0)        // before any time: sender 0 waits for nonces 0 and 1
+	m.ForRebroadcast(500, 1_000_000) // the clock starts at 500: they count from there
+	m.ForRebroadcast(1000, 1_000_000)
+	a5 := signedTx(0, 5, 10, 1)
+	mustAdd(t, m, a5) // arrives at 1000
+	if got := m.ExpireQueued(1499, 1000); len(got) != 0 {
+		t.Fatalf("expired %d txs before any waited the lifetime", len(got))
+	}
+	got := m.ExpireQueued(1500, 1000)
+	if want := hashes([]*ledger.Tx{a3, a2}); !slices.Equal(hashes(got), want) {
+		t.Fatalf("expired %v, want nonces 3 and 2 of sender 0", got)
+	}
+	if err := m.checkInvariants(); err != nil {
+		t.Fatal(err)
+	}
+	for _, kept := range []*ledger.Tx{b0, a5} {
+		if _, ok := m.Get(kept.Hash()); !ok {
+			t.Errorf("nonce %d of %s expired", kept.Nonce, kept.Sender())
+		}
+	}
+	// The executable tx never expires; the young queued one does in time.
+	got = m.ExpireQueued(1_000_000, 1000)
+	if len(got) != 1 || got[0].Hash() != a5.Hash() {
+		t.Fatalf("late expiry: %v, want only nonce 5 of sender 0", got)
+	}
+	if n, _ := m.Size(); n != 1 || !m.Executable() {
+		t.Fatalf("%d txs left, executable %v; want b0 alone", n, m.Executable())
+	}
+	if err := m.checkInvariants(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -25,6 +25,9 @@ type entry struct {
 	// (or the pool's clock when it arrived); prev and next link the
 	// rebroadcast list, which is ordered by it.
 	gossipedAt int64
+	// addedAt is the pool's logical clock when the tx arrived, for
+	// ExpireQueued.
+	addedAt    int64
 	prev, next *entry
 }
 

@@ -437,8 +437,16 @@ func (n *Node) metricsMux() http.Handler {
 	return mux
 }
 
+// queuedTxLifetime is how long a tx may wait behind a nonce gap (its
+// sender's earlier nonce never arrived) before the mempool drops it. A
+// wallet's out-of-order submissions fill their gaps within seconds; a tx
+// whose gap never fills would otherwise hold its sender's slots in every
+// pool and be re-gossiped every rebroadcastInterval, forever.
+const queuedTxLifetime = 10 * time.Minute
+
 // rebroadcast re-gossips pending txs that are not yet committed: gossip is
 // best-effort, and a tx an honest node accepted must not be silently lost.
+// It also expires the txs stuck behind a nonce gap (queuedTxLifetime).
 func (n *Node) rebroadcast(ctx context.Context) {
 	t := time.NewTicker(rebroadcastInterval)
 	defer t.Stop()
@@ -447,6 +455,9 @@ func (n *Node) rebroadcast(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
+			if expired := n.pool.ExpireQueued(now.UnixMilli(), queuedTxLifetime.Milliseconds()); len(expired) > 0 {
+				n.log.Info("mempool: dropped txs stuck behind a nonce gap", "txs", len(expired), "waited", queuedTxLifetime)
+			}
 			txs := n.pool.ForRebroadcast(now.UnixMilli(), rebroadcastInterval.Milliseconds())
 			if len(txs) > 0 {
 				if err := n.host.PublishTxs(txs); err != nil {
