@@ -130,12 +130,13 @@ func testGenesis(t testing.TB, n, accounts int) (*ledger.Genesis, []crypto.Priva
 
 func newTestCluster(t *testing.T, n int) *testCluster {
 	t.Helper()
-	return newTestClusterWith(t, n, func(int) vfs.FS { return nil })
+	return newTestClusterWith(t, n, func(int) vfs.FS { return nil }, 0)
 }
 
 // newTestClusterWith is newTestCluster with node i's store on fsOf(i)
-// (nil: the disk).
-func newTestClusterWith(t *testing.T, n int, fsOf func(i int) vfs.FS) *testCluster {
+// (nil: the disk) and an idle primary proposing every emptyBlockInterval
+// (0: at every tick, so heights advance without txs).
+func newTestClusterWith(t *testing.T, n int, fsOf func(i int) vfs.FS, emptyBlockInterval time.Duration) *testCluster {
 	t.Helper()
 	g, vals, accts := testGenesis(t, n, 4)
 	c := &testCluster{genesis: g, valKeys: vals, accounts: accts, down: map[int]bool{}}
@@ -155,7 +156,7 @@ func newTestClusterWith(t *testing.T, n int, fsOf func(i int) vfs.FS) *testClust
 		d, err := newDriver(driverConfig{
 			Genesis: g, Self: uint16(i), Key: vals[i], Store: store,
 			Net:  chanNet{self: i, drivers: c.drivers, mu: &c.mu, down: c.down},
-			Pool: pool, Tick: 10 * time.Millisecond, Now: time.Now,
+			Pool: pool, Tick: 10 * time.Millisecond, Now: time.Now, EmptyBlockInterval: emptyBlockInterval,
 			Observer: func(b *ledger.Block, _ *ledger.CommitCertificate) {
 				select {
 				case commits <- b:
@@ -355,22 +356,32 @@ func TestDriversCompactTheirLogs(t *testing.T) {
 // TestDriverSyncsWhenIdle: normal-path blocks are written without an fsync
 // of their own, and the next step's records fsync covers them; once the
 // loop has nothing left to step it syncs, so after the network goes quiet
-// a crash of node 0's machine (a crash clone keeping no unsynced data)
-// loses no block it committed.
+// a crash of a backup's machine (a crash clone keeping no unsynced data)
+// loses no block it committed. Quiet means the three other validators
+// stop: the backup then receives nothing, commits nothing more and
+// persists nothing before its view-change timeout, so only the idle sync
+// can cover its last blocks (an idle primary's empty blocks would race
+// the snapshot, and their records' fsyncs would hide a missing idle sync).
 func TestDriverSyncsWhenIdle(t *testing.T) {
-	fs0 := vfs.NewCrashableMem()
+	const backup = 1 // the primary of view 0 is validator 0
+	crashable := vfs.NewCrashableMem()
 	c := newTestClusterWith(t, 4, func(i int) vfs.FS {
-		if i == 0 {
-			return fs0
+		if i == backup {
+			return crashable
 		}
 		return nil
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for _, d := range c.drivers {
-		wg.Go(func() { _ = d.run(ctx) })
+	}, 0)
+	ctxBackup, cancelBackup := context.WithCancel(context.Background())
+	ctxOthers, cancelOthers := context.WithCancel(context.Background())
+	var backupLoop, others sync.WaitGroup
+	for i, d := range c.drivers {
+		if i == backup {
+			backupLoop.Go(func() { _ = d.run(ctxBackup) })
+		} else {
+			others.Go(func() { _ = d.run(ctxOthers) })
+		}
 	}
-	defer func() { cancel(); wg.Wait() }()
+	defer func() { cancelOthers(); others.Wait(); cancelBackup(); backupLoop.Wait() }()
 	for i := range 12 {
 		from := c.accounts[i%len(c.accounts)]
 		tx := &ledger.Tx{ChainID: c.genesis.ChainID, Nonce: uint64(i / len(c.accounts)), To: c.accounts[(i+1)%len(c.accounts)].Public().Address(), Amount: 1, Fee: 1}
@@ -381,24 +392,27 @@ func TestDriverSyncsWhenIdle(t *testing.T) {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if txs, _ := c.pools[0].Size(); txs == 0 && c.stores[0].Head().Height > 0 {
+		if txs, _ := c.pools[backup].Size(); txs == 0 && c.stores[backup].Head().Height > 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("node 0 did not commit the transfers within 30s")
+			t.Fatal("the backup did not commit the transfers within 30s")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	// Quiet: no txs, so no proposals; give the loop time to go idle.
-	time.Sleep(300 * time.Millisecond)
-	head := c.stores[0].Head().Height
-	clone := fs0.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 0})
-	r, err := ledger.OpenStore(c.storeDirs[0], ledger.StoreOptions{ChainID: c.genesis.ChainID, FS: clone})
+	cancelOthers()
+	others.Wait()
+	// Give the backup's loop time to step what is left and go idle, well
+	// within its view-change timeout (500 ms).
+	time.Sleep(200 * time.Millisecond)
+	head := c.stores[backup].Head().Height
+	clone := crashable.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 0})
+	r, err := ledger.OpenStore(c.storeDirs[backup], ledger.StoreOptions{ChainID: c.genesis.ChainID, FS: clone})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
 	if got := r.Head().Height; got < head {
-		t.Fatalf("after a crash of the idle node: head %d, committed %d before it", got, head)
+		t.Fatalf("after a crash of the idle backup: head %d, committed %d before it", got, head)
 	}
 }
