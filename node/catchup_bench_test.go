@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"sync"
@@ -31,17 +30,13 @@ const (
 // into its store, not run through consensus); node0 and a fresh node1 run
 // as real nodes on 127.0.0.1 (libp2p, Pebble); the clock runs from node1's
 // sync request until its head reaches node0's. Two of four validators
-// cannot commit, so block sync is all that moves node1. The collector runs
-// at the daemon's GCPercent unless GOGC is set.
+// cannot commit, so block sync is all that moves node1.
 //
 //	go test ./node -run '^$' -bench BenchmarkCatchUp -benchtime 1x -count 3
 //
 // -cpuprofile also records building the chain; SYNOD_CATCHUP_CPUPROFILE=f
 // writes a CPU profile of the timed sync alone to f (f.N for run N > 0).
 func BenchmarkCatchUp(b *testing.B) {
-	if os.Getenv("GOGC") == "" {
-		defer debug.SetGCPercent(debug.SetGCPercent(GCPercent)) // as the daemon runs
-	}
 	net := newCatchUpNet(b, catchUpBenchAccounts)
 	chain := net.buildChain(b, catchUpBenchBlocks, catchUpBenchTxsPerBlock, nil)
 	peer0 := net.start(b, 0)

@@ -36,10 +36,6 @@ const (
 	verifiedCertsMax = 4096
 )
 
-// GCPercent is the daemon's GOGC (`synod start`) unless the environment
-// sets one; in-process benchmarks of a node use it too.
-const GCPercent = 400
-
 // ErrNotValidator is returned when the node's validator key is not in the
 // genesis validator set.
 var ErrNotValidator = errors.New("node: validator key is not in the genesis validator set")

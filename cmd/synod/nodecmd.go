@@ -107,13 +107,6 @@ func startCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			if os.Getenv("GOGC") == "" {
-				// A validator's heap is mostly short-lived decoding
-				// garbage; collecting at 5x the live heap instead of 2x
-				// cuts the collector's share of the CPU severalfold for
-				// a few hundred MiB. GOGC in the environment overrides.
-				debug.SetGCPercent(node.GCPercent)
-			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return node.Run(ctx, node.RunOptions{
