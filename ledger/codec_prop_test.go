@@ -145,6 +145,9 @@ func TestTxEncodingRoundTrip(t *testing.T) {
 		if !bytes.Equal(tx.SigningBytes(), enc[:len(enc)-crypto.SignatureBytes]) {
 			t.Fatalf("signing bytes are not the encoding without the signature")
 		}
+		if tx.EncodedLen() != len(enc) || got.EncodedLen() != len(enc) {
+			t.Fatalf("EncodedLen %d (decoded: %d), encoding %d bytes", tx.EncodedLen(), got.EncodedLen(), len(enc))
+		}
 		checkStrictPrefixesAndExtensions(t, enc, ledger.ErrTxTooLarge, func(b []byte) error {
 			_, err := ledger.DecodeTx(b)
 			return err

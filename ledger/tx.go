@@ -68,10 +68,19 @@ func (tx *Tx) Cost() (cost uint64, ok bool) {
 // SigningBytes is the encoding of everything but the signature: what the
 // sender signs (under crypto.DomainTx and the chain id).
 func (tx *Tx) SigningBytes() []byte {
-	e := encoder{buf: make([]byte, 0, TxBytesMax)}
+	e := encoder{buf: make([]byte, 0, tx.unsignedLen())}
 	tx.encodeUnsigned(&e)
 	return e.buf
 }
+
+// unsignedLen is the length of SigningBytes, without encoding.
+func (tx *Tx) unsignedLen() int {
+	return 1 + 1 + len(tx.ChainID) + len(tx.From) + 8 + len(tx.To) + 8 + 8 + 2 + len(tx.Memo)
+}
+
+// EncodedLen is len(tx.Encode()), computed without encoding: the mempool
+// sizes every tx it admits.
+func (tx *Tx) EncodedLen() int { return tx.unsignedLen() + len(tx.Signature) }
 
 func (tx *Tx) encodeUnsigned(e *encoder) {
 	e.u8(TxVersion)
@@ -87,7 +96,7 @@ func (tx *Tx) encodeUnsigned(e *encoder) {
 // Encode returns the canonical encoding, used for hashing, gossip and
 // storage alike.
 func (tx *Tx) Encode() []byte {
-	e := encoder{buf: make([]byte, 0, TxBytesMax)}
+	e := encoder{buf: make([]byte, 0, tx.EncodedLen())}
 	tx.encode(&e)
 	return e.buf
 }

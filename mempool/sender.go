@@ -31,10 +31,11 @@ type entry struct {
 	prev, next *entry
 }
 
+// newEntry wraps tx. A tx decoded from the wire carries its hash, so
+// gossip and RPC txs are neither encoded again nor hashed again here.
 func newEntry(tx *ledger.Tx) *entry {
-	enc := tx.Encode()
 	cost, _ := tx.Cost() // overflow excluded by CheckTx
-	return &entry{tx: tx, hash: crypto.Sum256(enc), from: tx.Sender(), nonce: tx.Nonce, size: len(enc), cost: cost, prio: priority{fee: tx.Fee}}
+	return &entry{tx: tx, hash: tx.Hash(), from: tx.Sender(), nonce: tx.Nonce, size: tx.EncodedLen(), cost: cost, prio: priority{fee: tx.Fee}}
 }
 
 // sameTransfer reports whether a and b say the same thing, whatever their
