@@ -2,6 +2,7 @@ package mempool
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/synod-chain/synod/crypto"
 
@@ -32,7 +33,8 @@ func (m *Mempool) Add(tx *ledger.Tx) error {
 func (m *Mempool) AddBatch(txs []*ledger.Tx) []error {
 	errs := make([]error, len(txs))
 	entries := make([]*entry, len(txs))
-	batch := crypto.NewBatchVerifier(len(txs))
+	batch := batchVerifiers.Get().(*crypto.BatchVerifier)
+	defer batchVerifiers.Put(batch) // Verify below leaves it empty
 	var verifying []int
 	for i, tx := range txs {
 		if tx == nil {
@@ -77,6 +79,11 @@ func (m *Mempool) AddBatch(txs []*ledger.Tx) []error {
 	}
 	return errs
 }
+
+// batchVerifiers recycles signature batches: every gossip message and
+// every wallet group takes one, and a fresh one's buffers were a twelfth
+// of a busy node's allocations.
+var batchVerifiers = sync.Pool{New: func() any { return crypto.NewBatchVerifier(0) }}
 
 // pending reports whether a tx with hash h is in the pool, so duplicates
 // (gossip delivers many) cost no signature check.
