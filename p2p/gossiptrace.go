@@ -18,8 +18,6 @@ var _ pubsub.RawTracer = gossipTracer{}
 
 func (t gossipTracer) DuplicateMessage(*pubsub.Message)                   { t.stats.txDuplicates.Add(1) }
 func (t gossipTracer) DropRPC(*pubsub.RPC, peer.ID)                       { t.stats.txRPCsDropped.Add(1) }
-func (gossipTracer) AddPeer(peer.ID, protocol.ID)                         {}
-func (gossipTracer) RemovePeer(peer.ID)                                   {}
 func (gossipTracer) OnNewOutboundStream(peer.ID, protocol.ID)             {}
 func (gossipTracer) OnClosedOutboundStream(peer.ID)                       {}
 func (gossipTracer) Join(string)                                          {}
