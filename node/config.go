@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/synod-chain/synod/p2p"
 )
 
 // Files and folders of a node home.
@@ -58,6 +60,9 @@ type TestingConfig struct {
 type P2PConfig struct {
 	Listen          []string `toml:"listen"`
 	PersistentPeers []string `toml:"persistent_peers"`
+	// TxMeshDegree is p2p.Config.TxMeshDegree: how many peers forward
+	// each tx gossip message on.
+	TxMeshDegree int `toml:"tx_mesh_degree"`
 }
 
 // RPCConfig: the JSON-RPC server.
@@ -112,7 +117,8 @@ func DefaultConfig(moniker string) Config {
 	return Config{
 		Moniker: moniker,
 		P2P: P2PConfig{
-			Listen: []string{"/ip4/127.0.0.1/tcp/26656", "/ip4/127.0.0.1/udp/26656/quic-v1"},
+			Listen:       []string{"/ip4/127.0.0.1/tcp/26656", "/ip4/127.0.0.1/udp/26656/quic-v1"},
+			TxMeshDegree: p2p.DefaultConfig().TxMeshDegree,
 		},
 		RPC:       RPCConfig{Listen: "127.0.0.1:8545", RequestBytesMax: 1 << 20},
 		Metrics:   MetricsConfig{Listen: "127.0.0.1:9545"},
@@ -139,6 +145,9 @@ func (c *Config) Validate() error {
 	}
 	if len(c.P2P.Listen) == 0 {
 		return fmt.Errorf("%w: p2p.listen needs at least one address", ErrConfig)
+	}
+	if c.P2P.TxMeshDegree < p2p.TxMeshDegreeMin || c.P2P.TxMeshDegree > p2p.TxMeshDegreeMax {
+		return fmt.Errorf("%w: p2p.tx_mesh_degree %d not in %d..%d", ErrConfig, c.P2P.TxMeshDegree, p2p.TxMeshDegreeMin, p2p.TxMeshDegreeMax)
 	}
 	for _, addr := range []struct{ name, v string }{{"rpc.listen", c.RPC.Listen}, {"metrics.listen", c.Metrics.Listen}, {"admin.listen", c.Admin.Listen}} {
 		if addr.v == "" {
@@ -242,6 +251,11 @@ listen = {{list .P2P.Listen}}
 # Peers to keep connected (multiaddrs ending in /p2p/<peer id>); dropped
 # connections are re-dialled with backoff.
 persistent_peers = {{list .P2P.PersistentPeers}}
+# Gossip mesh degree for txs: how many peers forward each tx batch on
+# (2..12). A node sends its own txs to every connected peer; forwarding
+# adds redundancy, and on a fully connected validator set only duplicates.
+# Raise it on sparse networks where most nodes are not directly connected.
+tx_mesh_degree = {{.P2P.TxMeshDegree}}
 
 [rpc]
 # JSON-RPC 2.0 (HTTP POST /, WebSocket /ws, /health). Loopback by default;

@@ -20,6 +20,7 @@ func TestConfigRoundTrip(t *testing.T) {
 	cfg := DefaultConfig("alpha")
 	cfg.P2P.PersistentPeers = []string{"/ip4/127.0.0.1/tcp/1/p2p/12D3KooWBbAo6NkGA1TxHxDeQPFinLR9pVKqENKoRGW9famPqHDa"}
 	cfg.RPC.CORSOrigins = []string{"http://localhost:3000"}
+	cfg.P2P.TxMeshDegree = 5
 	if err := WriteConfig(home, cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +33,7 @@ func TestConfigRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got.Moniker != cfg.Moniker || got.P2P.PersistentPeers[0] != cfg.P2P.PersistentPeers[0] || got.RPC.CORSOrigins[0] != cfg.RPC.CORSOrigins[0] ||
-		got.Consensus != cfg.Consensus || got.Mempool != cfg.Mempool || got.Log != cfg.Log || got.RPC.Listen != cfg.RPC.Listen {
+		got.P2P.TxMeshDegree != 5 || got.Consensus != cfg.Consensus || got.Mempool != cfg.Mempool || got.Log != cfg.Log || got.RPC.Listen != cfg.RPC.Listen {
 		t.Fatalf("read back %+v, wrote %+v", got, cfg)
 	}
 }
@@ -48,6 +49,8 @@ func TestConfigRejects(t *testing.T) {
 		"admin not local":  {`[admin]` + "\nlisten = \"0.0.0.0:9\"", "admin.listen"},
 		"bad rpc addr":     {`[rpc]` + "\nlisten = \"nocolon\"", "rpc.listen"},
 		"not toml":         {`moniker = `, "config"},
+		"mesh degree 1":    {`[p2p]` + "\ntx_mesh_degree = 1", "tx_mesh_degree"},
+		"mesh degree 13":   {`[p2p]` + "\ntx_mesh_degree = 13", "tx_mesh_degree"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -232,6 +232,7 @@ func (n *Node) startHost(ctx context.Context, cfg Config, keys HomeKeys) error {
 	pcfg.Key = keys.Node
 	pcfg.ListenAddrs = cfg.P2P.Listen
 	pcfg.PersistentPeers = cfg.P2P.PersistentPeers
+	pcfg.TxMeshDegree = cfg.P2P.TxMeshDegree
 	pcfg.Logger = n.log
 	host, err := p2p.New(ctx, pcfg, p2p.Handlers{
 		ValidateTxs: n.validateGossipTxs,

@@ -24,6 +24,11 @@ const (
 	SyncBlocksCeiling = 4096
 	// PersistentPeersMax bounds Config.PersistentPeers.
 	PersistentPeersMax = 256
+	// TxMeshDegreeMin and TxMeshDegreeMax bound Config.TxMeshDegree:
+	// gossipsub needs a mesh of at least one peer below the target, and
+	// beyond 12 forwarding only multiplies duplicates.
+	TxMeshDegreeMin = 2
+	TxMeshDegreeMax = 12
 )
 
 // ErrConfig wraps every configuration error.
@@ -67,6 +72,14 @@ type Config struct {
 	TxSubscriptionQueueLen int
 	// TxScoreInspectInterval is how often TxPeerScores is refreshed.
 	TxScoreInspectInterval time.Duration
+	// TxMeshDegree is gossipsub's target mesh degree D for the tx topic:
+	// how many peers forward each new batch on. The origin already floods
+	// a batch to every peer it is connected to, so on a validator set
+	// that is fully connected every forward is a duplicate; gossipsub's
+	// default of 6 made each node of a 7-validator testnet receive every
+	// batch about 5 times. 2 keeps a second path for when a direct link
+	// fails; larger, sparser networks want more.
+	TxMeshDegree int
 
 	// ConsensusMessageBytesMax bounds one consensus message (one frame).
 	ConsensusMessageBytesMax int
@@ -129,6 +142,7 @@ func DefaultConfig() Config {
 		TxPeerOutboundQueueLen:   256,
 		TxSubscriptionQueueLen:   1024,
 		TxScoreInspectInterval:   time.Second,
+		TxMeshDegree:             2,
 		ConsensusMessageBytesMax: 32 << 20,
 		ConsensusQueueLen:        1024,
 		ConsensusQueueBytesMax:   64 << 20,
@@ -177,6 +191,7 @@ func (c *Config) validate() error {
 		{"TxPeerOutboundQueueLen", int64(c.TxPeerOutboundQueueLen), 1 << 16},
 		{"TxSubscriptionQueueLen", int64(c.TxSubscriptionQueueLen), 1 << 20},
 		{"TxScoreInspectInterval", int64(c.TxScoreInspectInterval), int64(time.Hour)},
+		{"TxMeshDegree", int64(c.TxMeshDegree), TxMeshDegreeMax},
 		{"ConsensusMessageBytesMax", int64(c.ConsensusMessageBytesMax), ConsensusMessageBytesCeiling},
 		{"ConsensusQueueLen", int64(c.ConsensusQueueLen), 1 << 20},
 		{"ConsensusQueueBytesMax", int64(c.ConsensusQueueBytesMax), 4 << 30},
@@ -200,6 +215,8 @@ func (c *Config) validate() error {
 	switch {
 	case c.ConnsLow > c.ConnsHigh:
 		return fmt.Errorf("%w: ConnsLow %d above ConnsHigh %d", ErrConfig, c.ConnsLow, c.ConnsHigh)
+	case c.TxMeshDegree < TxMeshDegreeMin:
+		return fmt.Errorf("%w: TxMeshDegree %d below %d", ErrConfig, c.TxMeshDegree, TxMeshDegreeMin)
 	case c.ReconnectDelayMin > c.ReconnectDelayMax:
 		return fmt.Errorf("%w: ReconnectDelayMin above ReconnectDelayMax", ErrConfig)
 	case c.TxBatchBytesMax < txBatchHeaderBytes+2+ledger.TxBytesMax:

@@ -61,11 +61,26 @@ func txMessageID(m *pb.Message) string {
 	return string(sum[:])
 }
 
+// txMeshParams is gossipsub's default parameters with the mesh sized
+// around degree d (Config.TxMeshDegree, at least 2): the mesh is kept
+// between d-1 and d+1 peers, so a node forwards each new message to at
+// most d+1 others. Dscore and Dout scale down with d as gossipsub's
+// defaults (4 and 2 of 6) do, within its rules Dscore <= Dhi and
+// Dout < min(Dlo, d/2).
+func txMeshParams(d int) pubsub.GossipSubParams {
+	p := pubsub.DefaultGossipSubParams()
+	p.D, p.Dlo, p.Dhi = d, d-1, d+1
+	p.Dscore = min(p.Dscore, 2*d/3)
+	p.Dout = max(0, d/2-1)
+	return p
+}
+
 func startTxGossip(n *Host, h Handlers) (*txGossip, error) {
 	g := &txGossip{n: n, name: txTopic(n.cfg.ChainID), validate: h.ValidateTx, validateAll: h.ValidateTxs, onTxs: h.OnTxs,
 		scores: make(map[peer.ID]float64)}
 	params, thresholds := txScoreParams(g.name)
 	ps, err := pubsub.NewGossipSub(n.ctx, n.h,
+		pubsub.WithGossipSubParams(txMeshParams(n.cfg.TxMeshDegree)),
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
 		pubsub.WithNoAuthor(),
 		pubsub.WithMessageIdFn(txMessageID),

@@ -241,11 +241,14 @@ func TestTxGossipCountsDuplicates(t *testing.T) {
 	// Goal: a copy of a message already seen is counted, so an operator
 	// can see what forwarding costs. Method: three hosts all connected;
 	// host 0 publishes to both others, and each forwards to the other, so
-	// hosts 1 and 2 see every message twice once their mesh has formed.
+	// hosts 1 and 2 see every message twice once their mesh has formed
+	// (a mesh degree of 6 puts every peer in it).
 	var hosts [3]*Host
 	sinks := [3]*txSink{newTxSink(), newTxSink(), newTxSink()}
 	for i := range hosts {
-		hosts[i] = startHost(t, testConfig(t, i), Handlers{ValidateTx: checkTx, OnTxs: sinks[i].onTxs})
+		cfg := testConfig(t, i)
+		cfg.TxMeshDegree = 6
+		hosts[i] = startHost(t, cfg, Handlers{ValidateTx: checkTx, OnTxs: sinks[i].onTxs})
 	}
 	connect(t, hosts[0], hosts[1])
 	connect(t, hosts[0], hosts[2])
@@ -263,4 +266,65 @@ func TestTxGossipCountsDuplicates(t *testing.T) {
 		nonce++
 		return hosts[1].Stats().TxDuplicates+hosts[2].Stats().TxDuplicates > 0
 	})
+}
+
+func TestTxMeshDegreeBoundsForwarding(t *testing.T) {
+	// Goal: TxMeshDegree reaches gossipsub and bounds how many copies of
+	// each message the network carries. Method: seven hosts, all
+	// connected; once the mesh has settled (two heartbeats), host 0
+	// publishes 30 one-tx messages. Every receiver forwards a new message
+	// to its mesh peers but the sender, so the duplicates per message are
+	// the forwards the mesh makes beyond the 6 first deliveries. With
+	// degree 6 the mesh is every peer: 6 receivers x 5 forwards = 30 per
+	// message. With degree 2 a mesh holds at most 3 peers once the
+	// heartbeat has pruned it: at most 18, typically about 10.
+	if testing.Short() {
+		t.Skip("settles a 7-host mesh twice")
+	}
+	const hostsN, msgs = 7, 30
+	for _, c := range []struct {
+		degree int
+		lo, hi float64 // duplicates per message
+	}{{2, 0, 20}, {6, 25, 30}} {
+		t.Run(fmt.Sprintf("degree %d", c.degree), func(t *testing.T) {
+			hosts := make([]*Host, hostsN)
+			sinks := make([]*txSink, hostsN)
+			for i := range hosts {
+				sinks[i] = newTxSink()
+				cfg := testConfig(t, i)
+				cfg.TxMeshDegree = c.degree
+				hosts[i] = startHost(t, cfg, Handlers{ValidateTx: checkTx, OnTxs: sinks[i].onTxs})
+			}
+			for i := range hosts {
+				for j := i + 1; j < hostsN; j++ {
+					connect(t, hosts[i], hosts[j])
+				}
+			}
+			waitTopicPeers(t, hosts...)
+			time.Sleep(2500 * time.Millisecond) // two heartbeats graft and prune the mesh
+			before := uint64(0)
+			for _, h := range hosts {
+				before += h.Stats().TxDuplicates
+			}
+			key := testKey(t, 100)
+			for nonce := range uint64(msgs) {
+				if err := hosts[0].PublishTxs([]*ledger.Tx{signedTx(t, key, nonce, "")}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := 1; i < hostsN; i++ {
+				waitFor(t, testWait, fmt.Sprintf("host %d to get %d txs", i, msgs), func() bool { return sinks[i].count() == msgs })
+			}
+			time.Sleep(500 * time.Millisecond) // forwards still in flight
+			after := uint64(0)
+			for _, h := range hosts {
+				after += h.Stats().TxDuplicates
+			}
+			perMsg := float64(after-before) / msgs
+			t.Logf("degree %d: %.1f duplicates per message", c.degree, perMsg)
+			if perMsg < c.lo || perMsg > c.hi {
+				t.Fatalf("degree %d: %.1f duplicates per message, want %v..%v", c.degree, perMsg, c.lo, c.hi)
+			}
+		})
+	}
 }
