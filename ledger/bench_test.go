@@ -83,6 +83,22 @@ func BenchmarkCheckTxs(b *testing.B) {
 	}
 }
 
+// BenchmarkCheckTxsCached is a block's validation on a node whose mempool
+// already verified every tx: field checks and cache lookups only.
+func BenchmarkCheckTxsCached(b *testing.B) {
+	txs := transfers(1000)
+	cache := ledger.NewSigCache(len(txs))
+	if bad, err := ledger.CheckTxsCached(testChain, txs, cache); err != nil {
+		b.Fatalf("tx %d: %v", bad, err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if bad, err := ledger.CheckTxsCached(testChain, txs, cache); err != nil {
+			b.Fatalf("tx %d: %v", bad, err)
+		}
+	}
+}
+
 func BenchmarkTxEncode(b *testing.B) {
 	tx := transfers(1)[0]
 	for b.Loop() {

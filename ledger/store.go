@@ -306,7 +306,11 @@ func compareRecords(x, y record) int {
 // starting each search from where the last one ended, so sorted keys make
 // the inserts much cheaper than keys scattered over the whole table.
 func writeBlocks(batch *pebble.Batch, writes []BlockWrite) {
-	var recs []record
+	n := 2 // the head and the state hash
+	for _, w := range writes {
+		n += len(w.Diff.Accounts) + 3 + len(w.Block.Txs)
+	}
+	recs := make([]record, 0, n)
 	for _, w := range writes {
 		b, diff := w.Block, w.Diff
 		height := b.Header.Height

@@ -205,7 +205,6 @@ func CheckTxsCached(chainID string, txs []*Tx, cache *SigCache) (bad int, err er
 	// Only the txs before the first field error go into the batch: a bad
 	// signature earlier than that error is the first bad tx.
 	firstFieldErr, fieldErr := len(txs), error(nil)
-	batch := crypto.NewBatchVerifier(len(txs))
 	var inBatch []int
 	var hashes []crypto.Hash
 	for i, tx := range txs {
@@ -220,8 +219,16 @@ func CheckTxsCached(chainID string, txs []*Tx, cache *SigCache) (bad int, err er
 			}
 			hashes = append(hashes, h)
 		}
-		batch.Add(tx.From, crypto.DomainTx, tx.ChainID, tx.SigningBytes(), tx.Signature)
 		inBatch = append(inBatch, i)
+	}
+	// The batch is sized once the cache has spoken: in a block's
+	// validation nearly every signature is already cached, and a batch
+	// sized for the whole block would allocate about 1 KiB per tx for
+	// nothing.
+	batch := crypto.NewBatchVerifier(len(inBatch))
+	for _, i := range inBatch {
+		tx := txs[i]
+		batch.Add(tx.From, crypto.DomainTx, tx.ChainID, tx.SigningBytes(), tx.Signature)
 	}
 	allValid, valid := batch.Verify()
 	if !allValid {
