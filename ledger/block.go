@@ -72,7 +72,7 @@ func decodeHeader(d *decoder) Header {
 	if v := d.u8("block version"); d.fail == nil && v != BlockVersion {
 		d.setErr("block version %d, want %d", v, BlockVersion)
 	}
-	h.ChainID = string(d.bytes8(crypto.ChainIDBytesMax, "header chain id"))
+	h.ChainID = d.string8(crypto.ChainIDBytesMax, "header chain id", "")
 	h.Height = d.u64("header height")
 	h.View = d.u64("header view")
 	h.ParentHash = d.hash("header parent hash")
@@ -145,7 +145,11 @@ func DecodeBlock(b []byte) (*Block, error) {
 			break
 		}
 		sub := decoder{buf: raw}
-		tx := decodeTx(&sub)
+		prevChain := ""
+		if len(blk.Txs) > 0 {
+			prevChain = blk.Txs[len(blk.Txs)-1].ChainID
+		}
+		tx := decodeTxChain(&sub, prevChain)
 		if err := sub.finish(fmt.Sprintf("tx %d", i)); err != nil {
 			d.fail = err
 			break

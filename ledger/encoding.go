@@ -56,12 +56,16 @@ func (d *decoder) setErr(format string, args ...any) {
 	}
 }
 
-func (d *decoder) take(n int, what string) []byte {
+func (d *decoder) take(n int, what string) []byte { return d.takeLabeled(n, what, "") }
+
+// takeLabeled is take for a field named what+suffix: the name is only
+// joined for an error, so decoding a valid input concatenates nothing.
+func (d *decoder) takeLabeled(n int, what, suffix string) []byte {
 	if d.fail != nil {
 		return nil
 	}
 	if n < 0 || len(d.buf)-d.off < n {
-		d.setErr("%s: need %d bytes at offset %d, have %d", what, n, d.off, len(d.buf)-d.off)
+		d.setErr("%s%s: need %d bytes at offset %d, have %d", what, suffix, n, d.off, len(d.buf)-d.off)
 		return nil
 	}
 	b := d.buf[d.off : d.off+n]
@@ -110,14 +114,42 @@ func (d *decoder) hash(what string) (h crypto.Hash) {
 
 // bytes8 reads a one-byte-length string of at most max bytes (copied).
 func (d *decoder) bytes8(max int, what string) []byte {
-	n := int(d.u8(what + " length"))
-	return d.sized(n, max, what)
+	return d.sized(d.len8(what), max, what)
 }
 
 // bytes16 reads a two-byte-length string of at most max bytes (copied).
 func (d *decoder) bytes16(max int, what string) []byte {
-	n := int(d.u16(what + " length"))
+	n := 0
+	if b := d.takeLabeled(2, what, " length"); b != nil {
+		n = int(binary.BigEndian.Uint16(b))
+	}
 	return d.sized(n, max, what)
+}
+
+// len8 reads the one-byte length of the field what.
+func (d *decoder) len8(what string) int {
+	if b := d.takeLabeled(1, what, " length"); b != nil {
+		return int(b[0])
+	}
+	return 0
+}
+
+// string8 is bytes8 as a string. If the bytes equal same, it returns same
+// and allocates nothing: every tx of a block carries the same chain id.
+func (d *decoder) string8(max int, what, same string) string {
+	n := d.len8(what)
+	if d.fail != nil {
+		return ""
+	}
+	if n > max {
+		d.setErr("%s: %d bytes exceeds limit %d", what, n, max)
+		return ""
+	}
+	b := d.take(n, what)
+	if string(b) == same {
+		return same
+	}
+	return string(b)
 }
 
 func (d *decoder) sized(n, max int, what string) []byte {

@@ -134,18 +134,17 @@ func DecodeTx(b []byte) (*Tx, error) {
 	return tx, nil
 }
 
-func decodeTx(d *decoder) *Tx {
+func decodeTx(d *decoder) *Tx { return decodeTxChain(d, "") }
+
+// decodeTxChain is decodeTx that shares chainID's string when the tx
+// carries the same chain id, as every tx of a block does.
+func decodeTxChain(d *decoder, chainID string) *Tx {
 	tx := &Tx{}
 	start := d.off
-	defer func() {
-		if d.fail == nil {
-			tx.decodedHash, tx.hashDecoded = crypto.Sum256(d.buf[start:d.off]), true
-		}
-	}()
 	if v := d.u8("tx version"); d.fail == nil && v != TxVersion {
 		d.setErr("tx version %d, want %d", v, TxVersion)
 	}
-	tx.ChainID = string(d.bytes8(crypto.ChainIDBytesMax, "tx chain id"))
+	tx.ChainID = d.string8(crypto.ChainIDBytesMax, "tx chain id", chainID)
 	d.fixed(tx.From[:], "tx sender")
 	tx.Nonce = d.u64("tx nonce")
 	d.fixed(tx.To[:], "tx recipient")
@@ -153,6 +152,9 @@ func decodeTx(d *decoder) *Tx {
 	tx.Fee = d.u64("tx fee")
 	tx.Memo = d.bytes16(TxMemoBytesMax, "tx memo")
 	d.fixed(tx.Signature[:], "tx signature")
+	if d.fail == nil {
+		tx.decodedHash, tx.hashDecoded = crypto.Sum256(d.buf[start:d.off]), true
+	}
 	return tx
 }
 
