@@ -328,3 +328,53 @@ func TestTxMeshDegreeBoundsForwarding(t *testing.T) {
 		})
 	}
 }
+
+func TestTxGossipLineReachesEveryHost(t *testing.T) {
+	// Goal: with the default mesh degree of 2, a message still reaches
+	// hosts that are not connected to its origin (a sparse network).
+	// Method: seven hosts in a line (i connects to i+1 only), so host 6
+	// is six hops from host 0; host 0 publishes 20 txs and every host
+	// must get all of them. (Mesh forwarding carries them at once; lazy
+	// gossip would too, a heartbeat per hop, so this checks delivery,
+	// not which of the two did it.)
+	const hostsN, txs = 7, 20
+	hosts := make([]*Host, hostsN)
+	sinks := make([]*txSink, hostsN)
+	for i := range hosts {
+		sinks[i] = newTxSink()
+		cfg := testConfig(t, i)
+		if cfg.TxMeshDegree != 2 {
+			t.Fatalf("default TxMeshDegree %d, this test is about 2", cfg.TxMeshDegree)
+		}
+		hosts[i] = startHost(t, cfg, Handlers{ValidateTx: checkTx, OnTxs: sinks[i].onTxs})
+	}
+	for i := 0; i+1 < hostsN; i++ {
+		connect(t, hosts[i], hosts[i+1])
+	}
+	waitFor(t, testWait, "tx topic neighbours", func() bool {
+		for i, h := range hosts {
+			want := 2
+			if i == 0 || i == hostsN-1 {
+				want = 1
+			}
+			if len(h.TxTopicPeers()) < want {
+				return false
+			}
+		}
+		return true
+	})
+	// A host forwards only to its mesh, which the heartbeat (every
+	// second) fills once the neighbours are known; before that a message
+	// stops at the origin's neighbours, at any degree (the node's
+	// rebroadcast covers that).
+	time.Sleep(2500 * time.Millisecond)
+	key := testKey(t, 100)
+	for nonce := range uint64(txs) {
+		if err := hosts[0].PublishTxs([]*ledger.Tx{signedTx(t, key, nonce, "")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 1; i < hostsN; i++ {
+		waitFor(t, testWait, fmt.Sprintf("host %d to get %d txs", i, txs), func() bool { return sinks[i].count() == txs })
+	}
+}
