@@ -57,13 +57,14 @@ type messageItem struct {
 // resp); otherwise every item is either a request or its own error.
 func decodeMessage(data []byte, batchMax int) (msg message, resp *response) {
 	data = bytes.TrimSpace(data)
-	if !json.Valid(data) {
-		return message{}, errorResponse(nil, &Error{Code: CodeParseError, Message: "parse error: body is not valid JSON"})
-	}
 	if len(data) > 0 && data[0] == '[' {
+		// Unmarshal checks the whole body before it decodes, and a slice
+		// of raw messages takes any valid JSON array, so its only error is
+		// a body that is not JSON: no separate json.Valid pass over what
+		// is mostly hex-encoded txs.
 		var raws []json.RawMessage
 		if err := json.Unmarshal(data, &raws); err != nil {
-			return message{}, errorResponse(nil, &Error{Code: CodeParseError, Message: "parse error: " + err.Error()})
+			return message{}, errorResponse(nil, &Error{Code: CodeParseError, Message: "parse error: body is not valid JSON"})
 		}
 		if len(raws) == 0 {
 			return message{}, errorResponse(nil, errInvalidRequest("empty batch"))
@@ -76,6 +77,9 @@ func decodeMessage(data []byte, batchMax int) (msg message, resp *response) {
 			msg.items[i] = decodeItem(raw)
 		}
 		return msg, nil
+	}
+	if !json.Valid(data) {
+		return message{}, errorResponse(nil, &Error{Code: CodeParseError, Message: "parse error: body is not valid JSON"})
 	}
 	return message{items: []messageItem{decodeItem(data)}}, nil
 }

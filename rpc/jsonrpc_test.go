@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -70,4 +71,102 @@ func TestValidID(t *testing.T) {
 			t.Errorf("validID(%s) = %v", id, got)
 		}
 	}
+}
+
+// FuzzParamsString checks the one-pass string reader against
+// encoding/json: on any valid JSON value, Params.String returns what
+// json.Unmarshal into a string returns, or an error exactly when that
+// fails (null counts as absent).
+func FuzzParamsString(f *testing.F) {
+	for _, seed := range []string{`"0xdeadbeef"`, `"a\"b"`, `"\u00e9"`, `"é"`, `"tab	here"`, `""`, `null`, `12`, `[1]`, ` "x" `, "\"\xff\""} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if !json.Valid(raw) {
+			return // params are cut from a body already checked
+		}
+		got, err := Params{raw}.String(0, "p")
+		var want string
+		wantErr := json.Unmarshal(raw, &want) != nil || !(Params{raw}).has(0)
+		if (err != nil) != wantErr {
+			t.Fatalf("%q: error %v, encoding/json error %v", raw, err, wantErr)
+		}
+		if err == nil && got != want {
+			t.Fatalf("%q: read %q, encoding/json %q", raw, got, want)
+		}
+	})
+}
+
+// BenchmarkDecodeSendBatch decodes what a wallet sends under load: a
+// JSON-RPC batch of 10 synod_sendRawTransaction calls, each a 250-byte
+// tx in hex, down to the hex strings.
+func BenchmarkDecodeSendBatch(b *testing.B) {
+	var body []byte
+	body = append(body, '[')
+	for i := range 10 {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		hex := make([]byte, 500)
+		for j := range hex {
+			hex[j] = "0123456789abcdef"[(i+j)%16]
+		}
+		body = append(body, `{"jsonrpc":"2.0","id":`...)
+		body = append(body, byte('0'+i))
+		body = append(body, `,"method":"synod_sendRawTransaction","params":["0x`...)
+		body = append(body, hex...)
+		body = append(body, `"]}`...)
+	}
+	body = append(body, ']')
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		msg, errResp := decodeMessage(body, 100)
+		if errResp != nil {
+			b.Fatal(errResp.Error)
+		}
+		for _, it := range msg.items {
+			p, perr := parseParams(it.req.params)
+			if perr != nil {
+				b.Fatal(perr)
+			}
+			if _, perr := p.String(0, "tx"); perr != nil {
+				b.Fatal(perr)
+			}
+		}
+	}
+}
+
+// FuzzParseParams checks the one-string fast path of parseParams against
+// encoding/json on any valid JSON: the same params, element for element,
+// or an error exactly when the general path gives one.
+func FuzzParseParams(f *testing.F) {
+	for _, seed := range []string{`["0xab"]`, `[ "0xab" ]`, `["a","b"]`, `["a\"b"]`, `["é"]`, `[]`, `[1]`, `{"a":1}`, `null`, `["a"],`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if !json.Valid(raw) {
+			return // params are cut from a body already checked
+		}
+		got, gotErr := parseParams(raw)
+		trimmed := bytes.TrimSpace(raw)
+		if len(trimmed) == 0 || trimmed[0] != '[' {
+			return // not an array: decided before either path
+		}
+		var want Params
+		wantErr := json.Unmarshal(trimmed, &want) != nil || len(want) > ParamsMax
+		if (gotErr != nil) != wantErr {
+			t.Fatalf("%q: error %v, encoding/json error %v", raw, gotErr, wantErr)
+		}
+		if gotErr != nil {
+			return
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%q: %d params, encoding/json %d", raw, len(got), len(want))
+		}
+		for i := range got {
+			if !bytes.Equal(got[i], want[i]) {
+				t.Fatalf("%q: param %d is %q, encoding/json %q", raw, i, got[i], want[i])
+			}
+		}
+	})
 }

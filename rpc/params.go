@@ -28,6 +28,9 @@ func parseParams(raw json.RawMessage) (Params, *Error) {
 	default:
 		return nil, errInvalidRequest(`"params" must be an array`)
 	}
+	if one, ok := onePlainString(raw); ok {
+		return Params{one}, nil
+	}
 	var p Params
 	if err := json.Unmarshal(raw, &p); err != nil {
 		return nil, errInvalidParams("params: %v", err)
@@ -56,11 +59,49 @@ func (p Params) has(i int) bool {
 
 // String reads param i as a JSON string.
 func (p Params) String(i int, name string) (string, *Error) {
+	if !p.has(i) {
+		return "", errInvalidParams("param %d (%s) must be a string", i, name)
+	}
+	if s, ok := plainString(p[i]); ok {
+		return s, nil
+	}
 	var s string
-	if !p.has(i) || json.Unmarshal(p[i], &s) != nil {
+	if json.Unmarshal(p[i], &s) != nil {
 		return "", errInvalidParams("param %d (%s) must be a string", i, name)
 	}
 	return s, nil
+}
+
+// plainString reads a JSON string of printable ASCII without escapes, the
+// shape of every hex param, in one pass: json.Unmarshal would check and
+// then scan again the whole of a tx's hex. Anything else (escapes,
+// non-ASCII, not a string) reports false and goes the general way.
+func plainString(raw json.RawMessage) (string, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	body := raw[1 : len(raw)-1]
+	for _, c := range body {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return "", false
+		}
+	}
+	return string(body), true
+}
+
+// onePlainString recognises params that are one plain string (see
+// plainString), as every tx submission's are, without a decoder's two
+// passes over the hex, and returns the string's raw JSON.
+func onePlainString(raw json.RawMessage) (json.RawMessage, bool) {
+	if len(raw) < 2 || raw[0] != '[' || raw[len(raw)-1] != ']' {
+		return nil, false
+	}
+	inner := bytes.TrimSpace(raw[1 : len(raw)-1])
+	if _, ok := plainString(inner); !ok {
+		return nil, false
+	}
+	return inner, true
 }
 
 // Hash reads param i as a 0x-hex hash.
