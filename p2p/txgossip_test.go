@@ -306,15 +306,8 @@ func TestTxMeshDegreeBoundsForwarding(t *testing.T) {
 			for _, h := range hosts {
 				before += h.Stats().TxDuplicates
 			}
-			key := testKey(t, 100)
-			for nonce := range uint64(msgs) {
-				if err := hosts[0].PublishTxs([]*ledger.Tx{signedTx(t, key, nonce, "")}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			for i := 1; i < hostsN; i++ {
-				waitFor(t, testWait, fmt.Sprintf("host %d to get %d txs", i, msgs), func() bool { return sinks[i].count() == msgs })
-			}
+			publishSingles(t, hosts[0], msgs)
+			waitAllGot(t, sinks[1:], msgs)
 			time.Sleep(500 * time.Millisecond) // forwards still in flight
 			after := uint64(0)
 			for _, h := range hosts {
@@ -368,13 +361,25 @@ func TestTxGossipLineReachesEveryHost(t *testing.T) {
 	// stops at the origin's neighbours, at any degree (the node's
 	// rebroadcast covers that).
 	time.Sleep(2500 * time.Millisecond)
+	publishSingles(t, hosts[0], txs)
+	waitAllGot(t, sinks[1:], txs)
+}
+
+// publishSingles publishes n txs of one sender from h, one per message.
+func publishSingles(t *testing.T, h *Host, n int) {
+	t.Helper()
 	key := testKey(t, 100)
-	for nonce := range uint64(txs) {
-		if err := hosts[0].PublishTxs([]*ledger.Tx{signedTx(t, key, nonce, "")}); err != nil {
+	for nonce := range uint64(n) {
+		if err := h.PublishTxs([]*ledger.Tx{signedTx(t, key, nonce, "")}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for i := 1; i < hostsN; i++ {
-		waitFor(t, testWait, fmt.Sprintf("host %d to get %d txs", i, txs), func() bool { return sinks[i].count() == txs })
+}
+
+// waitAllGot waits until every sink holds n txs.
+func waitAllGot(t *testing.T, sinks []*txSink, n int) {
+	t.Helper()
+	for i, s := range sinks {
+		waitFor(t, testWait, fmt.Sprintf("receiver %d to get %d txs", i, n), func() bool { return s.count() == n })
 	}
 }
