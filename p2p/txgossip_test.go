@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -381,5 +382,21 @@ func waitAllGot(t *testing.T, sinks []*txSink, n int) {
 	t.Helper()
 	for i, s := range sinks {
 		waitFor(t, testWait, fmt.Sprintf("receiver %d to get %d txs", i, n), func() bool { return s.count() == n })
+	}
+}
+
+func TestTxMeshDegreeRangeStarts(t *testing.T) {
+	// Goal: every degree the config accepts gives gossipsub parameters it
+	// accepts too (D, Dlo, Dhi, Dscore and Dout obey its rules), so no
+	// valid config fails at start. Method: start a host at each degree.
+	for d := TxMeshDegreeMin; d <= TxMeshDegreeMax; d++ {
+		cfg := testConfig(t, d)
+		cfg.TxMeshDegree = d
+		startHost(t, cfg, Handlers{ValidateTx: checkTx})
+	}
+	cfg := testConfig(t, 0)
+	cfg.TxMeshDegree = TxMeshDegreeMin - 1
+	if _, err := New(context.Background(), cfg, Handlers{ValidateTx: checkTx}); !errors.Is(err, ErrConfig) {
+		t.Fatalf("degree %d: got %v, want ErrConfig", cfg.TxMeshDegree, err)
 	}
 }
