@@ -16,18 +16,7 @@ func TestTxGossipDeliversEveryTx(t *testing.T) {
 	// N txs published in a tight loop right after subscription reaches
 	// both other hosts. Method: three hosts in a triangle on loopback, 300
 	// txs in 30 PublishTxs calls plus one call split into many batches.
-	var sinks [3]*txSink
-	var hosts [3]*Host
-	for i := range hosts {
-		sinks[i] = newTxSink()
-		cfg := testConfig(t, i)
-		cfg.TxBatchTxsMax = 16
-		hosts[i] = startHost(t, cfg, Handlers{ValidateTx: checkTx, OnTxs: sinks[i].onTxs})
-	}
-	connect(t, hosts[0], hosts[1])
-	connect(t, hosts[1], hosts[2])
-	connect(t, hosts[0], hosts[2])
-	waitTopicPeers(t, hosts[:]...)
+	hosts, sinks := startConnectedSinks(t, 3, func(cfg *Config) { cfg.TxBatchTxsMax = 16 })
 
 	key := testKey(t, 100)
 	var want []crypto.Hash
@@ -244,17 +233,7 @@ func TestTxGossipCountsDuplicates(t *testing.T) {
 	// host 0 publishes to both others, and each forwards to the other, so
 	// hosts 1 and 2 see every message twice once their mesh has formed
 	// (a mesh degree of 6 puts every peer in it).
-	var hosts [3]*Host
-	sinks := [3]*txSink{newTxSink(), newTxSink(), newTxSink()}
-	for i := range hosts {
-		cfg := testConfig(t, i)
-		cfg.TxMeshDegree = 6
-		hosts[i] = startHost(t, cfg, Handlers{ValidateTx: checkTx, OnTxs: sinks[i].onTxs})
-	}
-	connect(t, hosts[0], hosts[1])
-	connect(t, hosts[0], hosts[2])
-	connect(t, hosts[1], hosts[2])
-	waitTopicPeers(t, hosts[:]...)
+	hosts, _ := startConnectedSinks(t, 3, func(cfg *Config) { cfg.TxMeshDegree = 6 })
 	if d := hosts[1].Stats().TxDuplicates + hosts[2].Stats().TxDuplicates; d != 0 {
 		t.Fatalf("duplicates before any publication: %d", d)
 	}
@@ -288,20 +267,7 @@ func TestTxMeshDegreeBoundsForwarding(t *testing.T) {
 		lo, hi float64 // duplicates per message
 	}{{2, 0, 20}, {6, 25, 30}} {
 		t.Run(fmt.Sprintf("degree %d", c.degree), func(t *testing.T) {
-			hosts := make([]*Host, hostsN)
-			sinks := make([]*txSink, hostsN)
-			for i := range hosts {
-				sinks[i] = newTxSink()
-				cfg := testConfig(t, i)
-				cfg.TxMeshDegree = c.degree
-				hosts[i] = startHost(t, cfg, Handlers{ValidateTx: checkTx, OnTxs: sinks[i].onTxs})
-			}
-			for i := range hosts {
-				for j := i + 1; j < hostsN; j++ {
-					connect(t, hosts[i], hosts[j])
-				}
-			}
-			waitTopicPeers(t, hosts...)
+			hosts, sinks := startConnectedSinks(t, hostsN, func(cfg *Config) { cfg.TxMeshDegree = c.degree })
 			time.Sleep(2500 * time.Millisecond) // two heartbeats graft and prune the mesh
 			before := uint64(0)
 			for _, h := range hosts {
@@ -399,4 +365,26 @@ func TestTxMeshDegreeRangeStarts(t *testing.T) {
 	if _, err := New(context.Background(), cfg, Handlers{ValidateTx: checkTx}); !errors.Is(err, ErrConfig) {
 		t.Fatalf("degree %d: got %v, want ErrConfig", cfg.TxMeshDegree, err)
 	}
+}
+
+// startConnectedSinks starts n hosts, each with testConfig changed by
+// tweak and a sink for the txs it receives, connects every pair, and
+// waits until each sees all the others on the tx topic.
+func startConnectedSinks(t *testing.T, n int, tweak func(*Config)) ([]*Host, []*txSink) {
+	t.Helper()
+	hosts := make([]*Host, n)
+	sinks := make([]*txSink, n)
+	for i := range hosts {
+		sinks[i] = newTxSink()
+		cfg := testConfig(t, i)
+		tweak(&cfg)
+		hosts[i] = startHost(t, cfg, Handlers{ValidateTx: checkTx, OnTxs: sinks[i].onTxs})
+	}
+	for i := range hosts {
+		for j := i + 1; j < n; j++ {
+			connect(t, hosts[i], hosts[j])
+		}
+	}
+	waitTopicPeers(t, hosts...)
+	return hosts, sinks
 }
