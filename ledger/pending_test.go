@@ -271,3 +271,45 @@ func TestPendingChainFullPipelineStaysShallow(t *testing.T) {
 		t.Fatalf("sender nonce %d after %d blocks", got, blocks)
 	}
 }
+
+// TestVouchedBlockSkipsOnlySignatures checks what a certificate's vouch
+// covers: a block holding a tx with a spoiled signature is refused unless
+// the cache vouches for its hash; a vouched block is still refused for a
+// tx of another chain (a field no signature check covers) and for txs that
+// are not the ones its header's tx root commits to.
+func TestVouchedBlockSkipsOnlySignatures(t *testing.T) {
+	c := startChain(t, testGenesis(1, 1000))
+	// reroot replaces b's txs and fixes its tx root, as a Byzantine primary
+	// would; execution does not read signatures, so the state root holds.
+	reroot := func(b *ledger.Block, txs ...*ledger.Tx) *ledger.Block {
+		out := &ledger.Block{Header: b.Header, Txs: txs}
+		out.Header.TxRoot = ledger.MerkleRoot(out.TxHashes())
+		return out
+	}
+	validate := func(b *ledger.Block, vouch crypto.Hash) error {
+		pc := ledger.NewPendingChain(testChain, c.params, c.head, c.state)
+		cache := ledger.NewSigCache(16)
+		cache.VouchBlock(vouch)
+		pc.SetSigCache(cache)
+		return pc.Validate(b)
+	}
+	good, _ := buildOn(t, &c.head, c.state, c.head.Timestamp+1, signedTx(testChain, testKey(0), 0, testAddr(1), 100, 1, nil))
+	spoiledTx := *good.Txs[0]
+	spoiledTx.Signature[3] ^= 1
+	spoiled := reroot(good, &spoiledTx)
+	if err := validate(spoiled, crypto.Hash{}); !errors.Is(err, ledger.ErrTxBadSignature) {
+		t.Fatalf("spoiled signature, not vouched: %v", err)
+	}
+	if err := validate(spoiled, spoiled.Hash()); err != nil {
+		t.Fatalf("spoiled signature, vouched: %v", err)
+	}
+	other := signedTx("another-chain", testKey(0), 0, testAddr(1), 100, 1, nil)
+	foreign := reroot(good, other)
+	if err := validate(foreign, foreign.Hash()); !errors.Is(err, ledger.ErrTxWrongChain) {
+		t.Fatalf("tx of another chain, vouched: %v", err)
+	}
+	swapped := &ledger.Block{Header: spoiled.Header, Txs: good.Txs}
+	if err := validate(swapped, swapped.Hash()); !errors.Is(err, ledger.ErrBlockBadRoots) {
+		t.Fatalf("txs not under the vouched tx root: %v", err)
+	}
+}

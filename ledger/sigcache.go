@@ -8,22 +8,49 @@ import (
 
 // SigCache remembers the hashes of transactions whose signatures verified,
 // so a node checks each tx's signature once — at mempool admission — and
-// not again when the tx arrives inside a block. Block sync also records
-// the txs of blocks whose commit certificates verified: a quorum
-// certificate proves that honest validators checked their signatures. A tx hash covers the whole
+// not again when the tx arrives inside a block. A tx hash covers the whole
 // signed encoding, signature included, so a hit means these exact bytes
-// verified. The cache is bounded (oldest entries go first) and safe for
-// concurrent use.
-type SigCache struct{ set boundedSet[crypto.Hash] }
+// verified.
+//
+// It also remembers blocks whose txs a verified commit certificate vouches
+// for (VouchBlock): a quorum certificate proves that honest validators
+// checked every signature in the block. Block sync records one block hash
+// where it would otherwise record each of its txs, and validation then
+// skips the lookups too; in catch-up the per-tx records cost about as much
+// as executing the transfers. A block hash covers the tx root, and
+// validation checks the txs against it before it asks.
+//
+// Both sets are bounded (oldest entries go first), so a forgotten entry
+// only costs a signature check; the cache is safe for concurrent use.
+type SigCache struct {
+	set    boundedSet[crypto.Hash]
+	blocks boundedSet[crypto.Hash]
+}
 
-// NewSigCache returns a cache holding up to max hashes.
-func NewSigCache(max int) *SigCache { return &SigCache{set: newBoundedSet[crypto.Hash](max)} }
+// vouchedBlocksMax bounds the vouched block hashes: enough for block
+// sync's blocks in flight, which are bounded by their txs (node's
+// syncAheadTxsMax), unless the blocks hold a handful of txs each, and then
+// forgetting some costs only those few checks.
+const vouchedBlocksMax = 4096
+
+// NewSigCache returns a cache holding up to max tx hashes.
+func NewSigCache(max int) *SigCache {
+	return &SigCache{set: newBoundedSet[crypto.Hash](max), blocks: newBoundedSet[crypto.Hash](min(max, vouchedBlocksMax))}
+}
 
 // Add records that the tx with hash h has a valid signature.
 func (c *SigCache) Add(h crypto.Hash) { c.set.add(h) }
 
 // Contains reports whether h was recorded (and not yet evicted).
 func (c *SigCache) Contains(h crypto.Hash) bool { return c.set.contains(h) }
+
+// VouchBlock records that a verified commit certificate vouches for the
+// signatures of every tx in the block with hash h.
+func (c *SigCache) VouchBlock(h crypto.Hash) { c.blocks.add(h) }
+
+// Vouched reports whether the block with hash h was vouched for; a nil
+// cache vouches for nothing.
+func (c *SigCache) Vouched(h crypto.Hash) bool { return c != nil && c.blocks.contains(h) }
 
 // Len is the number of hashes held.
 func (c *SigCache) Len() int { return c.set.len() }

@@ -59,7 +59,9 @@ const (
 	// per signature, up to a few thousand).
 	syncCheckBatchTxsMax = 4096
 	// syncAheadTxsMax bounds the txs verified ahead of the store: their
-	// hashes must still be in the SigCache when the loop validates them.
+	// hashes, or their blocks' when vouched for, must still be in the
+	// SigCache when the loop validates them (it holds 4,096 block hashes,
+	// so blocks of 8 txs or more fit).
 	syncAheadTxsMax = 32 << 10
 	// syncRunTimeout bounds one sync run; watchPeers starts another if
 	// the node is still behind.
@@ -168,9 +170,9 @@ func blockTxs(blocks []p2p.SyncedBlock) int {
 
 // checkAhead is stage 2 for blocks: it verifies their certificates against
 // the validator set and stops at the first that fails, returning how many
-// passed and why the next did not. The txs of the passed blocks are
-// recorded in n.sigs as vouched for by their certificates, or, with
-// sync.verify_tx_signatures, only those whose signatures verify.
+// passed and why the next did not. The passed blocks are recorded in
+// n.sigs as vouched for by their certificates, or, with
+// sync.verify_tx_signatures, only their txs whose signatures verify.
 func (n *Node) checkAhead(blocks []p2p.SyncedBlock) (good int, err error) {
 	good, err = n.certs.verifyBlocks(blocks)
 	if n.cfg.Sync.VerifyTxSignatures {
@@ -178,9 +180,7 @@ func (n *Node) checkAhead(blocks []p2p.SyncedBlock) (good int, err error) {
 		return good, err
 	}
 	for _, sb := range blocks[:good] {
-		for _, tx := range sb.Block.Txs {
-			n.sigs.Add(tx.Hash())
-		}
+		n.sigs.VouchBlock(sb.Block.Hash())
 	}
 	return good, err
 }

@@ -31,11 +31,12 @@ func syncedChain(t *testing.T, net *catchUpNet, blocks, txs int, tamper *chainTa
 }
 
 // TestCheckAheadStopsAtBadCertificate checks stage 2 of block sync on its
-// own: the txs of the blocks before a block with a spoiled certificate are
-// recorded, nothing of that block or after it is. A tx with a bad
-// signature in a certified block is recorded as the certificate vouches
-// for it, unless sync.verify_tx_signatures asks for every signature to be
-// verified: then it never is.
+// own: the blocks before a block with a spoiled certificate are recorded
+// as vouched for, nothing of that block or after it is, and no tx hash is.
+// A certified block with a bad tx signature is vouched for all the same,
+// unless sync.verify_tx_signatures asks for every signature to be
+// verified: then no block is vouched for, the txs whose signatures verify
+// are recorded, and the bad one never is.
 func TestCheckAheadStopsAtBadCertificate(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -63,9 +64,12 @@ func TestCheckAheadStopsAtBadCertificate(t *testing.T) {
 				t.Fatalf("checkAhead passed %d blocks with %v, want %d", good, err, tc.wantGood)
 			}
 			for i, sb := range chain {
+				if got, want := n.sigs.Vouched(sb.Block.Hash()), i < good && !tc.verify; got != want {
+					t.Fatalf("block %d: vouched for %v, want %v", sb.Block.Height(), got, want)
+				}
 				for j, tx := range sb.Block.Txs {
 					spoiled := tc.tamper.tx && sb.Block.Height() == tc.tamper.height && j == 0
-					want := i < good && !(spoiled && tc.verify)
+					want := i < good && tc.verify && !spoiled
 					if got := n.sigs.Contains(tx.Hash()); got != want {
 						t.Fatalf("block %d tx %d: recorded %v, want %v", sb.Block.Height(), j, got, want)
 					}
