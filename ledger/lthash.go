@@ -111,9 +111,12 @@ func expandLeaf(leaf []byte, out *[LtHashBytes]byte) {
 	expandKey(&key, out)
 }
 
-// expandKey is expandLeaf after the digest: the AES-256-CTR keystream
-// under key.
-func expandKey(key *[sha256.Size]byte, out *[LtHashBytes]byte) {
+// expandKeyStd is expandLeaf after the digest: the AES-256-CTR keystream
+// under key, counters from zero, through the standard library. Where the
+// CPU has AES instructions, expandKey computes the same bytes without the
+// standard API's two allocations and copy of the key schedule per leaf
+// (lthash_amd64.go); they were over half the bytes allocated in catch-up.
+func expandKeyStd(key *[sha256.Size]byte, out *[LtHashBytes]byte) {
 	block, err := aes.NewCipher(key[:])
 	if err != nil {
 		panic(fmt.Sprintf("lthash: aes-256 key refused: %v", err)) // a 32-byte key never is

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"math/rand/v2"
 	"testing"
@@ -117,4 +118,78 @@ func TestAddAccountMatchesLeaf(t *testing.T) {
 // it: the address, then the account's encoding.
 func stateLeaf(addr crypto.Address, a Account) []byte {
 	return append(append([]byte(nil), addr[:]...), EncodeAccount(a)...)
+}
+
+// TestExpandKeyMatchesStandardLibrary checks the state hash's leaf
+// expansion (with AES instructions on amd64) against the standard
+// library's AES-256-CTR, byte for byte, for keys of every byte pattern
+// the key schedule treats specially (zero, all ones, one bit set) and
+// random ones.
+func TestExpandKeyMatchesStandardLibrary(t *testing.T) {
+	keys := [][sha256.Size]byte{{}, {0: 1}, {31: 0x80}}
+	var ones [sha256.Size]byte
+	for i := range ones {
+		ones[i] = 0xff
+	}
+	keys = append(keys, ones)
+	rng := rand.New(rand.NewPCG(7, 8))
+	for range 200 {
+		var k [sha256.Size]byte
+		for i := range k {
+			k[i] = byte(rng.Uint32())
+		}
+		keys = append(keys, k)
+	}
+	for _, k := range keys {
+		var got, want [LtHashBytes]byte
+		expandKey(&k, &got)
+		expandKeyStd(&k, &want)
+		if got != want {
+			t.Fatalf("key %x: expansion differs from crypto/aes at byte %d", k, firstDiff(got[:], want[:]))
+		}
+	}
+}
+
+func firstDiff(a, b []byte) int {
+	for i := range a {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return -1
+}
+
+// FuzzExpandKey compares the leaf expansion with the standard library's
+// AES-256-CTR for any key.
+func FuzzExpandKey(f *testing.F) {
+	f.Add(make([]byte, sha256.Size))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var k [sha256.Size]byte
+		copy(k[:], b)
+		var got, want [LtHashBytes]byte
+		expandKey(&k, &got)
+		expandKeyStd(&k, &want)
+		if got != want {
+			t.Fatalf("key %x: expansion differs from crypto/aes at byte %d", k, firstDiff(got[:], want[:]))
+		}
+	})
+}
+
+// BenchmarkExpandKey compares the leaf expansion in use with the standard
+// library's, in one run.
+func BenchmarkExpandKey(b *testing.B) {
+	for _, bc := range []struct {
+		name   string
+		expand func(*[sha256.Size]byte, *[LtHashBytes]byte)
+	}{{"in-use", expandKey}, {"crypto-aes", expandKeyStd}} {
+		b.Run(bc.name, func(b *testing.B) {
+			var k [sha256.Size]byte
+			var out [LtHashBytes]byte
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				k[0] = byte(i)
+				bc.expand(&k, &out)
+			}
+		})
+	}
 }
