@@ -51,11 +51,11 @@ func (h *LtHash) Remove(leaf []byte) {
 	h.mix(&x, true)
 }
 
-// mix adds an expanded leaf lane by lane, or with remove subtracts it.
-// The branch sits outside the loops and each word's bytes are sliced
-// with constant bounds, so the loops carry no checks: this runs four
-// times per transfer on every node.
-func (h *LtHash) mix(x *[LtHashBytes]byte, remove bool) {
+// mixGeneric adds an expanded leaf lane by lane, or with remove subtracts
+// it: mix without vector instructions. The branch sits outside the loops
+// and each word's bytes are sliced with constant bounds, so the loops
+// carry no checks: this runs four times per transfer on every node.
+func (h *LtHash) mixGeneric(x *[LtHashBytes]byte, remove bool) {
 	b := x[:]
 	if remove {
 		for i := range h.words {

@@ -28,3 +28,22 @@ func expandKey(key *[sha256.Size]byte, out *[LtHashBytes]byte) {
 	}
 	expandKeyStd(key, out)
 }
+
+// lanesAdd and lanesSub add or subtract the 16-bit lanes of x to or from
+// acc's, eight lanes per SSE2 instruction (every amd64 CPU has SSE2).
+// lthash_amd64.s.
+//
+//go:noescape
+func lanesAdd(acc *[ltHashWords]uint64, x *[LtHashBytes]byte)
+
+//go:noescape
+func lanesSub(acc *[ltHashWords]uint64, x *[LtHashBytes]byte)
+
+// mix adds an expanded leaf lane by lane, or with remove subtracts it.
+func (h *LtHash) mix(x *[LtHashBytes]byte, remove bool) {
+	if remove {
+		lanesSub(&h.words, x)
+		return
+	}
+	lanesAdd(&h.words, x)
+}

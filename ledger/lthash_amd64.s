@@ -44,6 +44,50 @@
 	AESENC X9, X6; \
 	AESENC X9, X7
 
+// LANES applies op (PADDW or PSUBW) to the 1024 16-bit lanes of the
+// accumulator at DI with those of the expansion at SI (both clobbered), 128 bytes a pass:
+// each lane wraps modulo 2^16 on its own, as addLanes and subLanes do.
+#define LANES(op) \
+	MOVQ $16, CX; \
+lanesloop: \
+	MOVOU 0(DI), X0; \
+	MOVOU 16(DI), X1; \
+	MOVOU 32(DI), X2; \
+	MOVOU 48(DI), X3; \
+	MOVOU 64(DI), X4; \
+	MOVOU 80(DI), X5; \
+	MOVOU 96(DI), X6; \
+	MOVOU 112(DI), X7; \
+	MOVOU 0(SI), X8; \
+	MOVOU 16(SI), X9; \
+	MOVOU 32(SI), X10; \
+	MOVOU 48(SI), X11; \
+	MOVOU 64(SI), X12; \
+	MOVOU 80(SI), X13; \
+	MOVOU 96(SI), X14; \
+	op    X8, X0; \
+	op    X9, X1; \
+	op    X10, X2; \
+	op    X11, X3; \
+	op    X12, X4; \
+	op    X13, X5; \
+	op    X14, X6; \
+	MOVOU 112(SI), X8; \
+	op    X8, X7; \
+	MOVOU X0, 0(DI); \
+	MOVOU X1, 16(DI); \
+	MOVOU X2, 32(DI); \
+	MOVOU X3, 48(DI); \
+	MOVOU X4, 64(DI); \
+	MOVOU X5, 80(DI); \
+	MOVOU X6, 96(DI); \
+	MOVOU X7, 112(DI); \
+	ADDQ  $128, DI; \
+	ADDQ  $128, SI; \
+	DECQ  CX; \
+	JNZ   lanesloop; \
+	RET
+
 // func aes256KeystreamZeroIV(key *[32]byte, out *[2048]byte)
 //
 // The 15 round keys of AES-256 live in the 240-byte frame; the keystream
@@ -141,3 +185,15 @@ loop:
 	DECQ  CX
 	JNZ   loop
 	RET
+
+// func lanesAdd(acc *[256]uint64, x *[2048]byte)
+TEXT ·lanesAdd(SB), NOSPLIT, $0-16
+	MOVQ acc+0(FP), DI
+	MOVQ x+8(FP), SI
+	LANES(PADDW)
+
+// func lanesSub(acc *[256]uint64, x *[2048]byte)
+TEXT ·lanesSub(SB), NOSPLIT, $0-16
+	MOVQ acc+0(FP), DI
+	MOVQ x+8(FP), SI
+	LANES(PSUBW)

@@ -193,3 +193,47 @@ func BenchmarkExpandKey(b *testing.B) {
 		})
 	}
 }
+
+// TestMixMatchesGeneric checks the accumulator's lane arithmetic in use
+// (SSE2 on amd64) against the portable one, adding and removing random
+// expansions with carries and borrows in every lane.
+func TestMixMatchesGeneric(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	var got, want LtHash
+	for i := range got.words {
+		got.words[i] = rng.Uint64()
+	}
+	want = got
+	for round := range 50 {
+		var x [LtHashBytes]byte
+		for i := range x {
+			x[i] = byte(rng.Uint32())
+		}
+		remove := round%3 == 1
+		got.mix(&x, remove)
+		want.mixGeneric(&x, remove)
+		if got != want {
+			t.Fatalf("round %d (remove %v): lanes differ from the portable arithmetic", round, remove)
+		}
+	}
+}
+
+// BenchmarkMix compares the accumulator's lane arithmetic in use with the
+// portable one, in one run.
+func BenchmarkMix(b *testing.B) {
+	var x [LtHashBytes]byte
+	for i := range x {
+		x[i] = byte(i * 7)
+	}
+	for _, bc := range []struct {
+		name string
+		mix  func(*LtHash, *[LtHashBytes]byte, bool)
+	}{{"in-use", (*LtHash).mix}, {"generic", (*LtHash).mixGeneric}} {
+		b.Run(bc.name, func(b *testing.B) {
+			var h LtHash
+			for i := 0; b.Loop(); i++ {
+				bc.mix(&h, &x, i&1 == 1)
+			}
+		})
+	}
+}
