@@ -118,7 +118,7 @@ func OpenStore(dir string, opts StoreOptions) (*Store, error) {
 	popts := &pebble.Options{Logger: PebbleLogger(opts.Logger), FS: opts.FS, CacheSize: storeBlockCacheBytes,
 		MemTableSize: storeMemTableBytes, L0CompactionThreshold: storeL0CompactionFiles,
 		L0StopWritesThreshold: storeL0StopWritesFiles, MemTableStopWritesThreshold: storeMemTablesMax}
-	popts.EventListener = stallListener(opts.Logger)
+	popts.EventListener = storeEventListener(opts.Logger)
 	// Bloom filters on every level: many account reads under load are of
 	// recipients never seen before, and without a filter a read of a
 	// missing key searches every level's index.
@@ -539,16 +539,28 @@ func historyKey(addr crypto.Address, height uint64) []byte {
 	return binary.BigEndian.AppendUint64(k, height)
 }
 
-// stallListener logs Pebble's write stalls: while one lasts, every write
-// to the store waits (too many memtables or level-0 files are waiting to
-// be flushed or compacted), and with it the node's consensus loop.
-func stallListener(log *slog.Logger) *pebble.EventListener {
+// storeEventListener logs Pebble's write stalls as warnings: while one
+// lasts, every write to the store waits (too many memtables or level-0
+// files are waiting to be flushed or compacted), and with it the node's
+// consensus loop. Flushes and compactions are logged at debug level: on a
+// machine short of CPU a compaction of a few seconds slows commits even
+// without a stall, and several nodes on one machine tend to compact at
+// the same moment, having written the same blocks.
+func storeEventListener(log *slog.Logger) *pebble.EventListener {
 	if log == nil {
 		return nil
 	}
 	var began time.Time
 	var mu sync.Mutex
 	return &pebble.EventListener{
+		FlushEnd: func(info pebble.FlushInfo) {
+			log.Debug("store: flushed", "took", info.TotalDuration.Round(time.Millisecond),
+				"bytes", info.InputBytes, "tables", len(info.Output), "err", info.Err, "component", "pebble")
+		},
+		CompactionEnd: func(info pebble.CompactionInfo) {
+			log.Debug("store: compacted", "took", info.TotalDuration.Round(time.Millisecond), "reason", info.Reason,
+				"input_levels", len(info.Input), "tables", len(info.Output.Tables), "err", info.Err, "component", "pebble")
+		},
 		WriteStallBegin: func(info pebble.WriteStallBeginInfo) {
 			mu.Lock()
 			began = time.Now()

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -229,20 +230,31 @@ func TestStoreDeferredCommits(t *testing.T) {
 	s.Close()
 }
 
-// TestStallListenerLogs: a Pebble write stall is logged when it begins,
-// with its reason, and when it ends, with how long it lasted.
-func TestStallListenerLogs(t *testing.T) {
+// TestStoreEventListenerLogs: a Pebble write stall is logged as a warning
+// when it begins, with its reason, and when it ends, with how long it
+// lasted; flushes and compactions are logged with their durations at debug
+// level only.
+func TestStoreEventListenerLogs(t *testing.T) {
 	var buf bytes.Buffer
-	l := stallListener(slog.New(slog.NewTextHandler(&buf, nil)))
+	l := storeEventListener(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	l.WriteStallBegin(pebble.WriteStallBeginInfo{Reason: "L0 file count limit exceeded"})
 	l.WriteStallEnd()
+	l.FlushEnd(pebble.FlushInfo{TotalDuration: 250 * time.Millisecond, InputBytes: 1 << 20})
+	l.CompactionEnd(pebble.CompactionInfo{TotalDuration: 3 * time.Second, Reason: "default"})
 	out := buf.String()
-	for _, want := range []string{"level=WARN", "writes stalled", "L0 file count limit exceeded", "writes resumed", "stalled="} {
+	for _, want := range []string{"level=WARN", "writes stalled", "L0 file count limit exceeded", "writes resumed", "stalled=",
+		"level=DEBUG msg=\"store: flushed\" took=250ms bytes=1048576", "level=DEBUG msg=\"store: compacted\" took=3s reason=default"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("log %q lacks %q", out, want)
 		}
 	}
-	if stallListener(nil) != nil {
+	buf.Reset()
+	l = storeEventListener(slog.New(slog.NewTextHandler(&buf, nil)))
+	l.CompactionEnd(pebble.CompactionInfo{TotalDuration: 3 * time.Second})
+	if buf.Len() != 0 {
+		t.Fatalf("a compaction logged at the default level: %q", buf.String())
+	}
+	if storeEventListener(nil) != nil {
 		t.Fatal("a listener without a logger")
 	}
 }
