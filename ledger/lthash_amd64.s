@@ -45,8 +45,9 @@
 	AESENC X9, X7
 
 // LANES applies op (PADDW or PSUBW) to the 1024 16-bit lanes of the
-// accumulator at DI with those of the expansion at SI (both clobbered), 128 bytes a pass:
-// each lane wraps modulo 2^16 on its own, as addLanes and subLanes do.
+// accumulator at DI with those of the expansion at SI (both pointers
+// clobbered), 128 bytes a pass: each lane wraps modulo 2^16 on its own,
+// as addLanes and subLanes do.
 #define LANES(op) \
 	MOVQ $16, CX; \
 lanesloop: \
