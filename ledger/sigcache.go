@@ -56,7 +56,8 @@ func (c *SigCache) Vouched(h crypto.Hash) bool { return c != nil && c.blocks.con
 func (c *SigCache) Len() int { return c.set.len() }
 
 // boundedSet is a set that forgets its oldest member past max; safe for
-// concurrent use.
+// concurrent use. Its storage is made, at full size, on the first add: a
+// set never added to (a certificate cache's vouched blocks) costs nothing.
 type boundedSet[K comparable] struct {
 	mu    sync.Mutex
 	max   int
@@ -69,12 +70,15 @@ func newBoundedSet[K comparable](max int) boundedSet[K] {
 	if max < 1 {
 		panic("ledger: bounded set size must be positive")
 	}
-	return boundedSet[K]{max: max, set: make(map[K]struct{}, max), order: make([]K, 0, max)}
+	return boundedSet[K]{max: max}
 }
 
 func (b *boundedSet[K]) add(k K) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.set == nil {
+		b.set, b.order = make(map[K]struct{}, b.max), make([]K, 0, b.max)
+	}
 	if _, ok := b.set[k]; ok {
 		return
 	}
