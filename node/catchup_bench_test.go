@@ -68,8 +68,9 @@ func BenchmarkCatchUp(b *testing.B) {
 	}
 	b.ReportMetric(float64(blocks)/elapsed.Seconds(), "blocks/s")
 	b.ReportMetric(float64(blocks*catchUpBenchTxsPerBlock)/elapsed.Seconds(), "txs/s")
-	// CPU per block (both nodes, this process) varies far less between
-	// runs on a shared machine than the rate does: compare builds by it.
+	// CPU per block (both nodes, this process) varies less between runs
+	// on a shared machine than the rate does, which also moves with how
+	// much CPU the machine gives: compare builds by it, in alternating runs.
 	b.ReportMetric(float64(cpu.Microseconds())/float64(blocks), "cpu-µs/block")
 }
 
