@@ -558,8 +558,21 @@ func storeEventListener(log *slog.Logger) *pebble.EventListener {
 				"bytes", info.InputBytes, "tables", len(info.Output), "err", info.Err, "component", "pebble")
 		},
 		CompactionEnd: func(info pebble.CompactionInfo) {
+			var from []int
+			var in uint64
+			for _, l := range info.Input {
+				from = append(from, l.Level)
+				for _, t := range l.Tables {
+					in += t.Size
+				}
+			}
+			var out uint64
+			for _, t := range info.Output.Tables {
+				out += t.Size
+			}
 			log.Debug("store: compacted", "took", info.TotalDuration.Round(time.Millisecond), "reason", info.Reason,
-				"input_levels", len(info.Input), "tables", len(info.Output.Tables), "err", info.Err, "component", "pebble")
+				"from", from, "to", info.Output.Level, "in_bytes", in, "out_bytes", out,
+				"tables", len(info.Output.Tables), "err", info.Err, "component", "pebble")
 		},
 		WriteStallBegin: func(info pebble.WriteStallBeginInfo) {
 			mu.Lock()

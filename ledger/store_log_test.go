@@ -232,18 +232,20 @@ func TestStoreDeferredCommits(t *testing.T) {
 
 // TestStoreEventListenerLogs: a Pebble write stall is logged as a warning
 // when it begins, with its reason, and when it ends, with how long it
-// lasted; flushes and compactions are logged with their durations at debug
-// level only.
+// lasted; flushes and compactions are logged with their durations (and a
+// compaction with its levels and bytes) at debug level only.
 func TestStoreEventListenerLogs(t *testing.T) {
 	var buf bytes.Buffer
 	l := storeEventListener(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	l.WriteStallBegin(pebble.WriteStallBeginInfo{Reason: "L0 file count limit exceeded"})
 	l.WriteStallEnd()
 	l.FlushEnd(pebble.FlushInfo{TotalDuration: 250 * time.Millisecond, InputBytes: 1 << 20})
-	l.CompactionEnd(pebble.CompactionInfo{TotalDuration: 3 * time.Second, Reason: "default"})
+	l.CompactionEnd(pebble.CompactionInfo{TotalDuration: 3 * time.Second, Reason: "default",
+		Input:  []pebble.LevelInfo{{Level: 0, Tables: []pebble.TableInfo{{Size: 100}, {Size: 20}}}, {Level: 5, Tables: []pebble.TableInfo{{Size: 3}}}},
+		Output: pebble.LevelInfo{Level: 5, Tables: []pebble.TableInfo{{Size: 110}}}})
 	out := buf.String()
 	for _, want := range []string{"level=WARN", "writes stalled", "L0 file count limit exceeded", "writes resumed", "stalled=",
-		"level=DEBUG msg=\"store: flushed\" took=250ms bytes=1048576", "level=DEBUG msg=\"store: compacted\" took=3s reason=default"} {
+		"level=DEBUG msg=\"store: flushed\" took=250ms bytes=1048576", "level=DEBUG msg=\"store: compacted\" took=3s reason=default from=\"[0 5]\" to=5 in_bytes=123 out_bytes=110 tables=1"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("log %q lacks %q", out, want)
 		}

@@ -37,6 +37,7 @@ var (
 	}
 	logLevelFlag = &cli.StringFlag{
 		Name: "log.level", Usage: "debug, info, warn or error (overrides config)", Category: "LOGGING",
+		EnvVars: []string{"SYNOD_LOG_LEVEL"},
 	}
 	logFormatFlag = &cli.StringFlag{
 		Name: "log.format", Usage: "text or json (overrides config)", Category: "LOGGING",
