@@ -54,6 +54,10 @@ var (
 		Name: "batch", Usage: fmt.Sprintf("txs per request, as a JSON-RPC batch when above 1 (1..%d)", loadgen.BatchTxsMax),
 		Value: loadgen.DefaultBatchTxs, Category: "BENCH",
 	}
+	benchBatchWaitFlag = &cli.DurationFlag{
+		Name: "batch-wait", Usage: "how long a request short of --batch txs may wait for more to fall due (counted in the latency)",
+		Value: benchBatchWaitDefault, Category: "BENCH",
+	}
 	benchInFlightFlag = &cli.IntFlag{
 		Name: "in-flight", Usage: "concurrent requests at most; a tx without a free slot for --send-lag is counted unsent",
 		Value: loadgen.DefaultInFlightMax, Category: "BENCH",
@@ -82,6 +86,13 @@ var (
 	}
 )
 
+// benchBatchWaitDefault lets a --batch request wait a little for the txs
+// that fall due next: at 4,000 tx/s with --batch 10 requests then carry 10
+// txs, not about 3, and the generator's CPU (shared with the nodes on one
+// machine) falls by a quarter; at 1,000 tx/s a tx waits 2.5 ms on average,
+// which the latency includes.
+const benchBatchWaitDefault = 5 * time.Millisecond
+
 func benchCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "bench",
@@ -99,7 +110,7 @@ Example, against testnet/run.sh's network:
     --keystore testnet/out/wallets --rate 1000 --duration 20s`,
 		Flags: []cli.Flag{benchRPCFlag, benchRateFlag, benchDurationFlag, benchWarmupFlag, benchGraceFlag,
 			benchAccountsFlag, benchKeystoreFlag, benchPasswordFileFlag, benchTxSizeFlag, benchBatchFlag,
-			benchInFlightFlag, benchSendLagFlag, benchSeedFlag, benchFeeFlag, benchP99Flag, benchJSONFlag, benchQuietFlag, benchCPUProfileFlag},
+			benchBatchWaitFlag, benchInFlightFlag, benchSendLagFlag, benchSeedFlag, benchFeeFlag, benchP99Flag, benchJSONFlag, benchQuietFlag, benchCPUProfileFlag},
 		Action: runBench,
 	}
 }
@@ -166,6 +177,7 @@ func benchConfig(c *cli.Context) (loadgen.Config, error) {
 		Warmup: c.Duration(benchWarmupFlag.Name), Grace: c.Duration(benchGraceFlag.Name),
 		TxBytes: c.Int(benchTxSizeFlag.Name), Seed: c.Uint64(benchSeedFlag.Name), Fee: c.Uint64(benchFeeFlag.Name),
 		InFlightMax: c.Int(benchInFlightFlag.Name), BatchTxs: c.Int(benchBatchFlag.Name),
+		BatchWait:  c.Duration(benchBatchWaitFlag.Name),
 		SendLagMax: c.Duration(benchSendLagFlag.Name),
 	}
 	if !c.Bool(benchQuietFlag.Name) {

@@ -25,6 +25,8 @@ const (
 	// BatchTxsMax matches the server's default batch limit (rpc
 	// DefaultConfig BatchItemsMax).
 	BatchTxsMax = 100
+	// BatchWaitMax bounds how long a short batch waits for more txs.
+	BatchWaitMax = time.Second
 	// AmountMax bounds the seeded amount of one transfer, so even a long
 	// run cannot spend a testnet account.
 	AmountMax = 1_000_000
@@ -74,6 +76,11 @@ type Config struct {
 	// one request carries (a JSON-RPC batch when above 1).
 	InFlightMax int
 	BatchTxs    int
+	// BatchWait is how long a request short of BatchTxs may wait for
+	// more txs to fall due (0: it leaves at once with those due). Under
+	// load it turns many small requests into fewer full ones, as a
+	// wallet backend that batches would.
+	BatchWait time.Duration
 	// SendLagMax is how late a tx may leave before it is counted unsent.
 	SendLagMax time.Duration
 	// Progress, if set, receives a line every second.
@@ -155,6 +162,8 @@ func (c *Config) ValidateSettings() error {
 		return fmt.Errorf("loadgen: batch %d not in 1..%d", c.BatchTxs, BatchTxsMax)
 	case c.SendLagMax <= 0 || c.SendLagMax > time.Minute:
 		return fmt.Errorf("loadgen: send lag %s not in (0, 1m]", c.SendLagMax)
+	case c.BatchWait < 0 || c.BatchWait > BatchWaitMax || c.BatchWait >= c.SendLagMax:
+		return fmt.Errorf("loadgen: batch wait %s not in [0, %s] and below the send lag %s", c.BatchWait, BatchWaitMax, c.SendLagMax)
 	}
 	if n := PlannedTxs(c.Rate, c.Warmup, c.Duration); n > TxsMax {
 		return fmt.Errorf("loadgen: rate × (warmup + duration) is %.0f txs, at most %d", n, TxsMax)

@@ -12,9 +12,11 @@
 //     every tx up front, so the generator's own signing never limits the
 //     rate it can offer.
 //  3. Run submits on a schedule by time (never waiting for a reply before
-//     sending the next; at most Config.InFlightMax requests at once; a tx
-//     that cannot be sent within Config.SendLagMax of its slot is counted
-//     as unsent and its nonce is kept for the next one), follows committed
+//     sending the next; at most Config.InFlightMax requests at once, each
+//     of up to Config.BatchTxs txs, a short one waiting up to
+//     Config.BatchWait for more to fall due; a tx that cannot be sent
+//     within Config.SendLagMax of its slot is counted as unsent and its
+//     nonce is kept for the next one), follows committed
 //     blocks over a WebSocket newBlocks subscription, reading every height
 //     in order so a missed notification loses nothing, and returns a
 //     Result once every acknowledged tx committed or Config.Grace passed.

@@ -42,7 +42,8 @@ const (
 type txRecord struct {
 	raw      []byte
 	hash     crypto.Hash
-	sentNs   int64 // since the run's start
+	dueNs    int64 // its slot in the schedule, since the run's start
+	sentNs   int64 // when its request left, since the run's start
 	commitNs int64 // when the block holding it was first known committed
 	height   uint64
 	state    txState
@@ -83,6 +84,7 @@ type Generator struct {
 
 	sent, acked, rejected, failed, unsent, committed atomic.Int64
 	inFlight, maxLagNs, head, blocksRead             atomic.Int64
+	requests                                         atomic.Int64
 }
 
 // New checks cfg (after filling in defaults) and returns a generator.

@@ -102,6 +102,39 @@ func TestRunCommitsEveryTx(t *testing.T) {
 	}
 }
 
+// TestBatchWaitFillsRequests offers 61 txs at 61 tx/s in batches of 3
+// (the fake backend funds 3 accounts, so a batch never holds two txs of
+// one account): without a batch wait most requests leave with the one tx
+// due; with one longer than a batch takes to fill, every request but the
+// last carries 3 and the last the 1 left, and the latency runs from each
+// tx's time in the schedule, so a batch's first tx shows the ~33 ms it
+// waited.
+func TestBatchWaitFillsRequests(t *testing.T) {
+	for _, wait := range []time.Duration{0, 200 * time.Millisecond} {
+		t.Run(wait.String(), func(t *testing.T) {
+			_, url := startFake(t, true)
+			_, res := runOnce(t, Config{RPC: []string{url}, Rate: 61, Duration: time.Second, Grace: 5 * time.Second,
+				Keys: fakeKeys(), InFlightMax: 1, SendLagMax: 10 * time.Second, BatchTxs: 3, BatchWait: wait})
+			if res.Submitted != 61 || res.Committed != 61 || res.Latency.Count != 61 {
+				t.Fatalf("submitted %d committed %d measured %d, want 61 each (rejected %v, failed %d, lost %d)",
+					res.Submitted, res.Committed, res.Latency.Count, res.RejectedByCode, res.Failed, res.Lost)
+			}
+			if wait == 0 {
+				if res.Requests <= 40 {
+					t.Fatalf("%d requests without a batch wait, want most txs sent as they fall due", res.Requests)
+				}
+				return
+			}
+			if res.Requests != 21 {
+				t.Fatalf("%d requests, want 20 of 3 txs and one of 1", res.Requests)
+			}
+			if res.Latency.MaxMs < 25 {
+				t.Fatalf("max latency %.1f ms, want the ~33 ms a batch's first tx waited", res.Latency.MaxMs)
+			}
+		})
+	}
+}
+
 // TestRunCountsRejectedAndLost offers 100 txs to a pool of 64 that never
 // commits: the rest are rejected by code, and every acknowledged tx is
 // lost after the grace period.
@@ -174,21 +207,23 @@ func TestConfigValidate(t *testing.T) {
 		return Config{RPC: []string{"http://127.0.0.1:1"}, Rate: 10, Duration: time.Second, Keys: fakeKeys()}
 	}
 	cases := map[string]func(*Config){
-		"no RPC URL":    func(c *Config) { c.RPC = nil },
-		"rate":          func(c *Config) { c.Rate = 0 },
-		"duration":      func(c *Config) { c.Duration = 0 },
-		"accounts":      func(c *Config) { c.Keys = nil },
-		"tx size":       func(c *Config) { c.TxBytes = 100_000 },
-		"must start":    func(c *Config) { c.RPC = []string{"127.0.0.1:8545"} },
-		"given twice":   func(c *Config) { c.Keys = append(c.Keys, c.Keys[0]) },
-		"at most":       func(c *Config) { c.Rate, c.Duration = 100_000, time.Hour },
-		"batch":         func(c *Config) { c.BatchTxs = BatchTxsMax + 1 },
-		"in-flight":     func(c *Config) { c.InFlightMax = -1 },
-		"amount max":    func(c *Config) { c.AmountMax = AmountMax + 1 },
-		"warmup":        func(c *Config) { c.Warmup = -time.Second },
-		"grace":         func(c *Config) { c.Grace = GraceMax + time.Second },
-		"send lag":      func(c *Config) { c.SendLagMax = time.Hour },
-		"key 0 is zero": func(c *Config) { c.Keys = []crypto.PrivateKey{{}} },
+		"no RPC URL":     func(c *Config) { c.RPC = nil },
+		"rate":           func(c *Config) { c.Rate = 0 },
+		"duration":       func(c *Config) { c.Duration = 0 },
+		"accounts":       func(c *Config) { c.Keys = nil },
+		"tx size":        func(c *Config) { c.TxBytes = 100_000 },
+		"must start":     func(c *Config) { c.RPC = []string{"127.0.0.1:8545"} },
+		"given twice":    func(c *Config) { c.Keys = append(c.Keys, c.Keys[0]) },
+		"at most":        func(c *Config) { c.Rate, c.Duration = 100_000, time.Hour },
+		"batch":          func(c *Config) { c.BatchTxs = BatchTxsMax + 1 },
+		"in-flight":      func(c *Config) { c.InFlightMax = -1 },
+		"amount max":     func(c *Config) { c.AmountMax = AmountMax + 1 },
+		"warmup":         func(c *Config) { c.Warmup = -time.Second },
+		"grace":          func(c *Config) { c.Grace = GraceMax + time.Second },
+		"send lag":       func(c *Config) { c.SendLagMax = time.Hour },
+		"batch wait":     func(c *Config) { c.BatchWait = -time.Millisecond },
+		"below the send": func(c *Config) { c.BatchWait, c.SendLagMax = 500*time.Millisecond, 500*time.Millisecond },
+		"key 0 is zero":  func(c *Config) { c.Keys = []crypto.PrivateKey{{}} },
 	}
 	if _, err := New(good()); err != nil {
 		t.Fatalf("good config refused: %v", err)

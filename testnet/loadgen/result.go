@@ -13,8 +13,9 @@ import (
 
 // Result is what one run measured. Counts are of txs; latencies are of
 // the txs submitted in the measured window (not the warm-up) that were
-// acknowledged and committed, from the moment their request left to the
-// moment the block holding them was known committed.
+// acknowledged and committed, from each tx's time in the schedule (so any
+// wait in the generator counts) to the moment the block holding it was
+// known committed.
 type Result struct {
 	Start       time.Time `json:"start"`
 	RPC         []string  `json:"rpc"`
@@ -22,6 +23,7 @@ type Result struct {
 	Accounts    int       `json:"accounts"`
 	TxBytes     int       `json:"txBytes"`
 	BatchTxs    int       `json:"batchTxs"`
+	BatchWaitMs float64   `json:"batchWaitMs"`
 	InFlightMax int       `json:"inFlightMax"`
 	Rate        float64   `json:"rate"`
 	WarmupSec   float64   `json:"warmupSec"`
@@ -32,6 +34,9 @@ type Result struct {
 	// Planned is the tokens the schedule issued; each was sent or unsent.
 	Planned   int `json:"planned"`
 	Submitted int `json:"submitted"`
+	// Requests counts the HTTP requests that carried them, retries to
+	// another node included.
+	Requests int `json:"requests"`
 	// Unsent: no request slot free within SendLagMax of the tx's time.
 	Unsent       int `json:"unsent"`
 	Acknowledged int `json:"acknowledged"`
@@ -131,7 +136,7 @@ func (r *Result) WriteText(w io.Writer, p99Max time.Duration) error {
 		sustained = "yes"
 	}
 	_, err := fmt.Fprintf(w, `bench: %g tx/s for %gs (warm-up %gs) from %d accounts, %d-byte txs, %d node(s), chain %s
-  submitted   %d (unsent %d, max send lag %.1f ms)
+  submitted   %d in %d requests (unsent %d, max send lag %.1f ms)
   acknowledged %d  rejected %d%s  failed %d
   committed   %d (unacknowledged %d, duplicates %d)  lost %d
   throughput  %.1f committed tx/s in the window (%.1f submitted tx/s)
@@ -140,7 +145,7 @@ func (r *Result) WriteText(w io.Writer, p99Max time.Duration) error {
 summary rate=%g committed_tps=%.1f p50_ms=%.1f p90_ms=%.1f p99_ms=%.1f max_ms=%.1f submitted=%d committed=%d lost=%d rejected=%d failed=%d unsent=%d sustained=%s
 `,
 		r.Rate, r.DurationSec, r.WarmupSec, r.Accounts, r.TxBytes, len(r.RPC), r.ChainID,
-		r.Submitted, r.Unsent, r.SendLagMaxMs,
+		r.Submitted, r.Requests, r.Unsent, r.SendLagMaxMs,
 		r.Acknowledged, r.Rejected, byCode, r.Failed,
 		r.Committed, r.CommittedUnacked, r.Duplicates, r.Lost,
 		r.CommittedTPS, r.SubmittedTPS,
@@ -166,10 +171,11 @@ func (g *Generator) result(startedAt time.Time, firstHeight uint64, watchErrs []
 	winLo, winHi := int64(g.cfg.Warmup), int64(g.cfg.Warmup+g.cfg.Duration)
 	r := &Result{
 		Start: startedAt, RPC: g.cfg.RPC, ChainID: g.chainID, Accounts: len(g.cfg.Keys), TxBytes: g.txBytes,
-		BatchTxs: g.cfg.BatchTxs, InFlightMax: g.cfg.InFlightMax, Rate: g.cfg.Rate,
+		BatchTxs: g.cfg.BatchTxs, BatchWaitMs: ms(int64(g.cfg.BatchWait)), InFlightMax: g.cfg.InFlightMax, Rate: g.cfg.Rate,
 		WarmupSec: g.cfg.Warmup.Seconds(), DurationSec: g.cfg.Duration.Seconds(), GraceSec: g.cfg.Grace.Seconds(),
 		ElapsedSec:     time.Duration(g.since()).Seconds(),
 		Unsent:         int(g.unsent.Load()),
+		Requests:       int(g.requests.Load()),
 		RejectedByCode: make(map[string]int, len(g.rejectedByCode)),
 		Duplicates:     g.duplicates, ForeignTxs: g.foreignTxs,
 		SendLagMaxMs: ms(g.maxLagNs.Load()),
@@ -212,7 +218,7 @@ func (g *Generator) result(startedAt time.Time, firstHeight uint64, watchErrs []
 			committedInWindow++
 		}
 		if !rec.warmup && rec.state == stateAcked {
-			lat = append(lat, max(rec.commitNs-rec.sentNs, 0))
+			lat = append(lat, max(rec.commitNs-rec.dueNs, 0))
 		}
 	}
 	r.Planned = r.Submitted + r.Unsent

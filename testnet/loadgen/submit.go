@@ -74,8 +74,10 @@ func (g *Generator) schedAt(j int) int64 {
 
 // dispatch hands out tokens by the clock: token j is due at j/Rate. Due
 // tokens leave in requests of up to BatchTxs as long as a request slot is
-// free; a token still waiting SendLagMax after its time is unsent (its
-// nonce goes to the next token). It never waits for a reply.
+// free; a request short of BatchTxs waits for more tokens until BatchWait
+// after its first token's time; a token still waiting SendLagMax after its
+// time is unsent (its nonce goes to the next token). It never waits for a
+// reply.
 func (g *Generator) dispatch(ctx context.Context, senders *sync.WaitGroup) {
 	total := int(PlannedTxs(g.cfg.Rate, g.cfg.Warmup, g.cfg.Duration))
 	slots := make(chan struct{}, g.cfg.InFlightMax)
@@ -94,6 +96,21 @@ func (g *Generator) dispatch(ctx context.Context, senders *sync.WaitGroup) {
 		}
 		if issued < due {
 			n := min(due-issued, g.cfg.BatchTxs)
+			// A short batch waits for the rest of its tokens, but not
+			// past BatchWait after its first: the wait counts in the
+			// latency, which runs from each token's time.
+			if want := min(g.cfg.BatchTxs, total-issued); n < want {
+				wake := min(g.schedAt(issued+want-1), g.schedAt(issued)+int64(g.cfg.BatchWait))
+				if wake > now {
+					timer.Reset(time.Duration(wake - now))
+					select {
+					case <-timer.C:
+						continue
+					case <-ctx.Done():
+						return
+					}
+				}
+			}
 			timer.Reset(time.Duration(g.schedAt(issued) + lag - now))
 			select {
 			case slots <- struct{}{}:
@@ -144,7 +161,8 @@ func (g *Generator) take(n, first int, rr *int) []int32 {
 			if a.next < a.count {
 				i := a.first + a.next
 				a.next++
-				g.recs[i].warmup = g.schedAt(first+t) < warmupNs
+				g.recs[i].dueNs = g.schedAt(first + t)
+				g.recs[i].warmup = g.recs[i].dueNs < warmupNs
 				idx = append(idx, i)
 				break
 			}
@@ -174,6 +192,7 @@ func (g *Generator) send(ctx context.Context, first int, idx []int32) {
 	g.sent.Add(int64(len(idx)))
 	for attempt := 0; attempt < len(g.clients) && len(idx) > 0 && ctx.Err() == nil; attempt++ {
 		c := g.clients[(first+attempt)%len(g.clients)]
+		g.requests.Add(1)
 		hashes, errs := g.call(ctx, c, idx, raws)
 		var retry []int32
 		var done []int32
