@@ -56,7 +56,7 @@ const (
 	// storeBlockCacheBytes caches uncompressed sstable blocks (Pebble's
 	// default is 8 MiB, which the index blocks alone outgrow).
 	storeBlockCacheBytes = 64 << 20
-	// storeMemTableBytes and storeL0CompactionFiles: larger flushes and
+	// DefaultMemTableBytes and storeL0CompactionFiles: larger flushes and
 	// more of them per compaction into the bottom level. The tx index,
 	// accounts and their history are keyed by hashes and addresses, so
 	// every compaction into the bottom level rewrites tables across the
@@ -71,7 +71,12 @@ const (
 	// at 2,095–2,119 blocks/s against 1,928–2,041 with 3 % less CPU per
 	// block (BenchmarkCatchUp's process took 13k fewer page faults), and
 	// 60-s runs at 4 × 4,500 tx/s showed the same latencies.
-	storeMemTableBytes     = 16 << 20
+	DefaultMemTableBytes = 16 << 20
+	// MemTableBytesMin and MemTableBytesMax bound StoreOptions.MemTableBytes:
+	// below 4 MiB the store's CPU per transfer rises (more, smaller
+	// compactions), and from 32 MiB on every memtable is a fresh mmap.
+	MemTableBytesMin       = 4 << 20
+	MemTableBytesMax       = 31 << 20
 	storeL0CompactionFiles = 8
 	// storeL0StopWritesFiles and storeMemTablesMax: a write stall stops
 	// the consensus loop (it applies each block before it goes on), so
@@ -94,6 +99,9 @@ type StoreOptions struct {
 	// AccountCacheSize is how many committed accounts to keep in memory:
 	// 0 means DefaultAccountCacheSize, negative means none.
 	AccountCacheSize int
+	// MemTableBytes sizes Pebble's memtables, MemTableBytesMin to
+	// MemTableBytesMax; 0 means DefaultMemTableBytes.
+	MemTableBytes int
 }
 
 // Store is the ledger on disk: blocks by height and hash, commit
@@ -122,8 +130,15 @@ type Store struct {
 
 // OpenStore opens (creating if needed) the store in dir.
 func OpenStore(dir string, opts StoreOptions) (*Store, error) {
+	memTable := opts.MemTableBytes
+	if memTable == 0 {
+		memTable = DefaultMemTableBytes
+	}
+	if memTable < MemTableBytesMin || memTable > MemTableBytesMax {
+		return nil, fmt.Errorf("open store %s: memtable of %d bytes not in %d..%d", dir, memTable, MemTableBytesMin, MemTableBytesMax)
+	}
 	popts := &pebble.Options{Logger: PebbleLogger(opts.Logger), FS: opts.FS, CacheSize: storeBlockCacheBytes,
-		MemTableSize: storeMemTableBytes, L0CompactionThreshold: storeL0CompactionFiles,
+		MemTableSize: uint64(memTable), L0CompactionThreshold: storeL0CompactionFiles,
 		L0StopWritesThreshold: storeL0StopWritesFiles, MemTableStopWritesThreshold: storeMemTablesMax}
 	popts.EventListener = storeEventListener(opts.Logger)
 	// Bloom filters on every level: many account reads under load are of

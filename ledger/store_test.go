@@ -3,6 +3,7 @@ package ledger
 import (
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -208,6 +209,16 @@ func TestStoreRefusals(t *testing.T) {
 	if _, err := OpenStore("db", StoreOptions{ChainID: "another-chain", FS: fs}); !errors.Is(err, ErrStoreWrongChain) {
 		t.Fatalf("open for another chain id: %v", err)
 	}
+	for _, size := range []int{MemTableBytesMin - 1, MemTableBytesMax + 1, -1} {
+		if _, err := OpenStore("db", StoreOptions{ChainID: c.genesis.ChainID, FS: fs, MemTableBytes: size}); err == nil || !strings.Contains(err.Error(), "memtable") {
+			t.Fatalf("memtable of %d bytes: %v", size, err)
+		}
+	}
+	small, err := OpenStore("db", StoreOptions{ChainID: c.genesis.ChainID, FS: fs, MemTableBytes: MemTableBytesMin})
+	if err != nil {
+		t.Fatalf("memtable of %d bytes: %v", MemTableBytesMin, err)
+	}
+	small.Close()
 }
 
 // TestStoreAccountHistory checks AccountAt returns each account as it was

@@ -129,7 +129,10 @@ func newCatchUpNet(tb testing.TB, accounts int) *catchUpNet {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c := &catchUpNet{nodes: nodes, running: map[int]*runningNode{}}
+	// The store's default memtable, not the staggered sizes a generated
+	// testnet gives its nodes: catch-up measures what an operator runs.
+	c := &catchUpNet{nodes: nodes, running: map[int]*runningNode{},
+		configure: func(cfg *Config) { cfg.Store.MemTableMiB = ledger.DefaultMemTableBytes >> 20 }}
 	if c.password, err = ReadPasswordFile(filepath.Join(dir, "password.txt")); err != nil {
 		tb.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/synod-chain/synod/ledger"
 	"github.com/synod-chain/synod/p2p"
 )
 
@@ -41,6 +42,7 @@ type Config struct {
 	Consensus ConsensusConfig `toml:"consensus"`
 	Mempool   MempoolConfig   `toml:"mempool"`
 	Sync      SyncConfig      `toml:"sync"`
+	Store     StoreConfig     `toml:"store"`
 	Log       LogConfig       `toml:"log"`
 	// Testing holds test hooks; generated configs never contain it.
 	Testing TestingConfig `toml:"testing"`
@@ -106,6 +108,18 @@ type SyncConfig struct {
 	VerifyTxSignatures bool `toml:"verify_tx_signatures"`
 }
 
+// StoreConfig: the ledger store (Pebble).
+type StoreConfig struct {
+	// MemTableMiB sizes the store's memtables in MiB: bigger ones flush
+	// and compact less often, each time for longer. `synod testnet` gives
+	// the nodes of one machine different sizes, so they do not all flush
+	// and compact at the same moment (see testnetMemTableMiB).
+	MemTableMiB int `toml:"memtable_mib"`
+}
+
+// MemTableBytes is the memtable size in bytes.
+func (c StoreConfig) MemTableBytes() int { return c.MemTableMiB << 20 }
+
 // LogConfig: level (debug|info|warn|error) and format (text|json).
 type LogConfig struct {
 	Level  string `toml:"level"`
@@ -124,6 +138,7 @@ func DefaultConfig(moniker string) Config {
 		Metrics:   MetricsConfig{Listen: "127.0.0.1:9545"},
 		Consensus: ConsensusConfig{TickMs: 50, EmptyBlockIntervalMs: 1000},
 		Mempool:   MempoolConfig{TxsMax: 50_000, BytesMax: 64 << 20, PerSenderTxsMax: 1_000},
+		Store:     StoreConfig{MemTableMiB: ledger.DefaultMemTableBytes >> 20},
 		Log:       LogConfig{Level: "info", Format: "text"},
 	}
 }
@@ -171,6 +186,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Mempool.TxsMax < 1 || c.Mempool.BytesMax < 1024 || c.Mempool.PerSenderTxsMax < 1 {
 		return fmt.Errorf("%w: mempool limits must be positive (bytes_max >= 1024)", ErrConfig)
+	}
+	if lo, hi := ledger.MemTableBytesMin>>20, ledger.MemTableBytesMax>>20; c.Store.MemTableMiB < lo || c.Store.MemTableMiB > hi {
+		return fmt.Errorf("%w: store.memtable_mib %d not in %d..%d", ErrConfig, c.Store.MemTableMiB, lo, hi)
 	}
 	if c.RPC.RequestBytesMax < 1024 || c.RPC.RequestBytesMax > 64<<20 {
 		return fmt.Errorf("%w: rpc.request_bytes_max %d not in 1024..64MiB", ErrConfig, c.RPC.RequestBytesMax)
@@ -297,6 +315,11 @@ per_sender_txs_max = {{.Mempool.PerSenderTxsMax}}
 # f+1 honest ones that checked every signature) vouches for its txs'
 # signatures. true verifies them all again: about half the catch-up speed.
 verify_tx_signatures = {{.Sync.VerifyTxSignatures}}
+
+[store]
+# Memtable size of the ledger store in MiB (4..31): larger ones flush and
+# compact less often, each time for longer.
+memtable_mib = {{.Store.MemTableMiB}}
 
 [log]
 # debug, info, warn or error.

@@ -21,6 +21,7 @@ func TestConfigRoundTrip(t *testing.T) {
 	cfg.P2P.PersistentPeers = []string{"/ip4/127.0.0.1/tcp/1/p2p/12D3KooWBbAo6NkGA1TxHxDeQPFinLR9pVKqENKoRGW9famPqHDa"}
 	cfg.RPC.CORSOrigins = []string{"http://localhost:3000"}
 	cfg.P2P.TxMeshDegree = 5
+	cfg.Store.MemTableMiB = 20
 	if err := WriteConfig(home, cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +34,7 @@ func TestConfigRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got.Moniker != cfg.Moniker || got.P2P.PersistentPeers[0] != cfg.P2P.PersistentPeers[0] || got.RPC.CORSOrigins[0] != cfg.RPC.CORSOrigins[0] ||
-		got.P2P.TxMeshDegree != 5 || got.Consensus != cfg.Consensus || got.Mempool != cfg.Mempool || got.Log != cfg.Log || got.RPC.Listen != cfg.RPC.Listen {
+		got.P2P.TxMeshDegree != 5 || got.Store.MemTableMiB != 20 || got.Consensus != cfg.Consensus || got.Mempool != cfg.Mempool || got.Log != cfg.Log || got.RPC.Listen != cfg.RPC.Listen {
 		t.Fatalf("read back %+v, wrote %+v", got, cfg)
 	}
 }
@@ -51,6 +52,8 @@ func TestConfigRejects(t *testing.T) {
 		"not toml":         {`moniker = `, "config"},
 		"mesh degree 1":    {`[p2p]` + "\ntx_mesh_degree = 1", "tx_mesh_degree"},
 		"mesh degree 13":   {`[p2p]` + "\ntx_mesh_degree = 13", "tx_mesh_degree"},
+		"memtable 3 MiB":   {`[store]` + "\nmemtable_mib = 3", "store.memtable_mib"},
+		"memtable 32 MiB":  {`[store]` + "\nmemtable_mib = 32", "store.memtable_mib"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -133,7 +133,7 @@ func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
 	if n.peerOf, err = validatorPeers(g); err != nil {
 		return nil, err
 	}
-	if n.store, err = ledger.OpenStore(filepath.Join(opts.Home, DataDir, "ledger"), ledger.StoreOptions{ChainID: g.ChainID, Logger: n.log}); err != nil {
+	if n.store, err = ledger.OpenStore(filepath.Join(opts.Home, DataDir, "ledger"), ledger.StoreOptions{ChainID: g.ChainID, Logger: n.log, MemTableBytes: cfg.Store.MemTableBytes()}); err != nil {
 		return nil, err
 	}
 	defer closeOnErr(n.store)
