@@ -58,6 +58,14 @@ OUT/wallets. testnet/run.sh builds, generates, starts and watches one.`,
 			for _, n := range nodes {
 				fmt.Fprintf(c.App.Writer, "%s  home %s  rpc %s  peer %s\n", n.Moniker, n.Home, n.RPC, n.PeerID)
 			}
+			lo := c.Int(tnBasePortFlag.Name)
+			hi := lo + node.TestnetPortsPerNode*len(nodes) - 1
+			if raw, err := os.ReadFile(ephemeralPortRangeFile); err == nil {
+				if elo, ehi, ok := overlapsEphemeral(lo, hi, string(raw)); ok {
+					fmt.Fprintf(c.App.ErrWriter, "warning: ports %d..%d overlap the kernel's ephemeral range %d..%d: an outgoing connection "+
+						"can hold one of them and a node then fails to start; a --base-port below %d avoids it\n", lo, hi, elo, ehi, elo)
+				}
+			}
 			return nil
 		},
 		Subcommands: []*cli.Command{
@@ -162,4 +170,18 @@ func nodeArg(c *cli.Context, pos, n int) (int, error) {
 		return 0, fmt.Errorf("bad node %q: want 0..%d or node0..node%d", raw, n-1, n-1)
 	}
 	return i, nil
+}
+
+// ephemeralPortRangeFile holds the range Linux picks outgoing connections'
+// local ports from.
+const ephemeralPortRangeFile = "/proc/sys/net/ipv4/ip_local_port_range"
+
+// overlapsEphemeral reports whether ports lo..hi overlap the range in
+// rangeText (two numbers, as in ip_local_port_range), and the range.
+func overlapsEphemeral(lo, hi int, rangeText string) (elo, ehi int, overlap bool) {
+	var n int
+	if n, _ = fmt.Sscan(rangeText, &elo, &ehi); n != 2 || elo > ehi {
+		return 0, 0, false
+	}
+	return elo, ehi, lo <= ehi && elo <= hi
 }

@@ -26,3 +26,29 @@ func TestTestnetCommandsCheckTheirArguments(t *testing.T) {
 		}
 	}
 }
+
+// TestOverlapsEphemeral: a testnet's port span is flagged exactly when it
+// shares a port with the kernel's ephemeral range, and an unreadable range
+// flags nothing.
+func TestOverlapsEphemeral(t *testing.T) {
+	const linux = "32768\t60999\n"
+	cases := []struct {
+		lo, hi int
+		text   string
+		want   bool
+	}{
+		{26600, 26639, linux, false},
+		{34600, 34669, linux, true},
+		{32700, 32768, linux, true},
+		{60999, 61100, linux, true},
+		{61000, 61100, linux, false},
+		{34600, 34669, "junk", false},
+		{34600, 34669, "40000 30000", false},
+	}
+	for _, c := range cases {
+		elo, ehi, got := overlapsEphemeral(c.lo, c.hi, c.text)
+		if got != c.want || (got && (elo != 32768 || ehi != 60999)) {
+			t.Errorf("%d..%d against %q: %d..%d %v, want %v", c.lo, c.hi, c.text, elo, ehi, got, c.want)
+		}
+	}
+}
