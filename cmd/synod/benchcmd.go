@@ -32,7 +32,7 @@ var (
 		Name: "warmup", Usage: "load before the measured window, not counted in latency or throughput", Category: "BENCH",
 	}
 	benchGraceFlag = &cli.DurationFlag{
-		Name: "grace", Usage: "how long after the last submission an acknowledged tx may take to commit before it counts as lost",
+		Name: "grace", Usage: "how long after the schedule ends an acknowledged tx may take to commit before it counts as lost (refused txs are offered again during its first half)",
 		Value: loadgen.DefaultGrace, Category: "BENCH",
 	}
 	benchAccountsFlag = &cli.IntFlag{
@@ -103,7 +103,9 @@ them at --rate tx/s across the --rpc nodes for --duration, without waiting
 for replies, and follows committed blocks over a WebSocket. Prints
 committed tx/s, submit→commit latency (p50/p90/p99/max), and the txs
 rejected (by JSON-RPC code), failed, unsent and lost (acknowledged but not
-committed within --grace). The last line is "summary key=value…".
+committed within --grace). A tx refused for a passing reason (pool full,
+sender limit, nonce gap, node unavailable) is offered again with a
+backoff, and counted as resubmitted. The last line is "summary key=value…".
 
 Example, against testnet/run.sh's network:
   synod bench --rpc http://127.0.0.1:26601,http://127.0.0.1:26611 \

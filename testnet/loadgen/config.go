@@ -58,8 +58,9 @@ type Config struct {
 	Warmup time.Duration
 	// Duration is the measured window.
 	Duration time.Duration
-	// Grace is how long after the last submission an acknowledged tx may
-	// take to commit before it counts as lost.
+	// Grace is how long after the schedule ends an acknowledged tx may
+	// take to commit before it counts as lost; refused txs are offered
+	// again during its first half (Result.Resubmitted).
 	Grace time.Duration
 	// Keys are the funded accounts the txs spend from.
 	Keys []crypto.PrivateKey

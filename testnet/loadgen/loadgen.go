@@ -84,7 +84,7 @@ type Generator struct {
 
 	sent, acked, rejected, failed, unsent, committed atomic.Int64
 	inFlight, maxLagNs, head, blocksRead             atomic.Int64
-	requests                                         atomic.Int64
+	requests, resubmitted                            atomic.Int64
 }
 
 // New checks cfg (after filling in defaults) and returns a generator.

@@ -168,6 +168,70 @@ func TestRunCountsRejectedAndLost(t *testing.T) {
 	}
 }
 
+// TestRunResubmitsRefusedTxs offers 200 txs in a second to a pool of 64
+// that commits only every 500 ms: the txs refused because the pool is full (or
+// because an earlier nonce of their account was refused) are offered
+// again until they get in, so every tx commits, none counts as rejected,
+// and the run is not sustained because the network pushed back. Without
+// resubmission the first refusal would strand its account's later txs.
+func TestRunResubmitsRefusedTxs(t *testing.T) {
+	b, url := startFake(t, false)
+	stop := make(chan struct{})
+	committerDone := make(chan struct{})
+	go func() {
+		defer close(committerDone)
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if _, err := b.Commit(); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}
+	}()
+	defer func() { close(stop); <-committerDone }()
+	// One request at a time keeps each account's refused txs in nonce
+	// order when they are offered again; offers go on for 5 s (half the
+	// grace) after the schedule, where the pool takes 64 txs a commit.
+	_, res := runOnce(t, Config{RPC: []string{url}, Rate: 200, Duration: time.Second, Grace: 10 * time.Second,
+		Keys: fakeKeys(), InFlightMax: 1, SendLagMax: 10 * time.Second})
+	if res.Acknowledged != 200 || res.Committed != 200 || res.Rejected != 0 || res.Lost != 0 || res.Failed != 0 {
+		t.Fatalf("acked %d committed %d rejected %d (%v) lost %d failed %d, want 200 acked and committed, nothing else",
+			res.Acknowledged, res.Committed, res.Rejected, res.RejectedByCode, res.Lost, res.Failed)
+	}
+	if res.Resubmitted == 0 {
+		t.Fatal("no tx was offered again, yet the pool of 64 was offered 100 txs within a commit interval")
+	}
+	if res.Sustained(time.Minute) {
+		t.Fatal("a run the network pushed back on counts as sustained")
+	}
+	var out bytes.Buffer
+	if err := res.WriteText(&out, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "resubmitted="+strconv.Itoa(res.Resubmitted)) {
+		t.Fatalf("summary line lacks the resubmissions:\n%s", out.String())
+	}
+}
+
+// TestPassingRejection pins which refusals are offered again: those that
+// pass with time, and none that would fail the same way again.
+func TestPassingRejection(t *testing.T) {
+	passing := map[int]bool{rpc.CodeMempoolFull: true, rpc.CodeTxSenderLimit: true, rpc.CodeTxNonceGap: true, rpc.CodeUnavailable: true}
+	for _, code := range []int{rpc.CodeMempoolFull, rpc.CodeTxSenderLimit, rpc.CodeTxNonceGap, rpc.CodeUnavailable,
+		rpc.CodeTxRejected, rpc.CodeTxMalformed, rpc.CodeTxBadSignature, rpc.CodeTxNonceTooLow, rpc.CodeTxInsufficientFunds,
+		rpc.CodeTxDuplicate, rpc.CodeTxUnderpriced, rpc.CodeInvalidParams, 0} {
+		if got := passingRejection(code); got != passing[code] {
+			t.Errorf("passingRejection(%d) = %v, want %v", code, got, passing[code])
+		}
+	}
+}
+
 // TestPrepareIsDeterministic signs the same schedule twice with one seed
 // and checks the txs are identical, and differ under another seed.
 func TestPrepareIsDeterministic(t *testing.T) {

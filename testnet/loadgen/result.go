@@ -37,6 +37,10 @@ type Result struct {
 	// Requests counts the HTTP requests that carried them, retries to
 	// another node included.
 	Requests int `json:"requests"`
+	// Resubmitted counts offers of txs again after a node refused them
+	// for a passing reason (pool full, sender limit, nonce gap, node
+	// unavailable); a tx refused that way on its last offer is rejected.
+	Resubmitted int `json:"resubmitted"`
 	// Unsent: no request slot free within SendLagMax of the tx's time.
 	Unsent       int `json:"unsent"`
 	Acknowledged int `json:"acknowledged"`
@@ -104,10 +108,10 @@ func Summarize(latNs []int64) LatencySummary {
 func ms(ns int64) float64 { return math.Round(float64(ns)/1e3) / 1e3 }
 
 // Sustained reports whether the run kept up: nothing lost, rejected,
-// failed or unsent, every submitted tx committed, and p99 latency under
-// p99Max.
+// failed, unsent or refused even once, every submitted tx committed, and
+// p99 latency under p99Max.
 func (r *Result) Sustained(p99Max time.Duration) bool {
-	return r.Lost == 0 && r.Rejected == 0 && r.Failed == 0 && r.Unsent == 0 &&
+	return r.Lost == 0 && r.Rejected == 0 && r.Resubmitted == 0 && r.Failed == 0 && r.Unsent == 0 &&
 		r.Committed >= r.Submitted && r.Latency.Count > 0 &&
 		r.Latency.P99Ms < float64(p99Max)/float64(time.Millisecond)
 }
@@ -137,22 +141,22 @@ func (r *Result) WriteText(w io.Writer, p99Max time.Duration) error {
 	}
 	_, err := fmt.Fprintf(w, `bench: %g tx/s for %gs (warm-up %gs) from %d accounts, %d-byte txs, %d node(s), chain %s
   submitted   %d in %d requests (unsent %d, max send lag %.1f ms)
-  acknowledged %d  rejected %d%s  failed %d
+  acknowledged %d  rejected %d%s  failed %d  resubmitted %d
   committed   %d (unacknowledged %d, duplicates %d)  lost %d
   throughput  %.1f committed tx/s in the window (%.1f submitted tx/s)
   latency     p50 %.1f ms  p90 %.1f ms  p99 %.1f ms  max %.1f ms  mean %.1f ms  (%d txs)
   heights     %d..%d (%d blocks read)
-summary rate=%g committed_tps=%.1f p50_ms=%.1f p90_ms=%.1f p99_ms=%.1f max_ms=%.1f submitted=%d committed=%d lost=%d rejected=%d failed=%d unsent=%d sustained=%s
+summary rate=%g committed_tps=%.1f p50_ms=%.1f p90_ms=%.1f p99_ms=%.1f max_ms=%.1f submitted=%d committed=%d lost=%d rejected=%d resubmitted=%d failed=%d unsent=%d sustained=%s
 `,
 		r.Rate, r.DurationSec, r.WarmupSec, r.Accounts, r.TxBytes, len(r.RPC), r.ChainID,
 		r.Submitted, r.Requests, r.Unsent, r.SendLagMaxMs,
-		r.Acknowledged, r.Rejected, byCode, r.Failed,
+		r.Acknowledged, r.Rejected, byCode, r.Failed, r.Resubmitted,
 		r.Committed, r.CommittedUnacked, r.Duplicates, r.Lost,
 		r.CommittedTPS, r.SubmittedTPS,
 		r.Latency.P50Ms, r.Latency.P90Ms, r.Latency.P99Ms, r.Latency.MaxMs, r.Latency.MeanMs, r.Latency.Count,
 		r.FirstHeight, r.LastHeight, r.BlocksRead,
 		r.Rate, r.CommittedTPS, r.Latency.P50Ms, r.Latency.P90Ms, r.Latency.P99Ms, r.Latency.MaxMs,
-		r.Submitted, r.Committed, r.Lost, r.Rejected, r.Failed, r.Unsent, sustained)
+		r.Submitted, r.Committed, r.Lost, r.Rejected, r.Resubmitted, r.Failed, r.Unsent, sustained)
 	if err != nil {
 		return err
 	}
@@ -176,6 +180,7 @@ func (g *Generator) result(startedAt time.Time, firstHeight uint64, watchErrs []
 		ElapsedSec:     time.Duration(g.since()).Seconds(),
 		Unsent:         int(g.unsent.Load()),
 		Requests:       int(g.requests.Load()),
+		Resubmitted:    int(g.resubmitted.Load()),
 		RejectedByCode: make(map[string]int, len(g.rejectedByCode)),
 		Duplicates:     g.duplicates, ForeignTxs: g.foreignTxs,
 		SendLagMaxMs: ms(g.maxLagNs.Load()),

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/synod-chain/synod/crypto"
+	"github.com/synod-chain/synod/rpc"
 	"github.com/synod-chain/synod/rpc/client"
 )
 
@@ -171,11 +172,38 @@ func (g *Generator) take(n, first int, rr *int) []int32 {
 	return idx
 }
 
+// Resubmission of txs a node refused for a reason that passes.
+const (
+	// resubmitBackoffMin and resubmitBackoffMax bound the wait before a
+	// refused tx is offered again; it doubles with each refusal.
+	resubmitBackoffMin = 100 * time.Millisecond
+	resubmitBackoffMax = time.Second
+	// resubmitRoundsMax bounds the offers of one tx.
+	resubmitRoundsMax = 20
+)
+
+// passingRejection reports whether a node refused a tx for a reason that
+// passes: its pool, or the sender's share of it, is full; an earlier
+// nonce of the sender has not reached it yet; or it cannot take txs now.
+// A wallet offers such a tx again later. Giving up on it would leave a
+// nonce gap that strands every later tx of its account, so that one
+// overloaded second would cost the rest of the run.
+func passingRejection(code int) bool {
+	switch code {
+	case rpc.CodeMempoolFull, rpc.CodeTxSenderLimit, rpc.CodeTxNonceGap, rpc.CodeUnavailable:
+		return true
+	}
+	return false
+}
+
 // send submits the txs idx as one request (a batch if more than one) to
-// client first and records what came back. A tx that got no answer at all
-// (the node is down or unreachable) is offered to the next node, as a
-// wallet would: a signed tx is valid wherever it lands, and giving up on
-// it would leave a nonce gap that strands every later tx of its account.
+// client first and records what came back. A tx refused for a passing
+// reason (passingRejection) is offered again after a backoff, at most
+// resubmitRoundsMax times and until half the grace period after the
+// schedule ends (the other half is left for it to commit). It keeps its
+// request slot meanwhile, so an overloaded network also slows the
+// generator (unsent txs then show it). Its latency still runs from its
+// time in the schedule.
 func (g *Generator) send(ctx context.Context, first int, idx []int32) {
 	g.inFlight.Add(1)
 	defer g.inFlight.Add(-1)
@@ -190,6 +218,34 @@ func (g *Generator) send(ctx context.Context, first int, idx []int32) {
 	}
 	g.mu.Unlock()
 	g.sent.Add(int64(len(idx)))
+	offersEnd := int64(g.cfg.Warmup + g.cfg.Duration + g.cfg.Grace/2)
+	backoff := resubmitBackoffMin
+	for round := 0; len(idx) > 0; round++ {
+		final := round+1 >= resubmitRoundsMax || g.since()+int64(backoff) > offersEnd
+		idx = g.submit(ctx, first+round, idx, raws, round > 0, final)
+		if len(idx) == 0 {
+			return
+		}
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			g.record(idx, make([]crypto.Hash, len(idx)), sameErr(len(idx), ctx.Err()))
+			return
+		}
+		g.resubmitted.Add(int64(len(idx)))
+		backoff = min(2*backoff, resubmitBackoffMax)
+	}
+}
+
+// submit offers the txs idx to client first and records their outcomes.
+// A tx that got no answer at all (the node is down or unreachable) is
+// offered to the next node at once, as a wallet would: a signed tx is
+// valid wherever it lands. Unless final, the txs refused for a passing
+// reason are returned unrecorded, to be offered again. On a resubmission
+// a duplicate answer means the tx got in after all (a node took it from
+// gossip), so it counts as acknowledged.
+func (g *Generator) submit(ctx context.Context, first int, idx []int32, raws map[int32]string, resubmission, final bool) []int32 {
+	var later []int32
 	for attempt := 0; attempt < len(g.clients) && len(idx) > 0 && ctx.Err() == nil; attempt++ {
 		c := g.clients[(first+attempt)%len(g.clients)]
 		g.requests.Add(1)
@@ -199,15 +255,31 @@ func (g *Generator) send(ctx context.Context, first int, idx []int32) {
 		var doneHashes []crypto.Hash
 		var doneErrs []error
 		for k, i := range idx {
-			if errs[k] != nil && client.ErrorCode(errs[k]) == 0 && attempt+1 < len(g.clients) {
+			code := client.ErrorCode(errs[k])
+			switch {
+			case errs[k] != nil && code == 0 && attempt+1 < len(g.clients):
 				retry = append(retry, i)
 				continue
+			case !final && passingRejection(code):
+				later = append(later, i)
+				continue
+			case resubmission && code == rpc.CodeTxDuplicate:
+				hashes[k], errs[k] = g.recs[i].hash, nil
 			}
 			done, doneHashes, doneErrs = append(done, i), append(doneHashes, hashes[k]), append(doneErrs, errs[k])
 		}
 		g.record(done, doneHashes, doneErrs)
 		idx = retry
 	}
+	return later
+}
+
+func sameErr(n int, err error) []error {
+	errs := make([]error, n)
+	for i := range errs {
+		errs[i] = err
+	}
+	return errs
 }
 
 // call sends one request for the txs idx to c.
@@ -319,8 +391,8 @@ func (g *Generator) progress(ctx context.Context) {
 		g.mu.Lock()
 		pending := g.pendingAcked
 		g.mu.Unlock()
-		fmt.Fprintf(g.cfg.Progress, "[%5.1fs] sent %d acked %d rejected %d failed %d unsent %d committed %d pending %d in-flight %d height %d  %d tx/s\n",
-			time.Duration(g.since()).Seconds(), g.sent.Load(), g.acked.Load(), g.rejected.Load(), g.failed.Load(),
+		fmt.Fprintf(g.cfg.Progress, "[%5.1fs] sent %d acked %d rejected %d resubmitted %d failed %d unsent %d committed %d pending %d in-flight %d height %d  %d tx/s\n",
+			time.Duration(g.since()).Seconds(), g.sent.Load(), g.acked.Load(), g.rejected.Load(), g.resubmitted.Load(), g.failed.Load(),
 			g.unsent.Load(), c, pending, g.inFlight.Load(), g.head.Load(), c-last)
 		last = c
 	}
