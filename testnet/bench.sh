@@ -2,7 +2,7 @@
 # Benchmark Synod on this machine: for each network size, start a fresh
 # local network (testnet/run.sh --detach), offer a sweep of rates with
 # `synod bench`, and print the highest rate sustained (p99 submit→commit
-# latency under 1 s, nothing lost, rejected or unsent) and the latency at
+# latency under 1 s, nothing lost, rejected, refused or unsent) and the latency at
 # 1,000 tx/s. The networks are stopped (by PID, `synod testnet stop`) on
 # exit, Ctrl-C included. Everything listens on 127.0.0.1 only.
 #
@@ -101,7 +101,7 @@ for n in $sizes; do
 	done
 	best=0
 	at1000=""
-	printf '%8s %12s %9s %9s %9s %9s %6s %8s %7s %10s\n' rate "commit tx/s" "p50 ms" "p90 ms" "p99 ms" "max ms" lost rejected unsent sustained | tee -a "$summary"
+	printf '%8s %12s %9s %9s %9s %9s %6s %8s %8s %7s %10s\n' rate "commit tx/s" "p50 ms" "p90 ms" "p99 ms" "max ms" lost rejected resubmit unsent sustained | tee -a "$summary"
 	for rate in $rates; do
 		base="$net/bench-$rate"
 		if ! timeout "$run_limit" "$bin" bench --rpc "$urls" --keystore "$net/wallets" --accounts "$accounts" \
@@ -112,9 +112,9 @@ for n in $sizes; do
 		fi
 		line="$(sed -n 's/^summary //p' "$base.txt")"
 		sustained="$(field sustained "$line")"
-		printf '%8s %12s %9s %9s %9s %9s %6s %8s %7s %10s\n' "$rate" "$(field committed_tps "$line")" \
+		printf '%8s %12s %9s %9s %9s %9s %6s %8s %8s %7s %10s\n' "$rate" "$(field committed_tps "$line")" \
 			"$(field p50_ms "$line")" "$(field p90_ms "$line")" "$(field p99_ms "$line")" "$(field max_ms "$line")" \
-			"$(field lost "$line")" "$(field rejected "$line")" "$(field unsent "$line")" "$sustained" | tee -a "$summary"
+			"$(field lost "$line")" "$(field rejected "$line")" "$(field resubmitted "$line")" "$(field unsent "$line")" "$sustained" | tee -a "$summary"
 		if [ "$rate" = 1000 ]; then
 			at1000="p50 $(field p50_ms "$line") ms, p90 $(field p90_ms "$line") ms, p99 $(field p99_ms "$line") ms"
 		fi
