@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -138,6 +139,7 @@ func runBench(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	cpuBefore := processCPU()
 	res, err := g.Run(c.Context)
 	if perr := stopProfile(); err == nil {
 		err = perr
@@ -145,12 +147,25 @@ func runBench(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if cpuBefore > 0 {
+		res.ProcessCPUSec = (processCPU() - cpuBefore).Seconds()
+	}
 	if path := c.String(benchJSONFlag.Name); path != "" {
 		if err := writeBenchJSON(path, res); err != nil {
 			return err
 		}
 	}
 	return res.WriteText(c.App.Writer, c.Duration(benchP99Flag.Name))
+}
+
+// processCPU is the CPU time (user and system) this process has used so
+// far, or 0 if the system will not say (the report then leaves it out).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // benchConfig turns the flags into a loadgen config, loading the keys.

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -112,6 +113,15 @@ func TestBenchAgainstDevChain(t *testing.T) {
 	if res.Submitted != 110 || res.Committed != 110 || res.Lost != 0 || res.Latency.Count != 100 || res.TxBytes != 200 {
 		t.Fatalf("submitted %d committed %d lost %d latencies %d tx bytes %d, want 110, 110, 0, 100, 200",
 			res.Submitted, res.Committed, res.Lost, res.Latency.Count, res.TxBytes)
+	}
+	// The process's CPU over the run: the node shares this process here,
+	// so only its presence and bounds can be checked (2 cores at most
+	// for the run's length, and some use).
+	if res.ProcessCPUSec <= 0 || res.ProcessCPUSec > float64(runtime.NumCPU())*res.ElapsedSec {
+		t.Fatalf("process CPU %.3f s over %.1f s on %d CPUs", res.ProcessCPUSec, res.ElapsedSec, runtime.NumCPU())
+	}
+	if !strings.Contains(out, "  generator   ") || !strings.Contains(out, "µs per submitted tx") {
+		t.Fatalf("report lacks the generator's CPU:\n%s", out)
 	}
 }
 

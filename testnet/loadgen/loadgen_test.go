@@ -232,6 +232,31 @@ func TestPassingRejection(t *testing.T) {
 	}
 }
 
+// TestReportGeneratorCPU checks the report's line on the generator's own
+// CPU: left out when nobody measured it, in cores and per tx when set.
+func TestReportGeneratorCPU(t *testing.T) {
+	r := &Result{ElapsedSec: 10, Submitted: 20_000, Latency: LatencySummary{Count: 1}}
+	var out bytes.Buffer
+	if err := r.WriteText(&out, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "generator") {
+		t.Fatalf("unmeasured CPU reported:\n%s", out.String())
+	}
+	r.ProcessCPUSec = 2.5
+	out.Reset()
+	if err := r.WriteText(&out, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	want := "  generator   0.25 cores over 10.0 s, 125.0 µs per submitted tx\n"
+	if !strings.Contains(out.String(), want) {
+		t.Fatalf("want %q in:\n%s", want, out.String())
+	}
+	if !strings.HasPrefix(out.String()[strings.Index(out.String(), want)+len(want):], "summary ") {
+		t.Fatalf("the summary line must stay last:\n%s", out.String())
+	}
+}
+
 // TestPrepareIsDeterministic signs the same schedule twice with one seed
 // and checks the txs are identical, and differ under another seed.
 func TestPrepareIsDeterministic(t *testing.T) {

@@ -68,6 +68,11 @@ type Result struct {
 	// SendLagMaxMs is the latest any request left after its time.
 	SendLagMaxMs float64 `json:"sendLagMaxMs"`
 
+	// ProcessCPUSec is the CPU time the generator's process used during
+	// the run, when its caller measured it (synod bench does; 0 if not).
+	// On a machine shared with the nodes it is CPU the nodes did not get.
+	ProcessCPUSec float64 `json:"processCpuSec,omitempty"`
+
 	FirstHeight uint64   `json:"firstHeight"`
 	LastHeight  uint64   `json:"lastHeight"`
 	BlocksRead  int      `json:"blocksRead"`
@@ -146,7 +151,7 @@ func (r *Result) WriteText(w io.Writer, p99Max time.Duration) error {
   throughput  %.1f committed tx/s in the window (%.1f submitted tx/s)
   latency     p50 %.1f ms  p90 %.1f ms  p99 %.1f ms  max %.1f ms  mean %.1f ms  (%d txs)
   heights     %d..%d (%d blocks read)
-summary rate=%g committed_tps=%.1f p50_ms=%.1f p90_ms=%.1f p99_ms=%.1f max_ms=%.1f submitted=%d committed=%d lost=%d rejected=%d resubmitted=%d failed=%d unsent=%d sustained=%s
+%ssummary rate=%g committed_tps=%.1f p50_ms=%.1f p90_ms=%.1f p99_ms=%.1f max_ms=%.1f submitted=%d committed=%d lost=%d rejected=%d resubmitted=%d failed=%d unsent=%d sustained=%s
 `,
 		r.Rate, r.DurationSec, r.WarmupSec, r.Accounts, r.TxBytes, len(r.RPC), r.ChainID,
 		r.Submitted, r.Requests, r.Unsent, r.SendLagMaxMs,
@@ -154,7 +159,7 @@ summary rate=%g committed_tps=%.1f p50_ms=%.1f p90_ms=%.1f p99_ms=%.1f max_ms=%.
 		r.Committed, r.CommittedUnacked, r.Duplicates, r.Lost,
 		r.CommittedTPS, r.SubmittedTPS,
 		r.Latency.P50Ms, r.Latency.P90Ms, r.Latency.P99Ms, r.Latency.MaxMs, r.Latency.MeanMs, r.Latency.Count,
-		r.FirstHeight, r.LastHeight, r.BlocksRead,
+		r.FirstHeight, r.LastHeight, r.BlocksRead, r.cpuLine(),
 		r.Rate, r.CommittedTPS, r.Latency.P50Ms, r.Latency.P90Ms, r.Latency.P99Ms, r.Latency.MaxMs,
 		r.Submitted, r.Committed, r.Lost, r.Rejected, r.Resubmitted, r.Failed, r.Unsent, sustained)
 	if err != nil {
@@ -166,6 +171,19 @@ summary rate=%g committed_tps=%.1f p50_ms=%.1f p90_ms=%.1f p99_ms=%.1f max_ms=%.
 		}
 	}
 	return nil
+}
+
+// cpuLine is the report's line on the generator's own CPU, if measured:
+// cores over the run and CPU per submitted tx.
+func (r *Result) cpuLine() string {
+	if r.ProcessCPUSec <= 0 || r.ElapsedSec <= 0 {
+		return ""
+	}
+	perTx := ""
+	if r.Submitted > 0 {
+		perTx = fmt.Sprintf(", %.1f µs per submitted tx", r.ProcessCPUSec*1e6/float64(r.Submitted))
+	}
+	return fmt.Sprintf("  generator   %.2f cores over %.1f s%s\n", r.ProcessCPUSec/r.ElapsedSec, r.ElapsedSec, perTx)
 }
 
 // result scans the records into a Result.
