@@ -95,13 +95,72 @@ func (n *Network) PID(i int) (int, error) {
 	return pid, nil
 }
 
-// Alive reports whether node i's process exists.
+// Alive reports whether node i's process exists. A pid file outlives
+// its process (a crash, a reboot), and its number may since belong to an
+// unrelated process: one whose command line does not run node i's home is
+// not node i, so nothing here ever signals it.
 func (n *Network) Alive(i int) bool {
 	pid, err := n.PID(i)
 	if err != nil {
 		return false
 	}
-	return syscall.Kill(pid, 0) == nil && !isZombie(pid)
+	m, _ := n.member(i)
+	return syscall.Kill(pid, 0) == nil && !isZombie(pid) && runsHome(pid, m.Home)
+}
+
+// runsHome reports whether process pid is `synod start` for home, from
+// /proc/PID/cmdline (relative paths resolved against each process's
+// working directory). Where /proc cannot say (another system), it trusts
+// the pid file.
+func runsHome(pid int, home string) bool {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		if _, statErr := os.Stat("/proc/self/cmdline"); statErr != nil {
+			return true // no /proc here
+		}
+		return false
+	}
+	args := strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")
+	var started bool
+	var got string
+	for k := 1; k < len(args); k++ {
+		switch a := args[k]; {
+		case a == "start":
+			started = true
+		case (a == "--home" || a == "-home") && k+1 < len(args):
+			got = args[k+1]
+			k++
+		case strings.HasPrefix(a, "--home="):
+			got = strings.TrimPrefix(a, "--home=")
+		}
+	}
+	if !started || got == "" {
+		return false
+	}
+	if !filepath.IsAbs(got) {
+		cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+		if err != nil {
+			return false
+		}
+		got = filepath.Join(cwd, got)
+	}
+	want, err := filepath.Abs(home)
+	if err != nil {
+		return false
+	}
+	return samePath(got, want)
+}
+
+// samePath compares two absolute paths after resolving symbolic links
+// (either may not exist any more; then they are compared as written).
+func samePath(a, b string) bool {
+	if ra, err := filepath.EvalSymlinks(a); err == nil {
+		a = ra
+	}
+	if rb, err := filepath.EvalSymlinks(b); err == nil {
+		b = rb
+	}
+	return filepath.Clean(a) == filepath.Clean(b)
 }
 
 func isZombie(pid int) bool {
