@@ -1,10 +1,17 @@
 package testnet_test
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -68,5 +75,57 @@ func TestStopSparesForeignProcess(t *testing.T) {
 	}
 	if !exited(own) {
 		t.Fatal("Stop left node 0's process running")
+	}
+}
+
+// TestWaitHeightKnowsItsNodes runs node 0 as a stand-in process with a
+// fake admin endpoint: WaitHeight succeeds when the endpoint answers with
+// the process's pid, fails at once with ErrNotThisNode when it answers
+// with another (another network on the same ports), and with
+// ErrNotRunning once the process has exited, instead of waiting out its
+// deadline.
+func TestWaitHeightKnowsItsNodes(t *testing.T) {
+	if _, err := os.Stat("/proc/self/cmdline"); err != nil {
+		t.Skip("no /proc")
+	}
+	home := filepath.Join(t.TempDir(), "node0")
+	if err := os.MkdirAll(home, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sh", "-c", "sleep 30; :", "start", "--home", home)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	if err := os.WriteFile(filepath.Join(home, "node.pid"), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var answerPID atomic.Int64 // the pid the fake admin endpoint reports
+	answerPID.Store(int64(cmd.Process.Pid))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode(testnet.NodeStatus{Height: 5, PID: int(answerPID.Load())})
+	}))
+	defer srv.Close()
+	net := &testnet.Network{Members: []testnet.Member{{Home: home, Admin: strings.TrimPrefix(srv.URL, "http://")}}}
+	wait := func() (time.Duration, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		start := time.Now()
+		err := net.WaitHeight(ctx, 3, nil)
+		return time.Since(start), err
+	}
+
+	if _, err := wait(); err != nil {
+		t.Fatalf("node 0 at height 5, its own pid answering: %v", err)
+	}
+	answerPID.Store(int64(os.Getpid()))
+	if took, err := wait(); !errors.Is(err, testnet.ErrNotThisNode) || took > 2*time.Second {
+		t.Fatalf("another process answering: %v after %v, want ErrNotThisNode at once", err, took)
+	}
+	answerPID.Store(int64(cmd.Process.Pid))
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	if took, err := wait(); !errors.Is(err, testnet.ErrNotRunning) || took > 2*time.Second {
+		t.Fatalf("node 0 exited: %v after %v, want ErrNotRunning at once", err, took)
 	}
 }

@@ -59,7 +59,7 @@ if [ "$detach" -eq 0 ]; then
 fi
 
 if ! "$bin" testnet wait --height 2 --timeout 60s "$out"; then
-	echo "the testnet did not commit blocks in time; logs are in $out/node*/node.log" >&2
+	echo "the testnet did not come up (see above); logs are in $out/node*/node.log" >&2
 	stop_all
 	exit 1
 fi

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"time"
 )
 
@@ -63,8 +64,16 @@ func (n *Network) Status(ctx context.Context, i int) (NodeStatus, error) {
 	return st, nil
 }
 
+// ErrNotThisNode is returned when a node's ports are answered by another
+// process than the one its pid file names: another network, most likely,
+// runs on the same ports.
+var ErrNotThisNode = errors.New("testnet: answered by another process")
+
 // WaitHeight waits until every node in which (all when nil) reports a
-// height of at least h, or ctx ends.
+// height of at least h, or ctx ends. It fails at once when a node that
+// has a pid file exits, or when its admin port is answered by a process
+// other than the one its pid file names, rather than waiting out ctx or,
+// worse, taking another network's height for this one's.
 func (n *Network) WaitHeight(ctx context.Context, h uint64, which []int) error {
 	if which == nil {
 		for i := range n.Members {
@@ -74,7 +83,17 @@ func (n *Network) WaitHeight(ctx context.Context, h uint64, which []int) error {
 	for {
 		lowest, lowestNode, err := uint64(1<<63), -1, error(nil)
 		for _, i := range which {
+			pid, pidErr := n.PID(i)
+			if pidErr == nil && !n.Alive(i) {
+				m, _ := n.member(i)
+				return fmt.Errorf("%w: node %d (pid %d) exited; see %s", ErrNotRunning, i, pid, filepath.Join(m.Home, logFile))
+			}
 			st, e := n.Status(ctx, i)
+			if e == nil && pidErr == nil && st.PID != 0 && st.PID != pid {
+				m, _ := n.member(i)
+				return fmt.Errorf("%w: node %d's admin address %s answers as pid %d, but node %d is pid %d; is another network using these ports?",
+					ErrNotThisNode, i, m.Admin, st.PID, i, pid)
+			}
 			if e != nil {
 				lowest, lowestNode, err = 0, i, e
 				break
