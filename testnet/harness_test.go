@@ -19,11 +19,10 @@ import (
 	"github.com/synod-chain/synod/testnet"
 )
 
-// TestStopSparesForeignProcess points node 0's pid file at a process
-// that is not that node (as a stale pid file may after a reboot) and at
-// one that runs `start --home` for that node's home: only the second
-// counts as the node, and only it is signalled by Stop.
-func TestStopSparesForeignProcess(t *testing.T) {
+// nodeHome makes node 0's home for the stand-in tests, skipping them
+// where there is no /proc to read command lines from.
+func nodeHome(t *testing.T) string {
+	t.Helper()
 	if _, err := os.Stat("/proc/self/cmdline"); err != nil {
 		t.Skip("no /proc: pid files are trusted as they are")
 	}
@@ -31,18 +30,33 @@ func TestStopSparesForeignProcess(t *testing.T) {
 	if err := os.MkdirAll(home, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	net := &testnet.Network{Members: []testnet.Member{{Home: home}}}
-	spawn := func(args ...string) *exec.Cmd {
-		cmd := exec.Command("sh", args...)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		if err := os.WriteFile(filepath.Join(home, "node.pid"), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return cmd
+	return home
+}
+
+// standIn starts a process whose command line reads `start --home
+// forHome` and writes its pid into home's pid file, as if it were the
+// node there; it is killed when the test ends. "sleep 30; :" keeps sh
+// from exec'ing sleep, so the command line stays.
+func standIn(t *testing.T, home, forHome string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command("sh", "-c", "sleep 30; :", "start", "--home", forHome)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	if err := os.WriteFile(filepath.Join(home, "node.pid"), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return cmd
+}
+
+// TestStopSparesForeignProcess points node 0's pid file at a process
+// that is not that node (as a stale pid file may after a reboot) and at
+// one that runs `start --home` for that node's home: only the second
+// counts as the node, and only it is signalled by Stop.
+func TestStopSparesForeignProcess(t *testing.T) {
+	home := nodeHome(t)
+	net := &testnet.Network{Members: []testnet.Member{{Home: home}}}
 	exited := func(cmd *exec.Cmd) bool {
 		done := make(chan struct{})
 		go func() { _ = cmd.Wait(); close(done) }()
@@ -54,8 +68,7 @@ func TestStopSparesForeignProcess(t *testing.T) {
 		}
 	}
 
-	// "sleep 30; :" keeps sh from exec'ing sleep, so its command line stays.
-	foreign := spawn("-c", "sleep 30; :", "start", "--home", home+"-other")
+	foreign := standIn(t, home, home+"-other")
 	if net.Alive(0) {
 		t.Fatal("a process for another home counts as node 0")
 	}
@@ -66,7 +79,7 @@ func TestStopSparesForeignProcess(t *testing.T) {
 		t.Fatalf("Stop signalled a process that is not node 0: %v", err)
 	}
 
-	own := spawn("-c", "sleep 30; :", "start", "--home", home)
+	own := standIn(t, home, home)
 	if !net.Alive(0) {
 		t.Fatal("the process running node 0's home does not count as node 0")
 	}
@@ -85,21 +98,8 @@ func TestStopSparesForeignProcess(t *testing.T) {
 // ErrNotRunning once the process has exited, instead of waiting out its
 // deadline.
 func TestWaitHeightKnowsItsNodes(t *testing.T) {
-	if _, err := os.Stat("/proc/self/cmdline"); err != nil {
-		t.Skip("no /proc")
-	}
-	home := filepath.Join(t.TempDir(), "node0")
-	if err := os.MkdirAll(home, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("sh", "-c", "sleep 30; :", "start", "--home", home)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	if err := os.WriteFile(filepath.Join(home, "node.pid"), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	home := nodeHome(t)
+	cmd := standIn(t, home, home)
 	var answerPID atomic.Int64 // the pid the fake admin endpoint reports
 	answerPID.Store(int64(cmd.Process.Pid))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
