@@ -62,9 +62,11 @@ func decodeMessage(data []byte, batchMax int) (msg message, resp *response) {
 		// of raw messages takes any valid JSON array, so its only error is
 		// a body that is not JSON: no separate json.Valid pass over what
 		// is mostly hex-encoded txs.
-		var raws []json.RawMessage
-		if err := json.Unmarshal(data, &raws); err != nil {
-			return message{}, errorResponse(nil, &Error{Code: CodeParseError, Message: "parse error: body is not valid JSON"})
+		raws, ok := scanBatch(data)
+		if !ok {
+			if err := json.Unmarshal(data, &raws); err != nil {
+				return message{}, errorResponse(nil, &Error{Code: CodeParseError, Message: "parse error: body is not valid JSON"})
+			}
 		}
 		if len(raws) == 0 {
 			return message{}, errorResponse(nil, errInvalidRequest("empty batch"))
@@ -78,6 +80,9 @@ func decodeMessage(data []byte, batchMax int) (msg message, resp *response) {
 		}
 		return msg, nil
 	}
+	if obj, ok := scanRequest(data); ok {
+		return message{items: []messageItem{checkItem(obj)}}, nil
+	}
 	if !json.Valid(data) {
 		return message{}, errorResponse(nil, &Error{Code: CodeParseError, Message: "parse error: body is not valid JSON"})
 	}
@@ -88,19 +93,27 @@ func decodeMessage(data []byte, batchMax int) (msg message, resp *response) {
 // Member names are matched exactly (encoding/json's struct decoding would
 // match them case-insensitively).
 func decodeItem(raw json.RawMessage) messageItem {
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
-		return messageItem{err: errorResponse(nil, errInvalidRequest("request must be a JSON object"))}
+	obj, ok := scanRequest(raw)
+	if !ok {
+		if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+			return messageItem{err: errorResponse(nil, errInvalidRequest("request must be a JSON object"))}
+		}
 	}
+	return checkItem(obj)
+}
+
+// checkItem checks a request object's members.
+func checkItem(obj map[string]json.RawMessage) messageItem {
 	id, hasID := obj["id"]
 	if hasID && !validID(id) {
 		return messageItem{err: errorResponse(nil, errInvalidRequest("id must be a string, a number or null"))}
 	}
-	var version, method string
-	if err := json.Unmarshal(obj["jsonrpc"], &version); err != nil || version != jsonrpcVersion {
+	version, ok := plainString(obj["jsonrpc"])
+	if !ok && json.Unmarshal(obj["jsonrpc"], &version) != nil || version != jsonrpcVersion {
 		return messageItem{err: errorResponse(id, errInvalidRequest(`"jsonrpc" must be "2.0"`))}
 	}
-	if err := json.Unmarshal(obj["method"], &method); err != nil || method == "" {
+	method, ok := plainString(obj["method"])
+	if !ok && json.Unmarshal(obj["method"], &method) != nil || method == "" {
 		return messageItem{err: errorResponse(id, errInvalidRequest(`"method" must be a non-empty string`))}
 	}
 	req := &request{method: method, params: obj["params"]}

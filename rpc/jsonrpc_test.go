@@ -99,8 +99,14 @@ func FuzzParamsString(f *testing.F) {
 
 // BenchmarkDecodeSendBatch decodes what a wallet sends under load: a
 // JSON-RPC batch of 10 synod_sendRawTransaction calls, each a 250-byte
-// tx in hex, down to the hex strings.
+// tx in hex, down to the hex strings: with the one-pass scanner, and
+// through encoding/json alone (general), for the ratio.
 func BenchmarkDecodeSendBatch(b *testing.B) {
+	b.Run("scan", func(b *testing.B) { benchDecodeSendBatch(b, decodeMessage) })
+	b.Run("general", func(b *testing.B) { benchDecodeSendBatch(b, decodeMessageGeneral) })
+}
+
+func benchDecodeSendBatch(b *testing.B, decode func([]byte, int) (message, *response)) {
 	var body []byte
 	body = append(body, '[')
 	for i := range 10 {
@@ -120,7 +126,7 @@ func BenchmarkDecodeSendBatch(b *testing.B) {
 	body = append(body, ']')
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
-		msg, errResp := decodeMessage(body, 100)
+		msg, errResp := decode(body, 100)
 		if errResp != nil {
 			b.Fatal(errResp.Error)
 		}

@@ -78,16 +78,19 @@ func (p Params) String(i int, name string) (string, *Error) {
 // non-ASCII, not a string) reports false and goes the general way.
 func plainString(raw json.RawMessage) (string, bool) {
 	raw = bytes.TrimSpace(raw)
-	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+	if !isPlainString(raw) {
 		return "", false
 	}
-	body := raw[1 : len(raw)-1]
-	for _, c := range body {
-		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
-			return "", false
-		}
+	return string(raw[1 : len(raw)-1]), true
+}
+
+// isPlainString reports whether raw (trimmed) is a string plainString
+// reads, without copying it.
+func isPlainString(raw json.RawMessage) bool {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return false
 	}
-	return string(body), true
+	return plainBytes(raw[1 : len(raw)-1])
 }
 
 // onePlainString recognises params that are one plain string (see
@@ -98,7 +101,7 @@ func onePlainString(raw json.RawMessage) (json.RawMessage, bool) {
 		return nil, false
 	}
 	inner := bytes.TrimSpace(raw[1 : len(raw)-1])
-	if _, ok := plainString(inner); !ok {
+	if !isPlainString(inner) {
 		return nil, false
 	}
 	return inner, true

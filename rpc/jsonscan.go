@@ -1,0 +1,296 @@
+package rpc
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+)
+
+// A request body is mostly hex-encoded txs, and encoding/json reads every
+// byte of it four times before a method sees it: json.Unmarshal checks a
+// whole batch and then walks it to split the items, and checks and walks
+// each item again to find its members. scanBatch and scanRequest do the
+// same in one pass for the bodies wallets and tools send: plain ASCII
+// strings without escapes, nesting no deeper than scanDepthMax. Whatever
+// they do not accept they leave to encoding/json, so they decide no
+// outcome on their own: each either returns exactly what encoding/json
+// would, or declines (FuzzScanMatchesEncodingJSON holds them to that).
+
+// scanDepthMax bounds the nesting the fast path follows; deeper bodies go
+// the general way (encoding/json has its own limit).
+const scanDepthMax = 32
+
+// scanner walks JSON text; ok turns false at the first byte it does not
+// accept, and every method is then a no-op.
+type scanner struct {
+	data []byte
+	off  int
+	ok   bool
+}
+
+func (s *scanner) ws() {
+	for s.off < len(s.data) {
+		switch s.data[s.off] {
+		case ' ', '\t', '\n', '\r':
+			s.off++
+		default:
+			return
+		}
+	}
+}
+
+// peek returns the next byte, or 0 at the end.
+func (s *scanner) peek() byte {
+	if s.off < len(s.data) {
+		return s.data[s.off]
+	}
+	return 0
+}
+
+// expect consumes c or fails.
+func (s *scanner) expect(c byte) {
+	if s.ok && s.peek() == c {
+		s.off++
+		return
+	}
+	s.ok = false
+}
+
+// value consumes one JSON value (no surrounding whitespace) and returns
+// its bytes.
+func (s *scanner) value(depth int) []byte {
+	if !s.ok {
+		return nil
+	}
+	start := s.off
+	switch c := s.peek(); {
+	case c == '"':
+		s.str()
+	case c == '{':
+		s.object(depth+1, nil)
+	case c == '[':
+		s.array(depth+1, nil)
+	case c == '-' || c >= '0' && c <= '9':
+		s.number()
+	case c == 't':
+		s.literal("true")
+	case c == 'f':
+		s.literal("false")
+	case c == 'n':
+		s.literal("null")
+	default:
+		s.ok = false
+	}
+	if !s.ok {
+		return nil
+	}
+	return s.data[start:s.off]
+}
+
+// str consumes a string of printable ASCII without escapes (plainBytes)
+// and returns where its contents start and end.
+func (s *scanner) str() (start, end int) {
+	s.expect('"')
+	if !s.ok {
+		return 0, 0
+	}
+	n := bytes.IndexByte(s.data[s.off:], '"')
+	if n < 0 {
+		s.ok = false
+		return 0, 0
+	}
+	if !plainBytes(s.data[s.off : s.off+n]) {
+		s.ok = false // escapes, controls, non-ASCII: the general way
+		return 0, 0
+	}
+	start, end = s.off, s.off+n
+	s.off = end + 1
+	return start, end
+}
+
+// number consumes a number in JSON's grammar:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func (s *scanner) number() {
+	if s.peek() == '-' {
+		s.off++
+	}
+	switch c := s.peek(); {
+	case c == '0':
+		s.off++
+	case c >= '1' && c <= '9':
+		s.digits()
+	default:
+		s.ok = false
+		return
+	}
+	if s.peek() == '.' {
+		s.off++
+		s.digitsAtLeastOne()
+	}
+	if c := s.peek(); c == 'e' || c == 'E' {
+		s.off++
+		if c := s.peek(); c == '+' || c == '-' {
+			s.off++
+		}
+		s.digitsAtLeastOne()
+	}
+}
+
+func (s *scanner) digits() {
+	for c := s.peek(); c >= '0' && c <= '9'; c = s.peek() {
+		s.off++
+	}
+}
+
+func (s *scanner) digitsAtLeastOne() {
+	if c := s.peek(); c < '0' || c > '9' {
+		s.ok = false
+		return
+	}
+	s.digits()
+}
+
+func (s *scanner) literal(word string) {
+	if len(s.data)-s.off >= len(word) && string(s.data[s.off:s.off+len(word)]) == word {
+		s.off += len(word)
+		return
+	}
+	s.ok = false
+}
+
+// array consumes an array, handing each element to each (when not nil).
+func (s *scanner) array(depth int, each func(raw []byte)) {
+	if depth > scanDepthMax {
+		s.ok = false
+		return
+	}
+	s.expect('[')
+	s.ws()
+	if s.ok && s.peek() == ']' {
+		s.off++
+		return
+	}
+	for s.ok {
+		s.ws()
+		v := s.value(depth)
+		if !s.ok {
+			return
+		}
+		if each != nil {
+			each(v)
+		}
+		s.ws()
+		if s.peek() == ',' {
+			s.off++
+			continue
+		}
+		s.expect(']')
+		return
+	}
+}
+
+// object consumes an object, handing each member to each (when not nil).
+func (s *scanner) object(depth int, each func(name string, raw []byte)) {
+	if depth > scanDepthMax {
+		s.ok = false
+		return
+	}
+	s.expect('{')
+	s.ws()
+	if s.ok && s.peek() == '}' {
+		s.off++
+		return
+	}
+	for s.ok {
+		s.ws()
+		start, end := s.str()
+		s.ws()
+		s.expect(':')
+		s.ws()
+		v := s.value(depth)
+		if !s.ok {
+			return
+		}
+		if each != nil {
+			each(string(s.data[start:end]), v)
+		}
+		s.ws()
+		if s.peek() == ',' {
+			s.off++
+			continue
+		}
+		s.expect('}')
+		return
+	}
+}
+
+// end checks that only whitespace is left.
+func (s *scanner) end() {
+	s.ws()
+	if s.off != len(s.data) {
+		s.ok = false
+	}
+}
+
+// scanBatch splits a body that is a JSON array into its elements, as
+// json.Unmarshal into []json.RawMessage would (the elements share data's
+// bytes). ok is false when the fast path declines: not an array, not
+// valid JSON, or a string it does not read.
+func scanBatch(data []byte) (items []json.RawMessage, ok bool) {
+	s := scanner{data: data, ok: true}
+	s.ws()
+	if s.peek() != '[' {
+		return nil, false
+	}
+	items = []json.RawMessage{}
+	s.array(1, func(raw []byte) { items = append(items, raw) })
+	s.end()
+	if !s.ok {
+		return nil, false
+	}
+	return items, true
+}
+
+// scanRequest reads a body that is one JSON object into its members, as
+// json.Unmarshal into map[string]json.RawMessage would (a repeated name
+// keeps its last value; values share data's bytes). ok is false when the
+// fast path declines.
+func scanRequest(data []byte) (members map[string]json.RawMessage, ok bool) {
+	s := scanner{data: data, ok: true}
+	s.ws()
+	if s.peek() != '{' {
+		return nil, false
+	}
+	members = make(map[string]json.RawMessage, 4)
+	s.object(1, func(name string, raw []byte) { members[name] = raw })
+	s.end()
+	if !s.ok {
+		return nil, false
+	}
+	return members, true
+}
+
+// plainBytes reports whether every byte of b is printable ASCII (0x20 to
+// 0x7e) other than '"' and '\\': a string's contents that need no
+// unescaping. It tests eight bytes at a time, since a tx's hex is most of
+// every byte a node's RPC reads.
+func plainBytes(b []byte) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	// hasZero is nonzero iff some byte of v is zero; hasLess iff some
+	// byte of v (all below 0x80) is below n.
+	hasZero := func(v uint64) uint64 { return (v - ones) &^ v & highs }
+	for ; len(b) >= 8; b = b[8:] {
+		x := binary.LittleEndian.Uint64(b)
+		if x&highs != 0 ||
+			(x-0x20*ones)&^x&highs != 0 ||
+			hasZero(x^0x7f*ones)|hasZero(x^'"'*ones)|hasZero(x^'\\'*ones) != 0 {
+			return false
+		}
+	}
+	for _, c := range b {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
