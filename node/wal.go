@@ -29,14 +29,6 @@ const legacyWALDir = "consensus"
 // big-endian sequence number followed it.
 const legacyWALPrefix = 'r'
 
-// shortLivedMemTableBytes sizes the memtable of the tx journal, whose
-// records (txs held until they commit) are deleted seconds after they are
-// written; with a memtable that spans those seconds the write and its
-// delete meet in memory and the record never reaches an sstable, so
-// Pebble does not spend CPU compacting data that is already dead. Reads
-// never search it by key.
-const shortLivedMemTableBytes = 32 << 20
-
 // importLegacyWAL moves the records of a former consensus WAL in dir into
 // the store's log, then removes dir; nothing happens when dir does not
 // exist. A crash part-way is safe: the records are written to the store
