@@ -113,7 +113,7 @@ func (n *Network) Alive(i int) bool {
 // working directory). Where /proc cannot say (another system), it trusts
 // the pid file.
 func runsHome(pid int, home string) bool {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	raw, err := readCmdline(pid)
 	if err != nil {
 		if _, statErr := os.Stat("/proc/self/cmdline"); statErr != nil {
 			return true // no /proc here
@@ -149,6 +149,26 @@ func runsHome(pid int, home string) bool {
 		return false
 	}
 	return samePath(got, want)
+}
+
+// cmdlineWaitMax bounds how long readCmdline waits for a process in the
+// middle of exec to show its command line.
+const cmdlineWaitMax = 200 * time.Millisecond
+
+// readCmdline reads /proc/PID/cmdline. A process in the middle of exec
+// shows an empty one for a moment (its new memory is not mapped yet), and
+// the tools look at a node straight after starting it, so an empty
+// command line is read again for up to cmdlineWaitMax.
+func readCmdline(pid int) ([]byte, error) {
+	path := fmt.Sprintf("/proc/%d/cmdline", pid)
+	deadline := time.Now().Add(cmdlineWaitMax)
+	for {
+		raw, err := os.ReadFile(path)
+		if err != nil || len(raw) > 0 || time.Now().After(deadline) {
+			return raw, err
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 // samePath compares two absolute paths after resolving symbolic links
