@@ -103,7 +103,11 @@ func DecodeHeader(b []byte) (Header, error) {
 // Encode returns the block's canonical encoding: header, tx count, then
 // each tx with a two-byte length.
 func (b *Block) Encode() []byte {
-	e := encoder{buf: make([]byte, 0, HeaderBytesMax+4+len(b.Txs)*(TxBytesMax/2))}
+	n := HeaderBytesMax + 4
+	for _, tx := range b.Txs {
+		n += 2 + tx.EncodedLen()
+	}
+	e := encoder{buf: make([]byte, 0, n)}
 	b.Header.encode(&e)
 	e.u32(uint32(len(b.Txs)))
 	for _, tx := range b.Txs {
