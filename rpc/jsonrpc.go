@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+
+	"github.com/synod-chain/synod/rpc/internal/jsonscan"
 )
 
 // jsonrpcVersion is the only protocol version accepted.
@@ -62,7 +64,7 @@ func decodeMessage(data []byte, batchMax int) (msg message, resp *response) {
 		// of raw messages takes any valid JSON array, so its only error is
 		// a body that is not JSON: no separate json.Valid pass over what
 		// is mostly hex-encoded txs.
-		raws, ok := scanBatch(data)
+		raws, ok := jsonscan.Array(data)
 		if !ok {
 			if err := json.Unmarshal(data, &raws); err != nil {
 				return message{}, errorResponse(nil, &Error{Code: CodeParseError, Message: "parse error: body is not valid JSON"})
@@ -80,7 +82,7 @@ func decodeMessage(data []byte, batchMax int) (msg message, resp *response) {
 		}
 		return msg, nil
 	}
-	if obj, ok := scanRequest(data); ok {
+	if obj, ok := jsonscan.Object(data); ok {
 		return message{items: []messageItem{checkItem(obj)}}, nil
 	}
 	if !json.Valid(data) {
@@ -93,7 +95,7 @@ func decodeMessage(data []byte, batchMax int) (msg message, resp *response) {
 // Member names are matched exactly (encoding/json's struct decoding would
 // match them case-insensitively).
 func decodeItem(raw json.RawMessage) messageItem {
-	obj, ok := scanRequest(raw)
+	obj, ok := jsonscan.Object(raw)
 	if !ok {
 		if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
 			return messageItem{err: errorResponse(nil, errInvalidRequest("request must be a JSON object"))}

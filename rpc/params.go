@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 
 	"github.com/synod-chain/synod/crypto"
+	"github.com/synod-chain/synod/rpc/internal/jsonscan"
 )
 
 // ParamsMax bounds the positional parameters of any method; no method
@@ -90,7 +91,7 @@ func isPlainString(raw json.RawMessage) bool {
 	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
 		return false
 	}
-	return plainBytes(raw[1 : len(raw)-1])
+	return jsonscan.PlainBytes(raw[1 : len(raw)-1])
 }
 
 // onePlainString recognises params that are one plain string (see

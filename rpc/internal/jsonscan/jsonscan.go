@@ -1,4 +1,14 @@
-package rpc
+// Package jsonscan reads the JSON that JSON-RPC bodies are made of in one
+// pass. A request body is mostly hex-encoded txs, and encoding/json reads
+// every byte of it four times before a method sees it: json.Unmarshal
+// checks a whole batch and then walks it to split the items, and checks
+// and walks each item again to find its members. Array and Object do the
+// same in one pass for what wallets, tools and nodes send: plain ASCII
+// strings without escapes, nesting no deeper than DepthMax. Whatever they
+// do not accept they leave to encoding/json, so they decide no outcome on
+// their own: each either returns exactly what encoding/json would, or
+// declines (FuzzMatchesEncodingJSON holds them to that).
+package jsonscan
 
 import (
 	"bytes"
@@ -6,19 +16,9 @@ import (
 	"encoding/json"
 )
 
-// A request body is mostly hex-encoded txs, and encoding/json reads every
-// byte of it four times before a method sees it: json.Unmarshal checks a
-// whole batch and then walks it to split the items, and checks and walks
-// each item again to find its members. scanBatch and scanRequest do the
-// same in one pass for the bodies wallets and tools send: plain ASCII
-// strings without escapes, nesting no deeper than scanDepthMax. Whatever
-// they do not accept they leave to encoding/json, so they decide no
-// outcome on their own: each either returns exactly what encoding/json
-// would, or declines (FuzzScanMatchesEncodingJSON holds them to that).
-
-// scanDepthMax bounds the nesting the fast path follows; deeper bodies go
+// DepthMax bounds the nesting the fast path follows; deeper bodies go
 // the general way (encoding/json has its own limit).
-const scanDepthMax = 32
+const DepthMax = 32
 
 // scanner walks JSON text; ok turns false at the first byte it does not
 // accept, and every method is then a no-op.
@@ -87,7 +87,7 @@ func (s *scanner) value(depth int) []byte {
 	return s.data[start:s.off]
 }
 
-// str consumes a string of printable ASCII without escapes (plainBytes)
+// str consumes a string of printable ASCII without escapes (PlainBytes)
 // and returns where its contents start and end.
 func (s *scanner) str() (start, end int) {
 	s.expect('"')
@@ -99,7 +99,7 @@ func (s *scanner) str() (start, end int) {
 		s.ok = false
 		return 0, 0
 	}
-	if !plainBytes(s.data[s.off : s.off+n]) {
+	if !PlainBytes(s.data[s.off : s.off+n]) {
 		s.ok = false // escapes, controls, non-ASCII: the general way
 		return 0, 0
 	}
@@ -160,7 +160,7 @@ func (s *scanner) literal(word string) {
 
 // array consumes an array, handing each element to each (when not nil).
 func (s *scanner) array(depth int, each func(raw []byte)) {
-	if depth > scanDepthMax {
+	if depth > DepthMax {
 		s.ok = false
 		return
 	}
@@ -191,7 +191,7 @@ func (s *scanner) array(depth int, each func(raw []byte)) {
 
 // object consumes an object, handing each member to each (when not nil).
 func (s *scanner) object(depth int, each func(name string, raw []byte)) {
-	if depth > scanDepthMax {
+	if depth > DepthMax {
 		s.ok = false
 		return
 	}
@@ -232,11 +232,11 @@ func (s *scanner) end() {
 	}
 }
 
-// scanBatch splits a body that is a JSON array into its elements, as
-// json.Unmarshal into []json.RawMessage would (the elements share data's
-// bytes). ok is false when the fast path declines: not an array, not
-// valid JSON, or a string it does not read.
-func scanBatch(data []byte) (items []json.RawMessage, ok bool) {
+// Array splits data, a JSON array, into its elements as json.Unmarshal
+// into []json.RawMessage would (the elements share data's bytes). ok is
+// false when it declines: not an array, not valid JSON, or a string it
+// does not read.
+func Array(data []byte) (items []json.RawMessage, ok bool) {
 	s := scanner{data: data, ok: true}
 	s.ws()
 	if s.peek() != '[' {
@@ -251,11 +251,10 @@ func scanBatch(data []byte) (items []json.RawMessage, ok bool) {
 	return items, true
 }
 
-// scanRequest reads a body that is one JSON object into its members, as
-// json.Unmarshal into map[string]json.RawMessage would (a repeated name
-// keeps its last value; values share data's bytes). ok is false when the
-// fast path declines.
-func scanRequest(data []byte) (members map[string]json.RawMessage, ok bool) {
+// Object reads data, one JSON object, into its members as json.Unmarshal
+// into map[string]json.RawMessage would (a repeated name keeps its last
+// value; values share data's bytes). ok is false when it declines.
+func Object(data []byte) (members map[string]json.RawMessage, ok bool) {
 	s := scanner{data: data, ok: true}
 	s.ws()
 	if s.peek() != '{' {
@@ -270,11 +269,11 @@ func scanRequest(data []byte) (members map[string]json.RawMessage, ok bool) {
 	return members, true
 }
 
-// plainBytes reports whether every byte of b is printable ASCII (0x20 to
+// PlainBytes reports whether every byte of b is printable ASCII (0x20 to
 // 0x7e) other than '"' and '\\': a string's contents that need no
 // unescaping. It tests eight bytes at a time, since a tx's hex is most of
 // every byte a node's RPC reads.
-func plainBytes(b []byte) bool {
+func PlainBytes(b []byte) bool {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	// hasZero is nonzero iff some byte of v is zero; hasLess iff some
 	// byte of v (all below 0x80) is below n.
