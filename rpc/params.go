@@ -91,7 +91,7 @@ func isPlainString(raw json.RawMessage) bool {
 	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
 		return false
 	}
-	return jsonscan.PlainBytes(raw[1 : len(raw)-1])
+	return jsonscan.Plain(raw[1 : len(raw)-1])
 }
 
 // onePlainString recognises params that are one plain string (see

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/synod-chain/synod/crypto"
 	"github.com/synod-chain/synod/rpc"
 )
 
@@ -170,6 +171,14 @@ func decodeResult(resp *wireResponse, result any) error {
 	if result == nil {
 		return nil
 	}
+	if h, ok := result.(*crypto.Hash); ok {
+		if done, err := decodeHashResult(resp.Result, h); done {
+			if err != nil {
+				return fmt.Errorf("rpc client: decode result: %w", err)
+			}
+			return nil
+		}
+	}
 	if err := json.Unmarshal(resp.Result, result); err != nil {
 		return fmt.Errorf("rpc client: decode result: %w", err)
 	}
@@ -226,12 +235,18 @@ func (c *Client) BatchCall(ctx context.Context, calls []BatchElem) error {
 }
 
 func (c *Client) httpCall(ctx context.Context, req wireRequest) (*wireResponse, error) {
-	body, err := c.httpPost(ctx, req)
+	payload, err := encodeRequest(make([]byte, 0, sizeHint(req)), req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := c.httpPost(ctx, payload)
 	if err != nil {
 		return nil, err
 	}
 	var resp wireResponse
-	if err := json.Unmarshal(body, &resp); err != nil {
+	if fast, ok := scanResponse(body); ok {
+		resp = *fast
+	} else if err := json.Unmarshal(body, &resp); err != nil {
 		return nil, fmt.Errorf("rpc client: decode response: %w", err)
 	}
 	if resp.Error == nil && string(resp.ID) != fmt.Sprint(req.ID) {
@@ -241,9 +256,26 @@ func (c *Client) httpCall(ctx context.Context, req wireRequest) (*wireResponse, 
 }
 
 func (c *Client) httpBatch(ctx context.Context, reqs []wireRequest) ([]*wireResponse, error) {
-	body, err := c.httpPost(ctx, reqs)
+	hint := 2
+	for _, r := range reqs {
+		hint += sizeHint(r)
+	}
+	payload := append(make([]byte, 0, hint), '[')
+	for i, r := range reqs {
+		if i > 0 {
+			payload = append(payload, ',')
+		}
+		var err error
+		if payload, err = encodeRequest(payload, r); err != nil {
+			return nil, err
+		}
+	}
+	body, err := c.httpPost(ctx, append(payload, ']'))
 	if err != nil {
 		return nil, err
+	}
+	if resps, ok := scanBatchResponse(body); ok {
+		return resps, nil
 	}
 	var resps []*wireResponse
 	if err := json.Unmarshal(body, &resps); err != nil {
@@ -257,14 +289,10 @@ func (c *Client) httpBatch(ctx context.Context, reqs []wireRequest) ([]*wireResp
 	return resps, nil
 }
 
-// httpPost sends v and returns the response body. An HTTP error status
-// with a JSON-RPC error body (body too large, wrong content type) comes
-// back as that *Error.
-func (c *Client) httpPost(ctx context.Context, v any) ([]byte, error) {
-	payload, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("rpc client: encode request: %w", err)
-	}
+// httpPost sends payload and returns the response body. An HTTP error
+// status with a JSON-RPC error body (body too large, wrong content type)
+// comes back as that *Error.
+func (c *Client) httpPost(ctx context.Context, payload []byte) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(payload))
 	if err != nil {
 		return nil, fmt.Errorf("rpc client: %w", err)

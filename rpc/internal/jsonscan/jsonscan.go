@@ -12,7 +12,6 @@ package jsonscan
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 )
 
@@ -87,7 +86,7 @@ func (s *scanner) value(depth int) []byte {
 	return s.data[start:s.off]
 }
 
-// str consumes a string of printable ASCII without escapes (PlainBytes)
+// str consumes a string of printable ASCII without escapes (Plain)
 // and returns where its contents start and end.
 func (s *scanner) str() (start, end int) {
 	s.expect('"')
@@ -99,7 +98,7 @@ func (s *scanner) str() (start, end int) {
 		s.ok = false
 		return 0, 0
 	}
-	if !PlainBytes(s.data[s.off : s.off+n]) {
+	if !Plain(s.data[s.off : s.off+n]) {
 		s.ok = false // escapes, controls, non-ASCII: the general way
 		return 0, 0
 	}
@@ -251,6 +250,20 @@ func Array(data []byte) (items []json.RawMessage, ok bool) {
 	return items, true
 }
 
+// Members hands each member of data, one JSON object, to each in order
+// (a repeated name comes twice; values share data's bytes), and reports
+// whether it read the object; each may have been called when it did not.
+func Members(data []byte, each func(name string, raw []byte)) bool {
+	s := scanner{data: data, ok: true}
+	s.ws()
+	if s.peek() != '{' {
+		return false
+	}
+	s.object(1, each)
+	s.end()
+	return s.ok
+}
+
 // Object reads data, one JSON object, into its members as json.Unmarshal
 // into map[string]json.RawMessage would (a repeated name keeps its last
 // value; values share data's bytes). ok is false when it declines.
@@ -269,25 +282,26 @@ func Object(data []byte) (members map[string]json.RawMessage, ok bool) {
 	return members, true
 }
 
-// PlainBytes reports whether every byte of b is printable ASCII (0x20 to
+// Plain reports whether every byte of b is printable ASCII (0x20 to
 // 0x7e) other than '"' and '\\': a string's contents that need no
-// unescaping. It tests eight bytes at a time, since a tx's hex is most of
-// every byte a node's RPC reads.
-func PlainBytes(b []byte) bool {
+// escaping or unescaping. It tests eight bytes at a time, since a tx's
+// hex is most of every byte a node's RPC reads.
+func Plain[T ~string | ~[]byte](b T) bool {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	// hasZero is nonzero iff some byte of v is zero; hasLess iff some
-	// byte of v (all below 0x80) is below n.
+	// hasZero is nonzero iff some byte of v is zero; (x-n*ones)&^x&highs
+	// iff some byte of x (all below 0x80) is below n.
 	hasZero := func(v uint64) uint64 { return (v - ones) &^ v & highs }
 	for ; len(b) >= 8; b = b[8:] {
-		x := binary.LittleEndian.Uint64(b)
+		x := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+			uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
 		if x&highs != 0 ||
 			(x-0x20*ones)&^x&highs != 0 ||
 			hasZero(x^0x7f*ones)|hasZero(x^'"'*ones)|hasZero(x^'\\'*ones) != 0 {
 			return false
 		}
 	}
-	for _, c := range b {
-		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+	for i := 0; i < len(b); i++ {
+		if c := b[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
 			return false
 		}
 	}

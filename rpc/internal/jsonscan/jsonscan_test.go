@@ -103,10 +103,10 @@ func sameRaws(a, b []json.RawMessage) bool {
 	return true
 }
 
-// TestPlainBytes checks the eight-bytes-at-a-time test against the plain
+// TestPlain checks the eight-bytes-at-a-time test against the plain
 // one for every byte value at every position of a 17-byte string (two
 // words and a tail).
-func TestPlainBytes(t *testing.T) {
+func TestPlain(t *testing.T) {
 	plain := func(b []byte) bool {
 		for _, c := range b {
 			if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
@@ -120,8 +120,8 @@ func TestPlainBytes(t *testing.T) {
 		for c := range 256 {
 			b := append([]byte(nil), buf...)
 			b[pos] = byte(c)
-			if got, want := PlainBytes(b), plain(b); got != want {
-				t.Fatalf("plainBytes with byte %#x at %d = %v, want %v", c, pos, got, want)
+			if got, want := Plain(b), plain(b); got != want {
+				t.Fatalf("Plain with byte %#x at %d = %v, want %v", c, pos, got, want)
 			}
 		}
 	}
