@@ -207,16 +207,20 @@ func passingRejection(code int) bool {
 func (g *Generator) send(ctx context.Context, first int, idx []int32) {
 	g.inFlight.Add(1)
 	defer g.inFlight.Add(-1)
-	raws := make(map[int32]string, len(idx))
+	raw := make([][]byte, len(idx))
 	now := g.since()
 	g.mu.Lock()
-	for _, i := range idx {
+	for k, i := range idx {
 		r := &g.recs[i]
-		raws[i] = "0x" + hex.EncodeToString(r.raw)
-		r.raw = nil
+		raw[k], r.raw = r.raw, nil
 		r.state, r.sentNs = stateSent, now
 	}
 	g.mu.Unlock()
+	// Encoded outside the lock every sender and the watcher share.
+	raws := make(map[int32]string, len(idx))
+	for k, i := range idx {
+		raws[i] = "0x" + hex.EncodeToString(raw[k])
+	}
 	g.sent.Add(int64(len(idx)))
 	offersEnd := int64(g.cfg.Warmup + g.cfg.Duration + g.cfg.Grace/2)
 	backoff := resubmitBackoffMin
