@@ -60,10 +60,10 @@ type messageItem struct {
 func decodeMessage(data []byte, batchMax int) (msg message, resp *response) {
 	data = bytes.TrimSpace(data)
 	if len(data) > 0 && data[0] == '[' {
-		// Unmarshal checks the whole body before it decodes, and a slice
-		// of raw messages takes any valid JSON array, so its only error is
-		// a body that is not JSON: no separate json.Valid pass over what
-		// is mostly hex-encoded txs.
+		// jsonscan reads the bodies wallets send in one pass. What it
+		// declines goes to Unmarshal, which checks the whole body before
+		// it decodes; a slice of raw messages takes any valid JSON array,
+		// so its only error is a body that is not JSON.
 		raws, ok := jsonscan.Array(data)
 		if !ok {
 			if err := json.Unmarshal(data, &raws); err != nil {
