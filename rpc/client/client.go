@@ -256,21 +256,11 @@ func (c *Client) httpCall(ctx context.Context, req wireRequest) (*wireResponse, 
 }
 
 func (c *Client) httpBatch(ctx context.Context, reqs []wireRequest) ([]*wireResponse, error) {
-	hint := 2
-	for _, r := range reqs {
-		hint += sizeHint(r)
+	payload, err := encodeBatch(reqs)
+	if err != nil {
+		return nil, err
 	}
-	payload := append(make([]byte, 0, hint), '[')
-	for i, r := range reqs {
-		if i > 0 {
-			payload = append(payload, ',')
-		}
-		var err error
-		if payload, err = encodeRequest(payload, r); err != nil {
-			return nil, err
-		}
-	}
-	body, err := c.httpPost(ctx, append(payload, ']'))
+	body, err := c.httpPost(ctx, payload)
 	if err != nil {
 		return nil, err
 	}

@@ -29,6 +29,25 @@ func encodeRequest(buf []byte, r wireRequest) ([]byte, error) {
 	return append(buf, enc...), nil
 }
 
+// encodeBatch encodes reqs as one JSON-RPC batch, in one allocation.
+func encodeBatch(reqs []wireRequest) ([]byte, error) {
+	hint := 2
+	for _, r := range reqs {
+		hint += sizeHint(r)
+	}
+	payload := append(make([]byte, 0, hint), '[')
+	for i, r := range reqs {
+		if i > 0 {
+			payload = append(payload, ',')
+		}
+		var err error
+		if payload, err = encodeRequest(payload, r); err != nil {
+			return nil, err
+		}
+	}
+	return append(payload, ']'), nil
+}
+
 // appendPlainRequest encodes a request whose method and string params are
 // plain (jsonscan.Plain) and whose params are strings, bools and
 // integers: what encoding/json would write for them, without reflection.

@@ -123,16 +123,8 @@ func BenchmarkBatchWire(b *testing.B) {
 	answer = append(answer, ']')
 	b.Run("fast", func(b *testing.B) {
 		for b.Loop() {
-			hint := 2
-			for _, r := range reqs {
-				hint += sizeHint(r)
-			}
-			payload := append(make([]byte, 0, hint), '[')
-			for i, r := range reqs {
-				if i > 0 {
-					payload = append(payload, ',')
-				}
-				payload, _ = encodeRequest(payload, r)
+			if _, err := encodeBatch(reqs); err != nil {
+				b.Fatal(err)
 			}
 			resps, ok := scanBatchResponse(answer)
 			if !ok {
