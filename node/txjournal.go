@@ -336,6 +336,7 @@ func (j *txJournal) write(txs []*ledger.Tx) (durable func() error) {
 	j.mu.Lock()
 	if err := j.appendLocked(buf); err != nil {
 		j.mu.Unlock()
+		j.sync.kick() // its flush tries a rewrite
 		return func() error { return fmt.Errorf("journal %d txs: %w", len(txs), err) }
 	}
 	for i, tx := range txs {
@@ -351,7 +352,8 @@ func (j *txJournal) write(txs []*ledger.Tx) (durable func() error) {
 }
 
 // appendLocked writes records at the end of the file. A failed write
-// leaves the file's end unknown, so it fails every later write too.
+// leaves the file's end unknown, so it fails every later write too, until
+// flush has rewritten the file.
 func (j *txJournal) appendLocked(records []byte) error {
 	if j.failed != nil {
 		return j.failed
@@ -456,24 +458,30 @@ func (j *txJournal) replay(add func(*ledger.Tx) error) (kept, dropped int, err e
 }
 
 // flush is journalSync's fsync: it makes every write so far durable and
-// returns the sequence number of the last, and rewrites the file when it
-// is mostly forgotten records. Only the syncing goroutine calls it.
+// returns the sequence number of the last. It rewrites the file when it
+// is mostly forgotten records, and when a write or an fsync failed: the
+// file's end is then unknown, every write fails until a rewrite from the
+// txs held in memory succeeds (a disk that was full, once it has room).
+// Only the syncing goroutine calls it.
 func (j *txJournal) flush() (uint64, error) {
 	j.mu.Lock()
 	f, covered, failed := j.file, j.writes, j.failed
-	rotate := j.fileBytes > j.rotateBytes && j.fileBytes > 2*j.heldBytes
+	rotate := failed != nil || j.fileBytes > j.rotateBytes && j.fileBytes > 2*j.heldBytes
 	j.mu.Unlock()
-	if failed != nil {
-		return 0, failed
-	}
 	if rotate {
 		j.mu.Lock()
 		covered = j.writes
 		err := j.rewrite()
-		f = j.file
+		if err == nil {
+			j.failed = nil
+		}
+		f, failed = j.file, j.failed
 		j.mu.Unlock()
 		if err == nil {
 			return covered, nil
+		}
+		if failed != nil {
+			return 0, fmt.Errorf("%w (rewriting the journal: %v)", failed, err)
 		}
 		// The journal is whichever file j.file now is, whole: fsync it as
 		// if there had been no rewrite.
@@ -483,6 +491,13 @@ func (j *txJournal) flush() (uint64, error) {
 	}
 	// Appends after this point are not covered; that is what covered says.
 	if err := f.SyncData(); err != nil {
+		// After a failed fsync the kernel may have dropped the unsynced
+		// pages: trust only a rewrite.
+		j.mu.Lock()
+		if j.failed == nil {
+			j.failed = fmt.Errorf("tx journal fsync failed earlier: %w", err)
+		}
+		j.mu.Unlock()
 		return 0, err
 	}
 	return covered, nil
@@ -563,6 +578,9 @@ func (s *journalSync) run() {
 		s.syncOnce()
 	}
 }
+
+// kick asks for a flush with no write to wait for it.
+func (s *journalSync) kick() { signal(s.wake) }
 
 // syncOnce fsyncs the writes made so far and wakes their waiters. The
 // channel waiters hold is swapped only once the fsync has ended: a waiter

@@ -372,3 +372,102 @@ func FuzzJournalRead(f *testing.F) {
 		}
 	})
 }
+
+// errDiskFull is what flakyFS's writes fail with while it is failing.
+var errDiskFull = errors.New("no space left on device (test)")
+
+// flakyFS is an in-memory file system whose file creation and writes fail
+// while fail is set, as a full disk's do, and whose fsyncs fail while
+// failSync is.
+type flakyFS struct {
+	vfs.FS
+	fail, failSync atomic.Bool
+}
+
+func (fs *flakyFS) Create(name string, category vfs.DiskWriteCategory) (vfs.File, error) {
+	if fs.fail.Load() {
+		return nil, errDiskFull
+	}
+	f, err := fs.FS.Create(name, category)
+	if err != nil {
+		return nil, err
+	}
+	return &flakyFile{File: f, fs: fs}, nil
+}
+
+type flakyFile struct {
+	vfs.File
+	fs *flakyFS
+}
+
+func (f *flakyFile) Write(p []byte) (int, error) {
+	if f.fs.fail.Load() {
+		return 0, errDiskFull
+	}
+	return f.File.Write(p)
+}
+
+func (f *flakyFile) SyncData() error {
+	if f.fs.failSync.Load() {
+		return errDiskFull
+	}
+	return f.File.SyncData()
+}
+
+// TestTxJournalRecoversFromFailedWrites: once a write or an fsync fails
+// (a full disk) the journal refuses writes, since the file's end is
+// unknown, and once the disk works again it rewrites the file from memory
+// and goes on; what was acknowledged before and after is replayed, what
+// was refused is not.
+func TestTxJournalRecoversFromFailedWrites(t *testing.T) {
+	_, fixture, txs := journalFixture(t, 6)
+	fixture.Close()
+	fs := &flakyFS{FS: vfs.NewMem()}
+	j, err := openTxJournalFS("journal", fs, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.add(txs[:1]); err != nil {
+		t.Fatal(err)
+	}
+	fs.fail.Store(true)
+	for _, tx := range txs[1:3] {
+		if err := j.add([]*ledger.Tx{tx}); !errors.Is(err, errDiskFull) {
+			t.Fatalf("write on a full disk: %v, want %v", err, errDiskFull)
+		}
+	}
+	fs.fail.Store(false)
+	addOnceRecovered := func(tx *ledger.Tx) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for j.add([]*ledger.Tx{tx}) != nil {
+			if time.Now().After(deadline) {
+				t.Fatal("the journal still refuses writes 10 s after the disk works again")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	addOnceRecovered(txs[3])
+	fs.failSync.Store(true)
+	if err := j.add(txs[4:5]); !errors.Is(err, errDiskFull) {
+		t.Fatalf("write whose fsync fails: %v, want %v", err, errDiskFull)
+	}
+	fs.failSync.Store(false)
+	addOnceRecovered(txs[5])
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := openTxJournalFS("journal", fs, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var got []uint64
+	if _, _, err := r.replay(func(tx *ledger.Tx) error { got = append(got, tx.Nonce); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	// Tx 4 was written but never acknowledged; the rewrite kept it.
+	if want := []uint64{0, 3, 4, 5}; !slices.Equal(got, want) {
+		t.Fatalf("replayed nonces %v, want %v", got, want)
+	}
+}
