@@ -23,6 +23,11 @@ const (
 	setupTimeout   = 30 * time.Second
 )
 
+// requestBufferBytes sizes a connection's write buffer, so that a
+// request's headers and body leave in one write: 64 KiB holds a request of
+// BatchTxsMax 250-byte txs in hex (about 57 KB).
+const requestBufferBytes = 64 << 10
+
 // ErrAlreadyRun is returned by a second Run: a generator's txs are spent.
 var ErrAlreadyRun = errors.New("loadgen: generator already ran")
 
@@ -99,6 +104,8 @@ func New(cfg Config) (*Generator, error) {
 			MaxIdleConnsPerHost: cfg.InFlightMax,
 			IdleConnTimeout:     90 * time.Second,
 			DisableCompression:  true,
+			// With the default 4 KiB buffer a 10-tx request took two writes.
+			WriteBufferSize: requestBufferBytes,
 		},
 	}
 	g := &Generator{cfg: cfg, httpc: hc, rejectedByCode: make(map[int]int)}
