@@ -60,12 +60,14 @@ type messageItem struct {
 func decodeMessage(data []byte, batchMax int) (msg message, resp *response) {
 	data = bytes.TrimSpace(data)
 	if len(data) > 0 && data[0] == '[' {
-		// jsonscan reads the bodies wallets send in one pass. What it
-		// declines goes to Unmarshal, which checks the whole body before
-		// it decodes; a slice of raw messages takes any valid JSON array,
-		// so its only error is a body that is not JSON.
-		raws, ok := jsonscan.Array(data)
+		// jsonscan reads the bodies wallets send in one pass, the items'
+		// members included. What it declines goes to Unmarshal, which
+		// checks the whole body before it decodes; a slice of raw messages
+		// takes any valid JSON array, so its only error is a body that is
+		// not JSON.
+		raws, objects, ok := jsonscan.Batch(data)
 		if !ok {
+			objects = nil
 			if err := json.Unmarshal(data, &raws); err != nil {
 				return message{}, errorResponse(nil, &Error{Code: CodeParseError, Message: "parse error: body is not valid JSON"})
 			}
@@ -78,7 +80,11 @@ func decodeMessage(data []byte, batchMax int) (msg message, resp *response) {
 		}
 		msg = message{batch: true, items: make([]messageItem, len(raws))}
 		for i, raw := range raws {
-			msg.items[i] = decodeItem(raw)
+			if objects != nil && objects[i] != nil {
+				msg.items[i] = checkItem(objects[i])
+			} else {
+				msg.items[i] = decodeItem(raw)
+			}
 		}
 		return msg, nil
 	}

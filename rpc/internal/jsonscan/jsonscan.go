@@ -158,7 +158,10 @@ func (s *scanner) literal(word string) {
 }
 
 // array consumes an array, handing each element to each (when not nil).
-func (s *scanner) array(depth int, each func(raw []byte)) {
+func (s *scanner) array(depth int, each func(raw []byte)) { s.arrayOf(depth, s.value, each) }
+
+// arrayOf is array with each element read by elem.
+func (s *scanner) arrayOf(depth int, elem func(depth int) []byte, each func(raw []byte)) {
 	if depth > DepthMax {
 		s.ok = false
 		return
@@ -171,7 +174,7 @@ func (s *scanner) array(depth int, each func(raw []byte)) {
 	}
 	for s.ok {
 		s.ws()
-		v := s.value(depth)
+		v := elem(depth)
 		if !s.ok {
 			return
 		}
@@ -248,6 +251,36 @@ func Array(data []byte) (items []json.RawMessage, ok bool) {
 		return nil, false
 	}
 	return items, true
+}
+
+// Batch is Array that also reads each element that is an object into its
+// members, as Object would, in the same pass: objects[i] is items[i]'s
+// members, or nil when items[i] is not an object. A JSON-RPC batch is
+// read once, not split and then read again item by item.
+func Batch(data []byte) (items []json.RawMessage, objects []map[string]json.RawMessage, ok bool) {
+	s := scanner{data: data, ok: true}
+	s.ws()
+	if s.peek() != '[' {
+		return nil, nil, false
+	}
+	items = []json.RawMessage{}
+	elem := func(depth int) []byte {
+		if s.peek() != '{' {
+			objects = append(objects, nil)
+			return s.value(depth)
+		}
+		start := s.off
+		members := make(map[string]json.RawMessage, 4)
+		s.object(depth+1, func(name string, raw []byte) { members[name] = raw })
+		objects = append(objects, members)
+		return s.data[start:s.off]
+	}
+	s.arrayOf(1, elem, func(raw []byte) { items = append(items, raw) })
+	s.end()
+	if !s.ok {
+		return nil, nil, false
+	}
+	return items, objects, true
 }
 
 // Members hands each member of data, one JSON object, to each in order

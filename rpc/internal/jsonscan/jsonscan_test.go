@@ -3,6 +3,8 @@ package jsonscan
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -22,7 +24,7 @@ var scanSeeds = []string{
 	"[\"tab\there\"]", "[\"del\x7f\"]", "[\"\xff\"]", "\t[1]\r\n", "", " ", "null", `"x"`, `1`,
 }
 
-// TestMatchesEncodingJSON checks Array and Object against encoding/json
+// TestMatchesEncodingJSON checks Array, Batch and Object against encoding/json
 // on the seeds, and that they take the bodies they exist for.
 func TestMatchesEncodingJSON(t *testing.T) {
 	for _, s := range scanSeeds {
@@ -66,13 +68,24 @@ func FuzzMatchesEncodingJSON(f *testing.F) {
 
 func check(t *testing.T, body []byte) {
 	t.Helper()
-	if items, ok := Array(body); ok {
+	items, ok := Array(body)
+	if ok {
 		var want []json.RawMessage
 		if err := json.Unmarshal(body, &want); err != nil {
 			t.Fatalf("Array took %q, which encoding/json refuses: %v", body, err)
 		}
-		if !sameRaws(items, want) {
+		if !slices.EqualFunc(items, want, sameRaw) {
 			t.Fatalf("Array(%q) = %q, encoding/json %q", body, items, want)
+		}
+	}
+	// Batch takes what Array takes, and reads each object item as Object.
+	batchItems, objects, batchOK := Batch(body)
+	if batchOK != ok || !slices.EqualFunc(batchItems, items, sameRaw) || len(objects) != len(items) {
+		t.Fatalf("Batch(%q) = %q, %v; Array %q, %v", body, batchItems, batchOK, items, ok)
+	}
+	for i, item := range items {
+		if members, isObject := Object(item); isObject != (objects[i] != nil) || !maps.EqualFunc(members, objects[i], sameRaw) {
+			t.Fatalf("Batch(%q) item %d has members %q, Object %q", body, i, objects[i], members)
 		}
 	}
 	if members, ok := Object(body); ok {
@@ -80,28 +93,13 @@ func check(t *testing.T, body []byte) {
 		if err := json.Unmarshal(body, &want); err != nil || want == nil {
 			t.Fatalf("Object took %q, which encoding/json refuses: %v", body, err)
 		}
-		if len(members) != len(want) {
+		if !maps.EqualFunc(members, want, sameRaw) {
 			t.Fatalf("Object(%q) = %q, encoding/json %q", body, members, want)
-		}
-		for k, v := range want {
-			if got, ok := members[k]; !ok || !bytes.Equal(got, v) {
-				t.Fatalf("Object(%q)[%q] = %q, encoding/json %q", body, k, got, v)
-			}
 		}
 	}
 }
 
-func sameRaws(a, b []json.RawMessage) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if !bytes.Equal(a[i], b[i]) {
-			return false
-		}
-	}
-	return true
-}
+func sameRaw(a, b json.RawMessage) bool { return bytes.Equal(a, b) }
 
 // TestPlain checks the eight-bytes-at-a-time test against the plain
 // one for every byte value at every position of a 17-byte string (two
