@@ -389,14 +389,17 @@ func (s *Store) StateHash() LtHash {
 func (s *Store) GetAccount(addr crypto.Address) (Account, error) {
 	var gen uint64
 	if s.accounts != nil {
+		// The filter first: it answers a fresh address (every payment to a
+		// new wallet) from one cache line, where the cache's map, grown
+		// large, would miss the processor's caches to say the same.
+		if !s.exists.mayHold(addr) {
+			return Account{}, nil // certainly never written: the empty account
+		}
 		a, ok, g := s.accounts.get(addr)
 		if ok {
 			return a, nil
 		}
 		gen = g
-		if !s.exists.mayHold(addr) {
-			return Account{}, nil // certainly never written: the empty account
-		}
 	}
 	a, err := s.readAccount(addr)
 	if err == nil && s.accounts != nil {
@@ -412,8 +415,9 @@ func (s *Store) readAccount(addr crypto.Address) (Account, error) {
 }
 
 // cacheWrite records what a durable diff changed in the existence filter
-// and the cache, in that order: a reader that misses the cache must find
-// the address in the filter.
+// and the cache, in that order. A reader that the filter turns away sees
+// the state before the block; one that passes it and misses the cache
+// reads Pebble, which already holds the block.
 func (s *Store) cacheWrite(diff *StateDiff) {
 	if s.accounts != nil {
 		s.exists.add(maps.Keys(diff.Accounts))

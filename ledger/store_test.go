@@ -294,6 +294,41 @@ func BenchmarkStoreApplyBlock(b *testing.B) {
 	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "txs/s")
 }
 
+// TestSigCacheForget checks that forgotten hashes are gone, the others
+// kept, and that the bound still holds as the ring passes the slots of
+// forgotten hashes (and of one forgotten and added again).
+func TestSigCacheForget(t *testing.T) {
+	txs := make([]*Tx, 6)
+	for i := range txs {
+		txs[i] = &Tx{ChainID: "c", Nonce: uint64(i)}
+	}
+	cache := NewSigCache(4)
+	for _, tx := range txs[:4] {
+		cache.Add(tx.Hash())
+	}
+	cache.Forget([]*Tx{txs[0], nil, txs[2], txs[5]})
+	if cache.Len() != 2 || cache.Contains(txs[0].Hash()) || cache.Contains(txs[2].Hash()) || !cache.Contains(txs[1].Hash()) || !cache.Contains(txs[3].Hash()) {
+		t.Fatalf("after Forget: %d held, want txs 1 and 3", cache.Len())
+	}
+	cache.Add(txs[2].Hash()) // again, in a new slot
+	for _, tx := range txs[4:] {
+		cache.Add(tx.Hash())
+	}
+	// The ring was full (four slots, two of them stale), so the three
+	// adds took slots 0 to 2: tx 0's (already gone), tx 1's, and tx 2's
+	// old slot, which drops tx 2's re-add early (the documented cost).
+	if cache.Contains(txs[1].Hash()) || cache.Contains(txs[2].Hash()) || !cache.Contains(txs[3].Hash()) ||
+		!cache.Contains(txs[4].Hash()) || !cache.Contains(txs[5].Hash()) {
+		t.Fatal("the ring did not evict in insertion order")
+	}
+	for i := range 100 {
+		cache.Add(crypto.Sum256([]byte{byte(i), 1}))
+		if cache.Len() > 4 {
+			t.Fatalf("%d held, bound 4", cache.Len())
+		}
+	}
+}
+
 // TestValidSendersCachesOnlyValidKeys checks the sender-key cache: a valid
 // key is remembered, a small-order key is refused every time and never
 // remembered.

@@ -41,3 +41,25 @@ func TestAddBatchVerifiesInOneBatch(t *testing.T) {
 		t.Fatalf("second pool: %v", errs)
 	}
 }
+
+// TestUpdateForgetsCommittedSignatures checks that Update drops the
+// committed txs from the shared SigCache and keeps the pending ones, whose
+// blocks are still to be validated.
+func TestUpdateForgetsCommittedSignatures(t *testing.T) {
+	chain := newTestChain(1_000_000)
+	cfg := testConfig()
+	cfg.SigCache = ledger.NewSigCache(64)
+	m := newPool(t, cfg, chain.state)
+	a0, a1 := signedTx(0, 0, 10, 1), signedTx(0, 1, 10, 1)
+	mustAdd(t, m, a0, a1)
+	m.Update(chain.commit(t, a0), chain.state)
+	if cfg.SigCache.Contains(a0.Hash()) {
+		t.Error("committed tx still in the SigCache")
+	}
+	if !cfg.SigCache.Contains(a1.Hash()) {
+		t.Error("pending tx dropped from the SigCache")
+	}
+	if n := cfg.SigCache.Len(); n != 1 {
+		t.Errorf("SigCache holds %d hashes, want 1", n)
+	}
+}

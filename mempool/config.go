@@ -47,7 +47,8 @@ type Config struct {
 	RebroadcastTxsMax int
 	// SigCache, if set, holds the hashes of txs whose signatures verified:
 	// Add skips those signatures and records the ones it verifies, so block
-	// validation (which shares the cache) does not verify them again.
+	// validation (which shares the cache) does not verify them again;
+	// Update makes it forget the txs that committed.
 	SigCache *ledger.SigCache
 }
 

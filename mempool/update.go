@@ -14,7 +14,8 @@ import (
 // queues are rechecked, O(committed txs): txs below the new account nonce
 // (those committed and any they displaced) are dropped, then the highest
 // nonces until the balance covers the rest. Future nonces that are still
-// covered stay queued. The accounts are read before the lock is taken. A
+// covered stay queued. The SigCache forgets the committed txs. The
+// accounts are read before the lock is taken. A
 // sender whose account cannot be read loses its pending txs: they are
 // dropped rather than reaped on a guess, and can be sent again (the store
 // that failed the read will fail the node loudly elsewhere). A nil state
@@ -43,6 +44,9 @@ func (m *Mempool) Update(committed []*ledger.Tx, state ledger.StateReader) {
 		accounts[addr] = acct
 	}
 
+	if m.cfg.SigCache != nil {
+		m.cfg.SigCache.Forget(committed)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.state = state
