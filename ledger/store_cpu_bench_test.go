@@ -94,4 +94,3 @@ func waitCompactions(tb testing.TB, s *Store) {
 	}
 	tb.Fatal("compactions did not finish within a minute")
 }
-
