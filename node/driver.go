@@ -326,12 +326,6 @@ func (d *driver) deliverSynced(ctx context.Context, b *ledger.Block, cert *ledge
 func (d *driver) run(ctx context.Context) (err error) {
 	ticker := time.NewTicker(d.tick)
 	defer ticker.Stop()
-	// pace fires when a busy primary's pacing ends (pbft
-	// Replica.PacedUntil), so its next proposal does not wait for a tick.
-	pace := time.NewTimer(time.Hour)
-	pace.Stop()
-	defer pace.Stop()
-	paceAt := int64(0)
 	// Whatever ends the loop, a background store write ends first and the
 	// blocks written without an fsync are synced: the store is closed
 	// after the loop returns.
@@ -356,21 +350,9 @@ func (d *driver) run(ctx context.Context) (err error) {
 				return fmt.Errorf("sync store: %w", err)
 			}
 		}
-		// paceAt stays set after the timer fires: until the replica's
-		// clock passes it (the next tick), the same deadline must not
-		// arm the timer again.
-		if at := d.replica.PacedUntil(); at != paceAt {
-			paceAt = at
-			pace.Stop()
-			if at > 0 {
-				pace.Reset(time.UnixMilli(at).Sub(d.now()))
-			}
-		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-pace.C:
-			d.proposeNow()
 		case m := <-d.inbox:
 			d.step(m)
 			// Step whatever else has arrived before handling the output:

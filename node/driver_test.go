@@ -138,13 +138,6 @@ func newTestCluster(t *testing.T, n int) *testCluster {
 // (0: at every tick, so heights advance without txs).
 func newTestClusterWith(t *testing.T, n int, fsOf func(i int) vfs.FS, emptyBlockInterval time.Duration) *testCluster {
 	t.Helper()
-	return newTestClusterTuned(t, n, fsOf, func(cfg *driverConfig) { cfg.EmptyBlockInterval = emptyBlockInterval })
-}
-
-// newTestClusterTuned is newTestClusterWith with tune applied to every
-// driver's configuration before the driver is made.
-func newTestClusterTuned(t *testing.T, n int, fsOf func(i int) vfs.FS, tune func(*driverConfig)) *testCluster {
-	t.Helper()
 	g, vals, accts := testGenesis(t, n, 4)
 	c := &testCluster{genesis: g, valKeys: vals, accounts: accts, down: map[int]bool{}}
 	c.drivers = make([]*driver, n)
@@ -160,10 +153,10 @@ func newTestClusterTuned(t *testing.T, n int, fsOf func(i int) vfs.FS, tune func
 		t.Cleanup(func() { store.Close() })
 		pool := &slicePool{}
 		commits := make(chan *ledger.Block, 1024)
-		cfg := driverConfig{
+		d, err := newDriver(driverConfig{
 			Genesis: g, Self: uint16(i), Key: vals[i], Store: store,
 			Net:  chanNet{self: i, drivers: c.drivers, mu: &c.mu, down: c.down},
-			Pool: pool, Tick: 10 * time.Millisecond, Now: time.Now,
+			Pool: pool, Tick: 10 * time.Millisecond, Now: time.Now, EmptyBlockInterval: emptyBlockInterval,
 			Observer: func(b *ledger.Block, _ *ledger.CommitCertificate) {
 				select {
 				case commits <- b:
@@ -173,9 +166,7 @@ func newTestClusterTuned(t *testing.T, n int, fsOf func(i int) vfs.FS, tune func
 			Metrics:  NewMetrics(func() float64 { return 0 }, func() float64 { return 0 }),
 			Penalize: func(string, error) {},
 			Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-		}
-		tune(&cfg)
-		d, err := newDriver(cfg)
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -423,67 +414,5 @@ func TestDriverSyncsWhenIdle(t *testing.T) {
 	defer r.Close()
 	if got := r.Head().Height; got < head {
 		t.Fatalf("after a crash of the idle backup: head %d, committed %d before it", got, head)
-	}
-}
-
-// TestBusyPrimaryProposesWhenPacingEnds: with ticks too far apart to
-// matter, a busy primary's next proposal comes from the pacing timer, no
-// sooner than BusyProposal after the last one. Four drivers over channels;
-// the first block (busy: at least one tx) commits on a TxsArrived signal,
-// the second wave of txs, sent after it, must commit without a tick.
-func TestBusyPrimaryProposesWhenPacingEnds(t *testing.T) {
-	const pacing = 150 * time.Millisecond
-	arrived := make([]chan struct{}, 4)
-	next := 0
-	c := newTestClusterTuned(t, 4, func(int) vfs.FS { return nil }, func(cfg *driverConfig) {
-		cfg.Tick = 10 * time.Second // the view-change timeout is 2 ticks: none within the test
-		cfg.EmptyBlockInterval = 0
-		cfg.BusyBlockTxs, cfg.BusyProposal = 1, pacing
-		arrived[next] = make(chan struct{}, 1)
-		cfg.TxsArrived = arrived[next]
-		next++
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	defer func() { cancel(); wg.Wait() }()
-	for _, d := range c.drivers {
-		wg.Add(1)
-		go func() { defer wg.Done(); _ = d.run(ctx) }()
-	}
-	send := func(nonce uint64) crypto.Hash {
-		tx := &ledger.Tx{ChainID: c.genesis.ChainID, Nonce: nonce, To: c.accounts[1].Public().Address(), Amount: 1, Fee: 1}
-		tx.Sign(c.accounts[0])
-		for i, p := range c.pools {
-			p.add(tx)
-			signal(arrived[i])
-		}
-		return tx.Hash()
-	}
-	waitCommitted := func(h crypto.Hash) (uint64, time.Time) {
-		deadline := time.Now().Add(5 * time.Second)
-		for time.Now().Before(deadline) {
-			if height, _, err := c.stores[0].TxLocation(h); err == nil {
-				return height, time.Now()
-			}
-			time.Sleep(2 * time.Millisecond)
-		}
-		t.Fatalf("tx %s not committed within 5 s (no tick fires in that time)", h.Short())
-		return 0, time.Time{}
-	}
-	h1, _ := waitCommitted(send(0))
-	h2, _ := waitCommitted(send(1))
-	if h2 != h1+1 {
-		t.Fatalf("txs at heights %d and %d, want consecutive", h1, h2)
-	}
-	b1, err := c.stores[0].BlockByHeight(h1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b2, err := c.stores[0].BlockByHeight(h2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if gap := time.Duration(b2.Header.Timestamp-b1.Header.Timestamp) * time.Millisecond; gap < pacing {
-		t.Fatalf("blocks %d and %d proposed %v apart, pacing is %v", h1, h2, gap, pacing)
 	}
 }

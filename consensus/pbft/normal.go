@@ -72,19 +72,6 @@ func (r *Replica) paced() bool {
 		r.now-r.lastProposalMs < c.BusyProposalMs
 }
 
-// PacedUntil returns the time (Unix milliseconds, as given to Tick) before
-// which this replica, the primary of a busy chain, will not propose
-// (Config.BusyProposalMs), or 0 when nothing holds a proposal back. The
-// node calls ProposeNow then rather than waiting for a tick: a loop too
-// busy to take every tick would otherwise stretch the pacing, and with it
-// every block.
-func (r *Replica) PacedUntil() int64 {
-	if r.changing || !r.isPrimary() || !r.paced() {
-		return 0
-	}
-	return r.lastProposalMs + r.cfg.BusyProposalMs
-}
-
 // ProposeNow lets the primary pre-prepare at once, between ticks, when it
 // has no proposal in flight: the node calls it when transactions arrive
 // and after a commit, so on a quiet network a transaction does not wait
