@@ -85,28 +85,11 @@ type AdminConfig struct {
 	Listen string `toml:"listen"`
 }
 
-// Pacing of a busy primary (ConsensusConfig.BusyBlockTxs): above 128 txs a
-// block, proposals at least 100 ms apart. A chain at 1,000 tx/s makes
-// blocks of about 10 txs (proposed as soon as the last commits), and even
-// paced ones of about 100-150 (100 ms and the wait for the next tick), so
-// it stays unpaced; from a few thousand tx/s blocks pass 128 and the
-// pacing holds. On the development machine with 7 validators at 2,500
-// tx/s, pacing took blocks from 16-21 a second to 12 and the nodes' CPU
-// from 1.93-1.99 to 1.78-1.84 cores (BENCHMARKS.md, session 11).
-const (
-	DefaultBusyBlockTxs   = 128
-	DefaultBusyProposalMs = 100
-)
-
 // ConsensusConfig: local timing. TickMs is the wall-clock length of one
 // engine tick; the engine's timeouts are counted in ticks.
 type ConsensusConfig struct {
 	TickMs               uint64 `toml:"tick_ms"`
 	EmptyBlockIntervalMs uint64 `toml:"empty_block_interval_ms"`
-	// BusyBlockTxs and BusyProposalMs pace a busy primary
-	// (pbft.Config.BusyBlockTxs); zero for either disables pacing.
-	BusyBlockTxs   int    `toml:"busy_block_txs"`
-	BusyProposalMs uint64 `toml:"busy_proposal_ms"`
 }
 
 // MempoolConfig: limits of the pending-tx pool.
@@ -153,7 +136,7 @@ func DefaultConfig(moniker string) Config {
 		},
 		RPC:       RPCConfig{Listen: "127.0.0.1:8545", RequestBytesMax: 1 << 20},
 		Metrics:   MetricsConfig{Listen: "127.0.0.1:9545"},
-		Consensus: ConsensusConfig{TickMs: 50, EmptyBlockIntervalMs: 1000, BusyBlockTxs: DefaultBusyBlockTxs, BusyProposalMs: DefaultBusyProposalMs},
+		Consensus: ConsensusConfig{TickMs: 50, EmptyBlockIntervalMs: 1000},
 		Mempool:   MempoolConfig{TxsMax: 50_000, BytesMax: 64 << 20, PerSenderTxsMax: 1_000},
 		Store:     StoreConfig{MemTableMiB: ledger.DefaultMemTableBytes >> 20},
 		Log:       LogConfig{Level: "info", Format: "text"},
@@ -200,12 +183,6 @@ func (c *Config) Validate() error {
 	}
 	if c.Consensus.EmptyBlockIntervalMs < c.Consensus.TickMs || c.Consensus.EmptyBlockIntervalMs > 600_000 {
 		return fmt.Errorf("%w: consensus.empty_block_interval_ms %d not in tick_ms..600000", ErrConfig, c.Consensus.EmptyBlockIntervalMs)
-	}
-	if c.Consensus.BusyBlockTxs < 0 || c.Consensus.BusyBlockTxs > 1_000_000 {
-		return fmt.Errorf("%w: consensus.busy_block_txs %d not in 0..1000000", ErrConfig, c.Consensus.BusyBlockTxs)
-	}
-	if c.Consensus.BusyProposalMs > 10_000 {
-		return fmt.Errorf("%w: consensus.busy_proposal_ms %d not in 0..10000", ErrConfig, c.Consensus.BusyProposalMs)
 	}
 	if c.Mempool.TxsMax < 1 || c.Mempool.BytesMax < 1024 || c.Mempool.PerSenderTxsMax < 1 {
 		return fmt.Errorf("%w: mempool limits must be positive (bytes_max >= 1024)", ErrConfig)
@@ -324,14 +301,6 @@ tick_ms = {{.Consensus.TickMs}}
 # transactions, so an idle chain is told apart from a stalled one. Must be
 # below the genesis view_change_timeout_ms.
 empty_block_interval_ms = {{.Consensus.EmptyBlockIntervalMs}}
-# Under load the primary proposes fewer, fuller blocks: after a block of at
-# least busy_block_txs transactions it waits until busy_proposal_ms after
-# that proposal before the next. Each block costs every validator the
-# same votes, messages and fsync whatever it holds; light traffic (smaller
-# blocks) is proposed at once. 0 for either disables pacing;
-# busy_proposal_ms must be below the genesis view_change_timeout_ms.
-busy_block_txs = {{.Consensus.BusyBlockTxs}}
-busy_proposal_ms = {{.Consensus.BusyProposalMs}}
 
 [mempool]
 # Most pending transactions kept.

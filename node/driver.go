@@ -185,10 +185,6 @@ type driverConfig struct {
 	TxsArrived chan struct{}
 	// EmptyBlockInterval is how often an idle primary proposes.
 	EmptyBlockInterval time.Duration
-	// BusyBlockTxs and BusyProposal pace a busy primary
-	// (pbft.Config.BusyBlockTxs); zero disables pacing.
-	BusyBlockTxs int
-	BusyProposal time.Duration
 	// Byzantine, a test hook, makes this validator misbehave (see
 	// ByzantineModes); empty is honest.
 	Byzantine string
@@ -244,8 +240,6 @@ func newDriver(cfg driverConfig) (*driver, error) {
 			return d.pool.ReapAfter(int(params.BlockTxsMax), int(params.BlockBytesMax), nextNonce(parent))
 		}, IdleFunc: func() bool { return !d.pool.Executable() }},
 		EmptyBlockTicks: uint64(cfg.EmptyBlockInterval / cfg.Tick),
-		BusyBlockTxs:    cfg.BusyBlockTxs,
-		BusyProposalMs:  cfg.BusyProposal.Milliseconds(),
 		Signer:          pbft.Ed25519Signer{Key: cfg.Key, ChainID: cfg.Genesis.ChainID},
 		Verifier:        certVerifier{pbft.Ed25519Verifier{Validators: vals, ChainID: cfg.Genesis.ChainID}, cfg.VerifiedCerts},
 		Head:            head,

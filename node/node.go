@@ -194,8 +194,6 @@ func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
 		VerifiedCerts:      n.certs.verified,
 		TxsArrived:         n.txsArrived,
 		EmptyBlockInterval: time.Duration(cfg.Consensus.EmptyBlockIntervalMs) * time.Millisecond,
-		BusyBlockTxs:       cfg.Consensus.BusyBlockTxs,
-		BusyProposal:       time.Duration(cfg.Consensus.BusyProposalMs) * time.Millisecond,
 		Byzantine:          cfg.Testing.Byzantine,
 		OMVerify:           cfg.OMVerify,
 		OMCorruptState:     cfg.Testing.OMCorruptState,

@@ -91,18 +91,6 @@ type Config struct {
 	// proposal, so an idle chain advances at a steady, slow pace; it must be
 	// well below the view-change timeout. Zero proposes on every tick.
 	EmptyBlockTicks uint64
-	// BusyBlockTxs and BusyProposalMs pace a busy primary: after proposing
-	// a block of at least BusyBlockTxs txs it proposes the next no sooner
-	// than BusyProposalMs later (by the times given to Tick and
-	// ProposeNow). Every block costs each replica about the same fixed
-	// work (votes signed, sent and checked, a store commit and its fsync)
-	// whatever it holds, so under load fewer, fuller blocks leave more of
-	// the machine to the txs; a chain whose blocks stay small (light load)
-	// proposes as soon as it can, at no cost in latency. Zero for either
-	// disables pacing. BusyProposalMs must be below the view-change
-	// timeout.
-	BusyBlockTxs   int
-	BusyProposalMs int64
 	// FutureMessagesPerPeerMax bounds the messages kept per peer for a view
 	// this replica has not entered yet; 0 means 4 per window height.
 	FutureMessagesPerPeerMax int
@@ -123,10 +111,6 @@ func (c *Config) check() error {
 		return fmt.Errorf("%w: TickInterval or ViewChangeTicks is required", ErrConfig)
 	case c.EmptyBlockTicks > 0 && c.EmptyBlockTicks >= c.baseTimeoutTicks():
 		return fmt.Errorf("%w: EmptyBlockTicks %d must be below the view-change timeout of %d ticks", ErrConfig, c.EmptyBlockTicks, c.baseTimeoutTicks())
-	case c.BusyBlockTxs < 0 || c.BusyProposalMs < 0:
-		return fmt.Errorf("%w: BusyBlockTxs %d and BusyProposalMs %d must not be negative", ErrConfig, c.BusyBlockTxs, c.BusyProposalMs)
-	case c.BusyProposalMs > 0 && uint64(c.BusyProposalMs) >= c.Params.ViewChangeTimeoutMs:
-		return fmt.Errorf("%w: BusyProposalMs %d must be below the view-change timeout of %d ms", ErrConfig, c.BusyProposalMs, c.Params.ViewChangeTimeoutMs)
 	}
 	return c.Params.Validate()
 }

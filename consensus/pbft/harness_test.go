@@ -45,12 +45,6 @@ type cluster struct {
 	// pbft.Config.EmptyBlockTicks); set before start.
 	emptyBlockTicks uint64
 	idle            func() bool
-	// candidates, busyBlockTxs and busyProposalMs: the txs a primary
-	// proposes (none when nil) and the pacing of a busy primary (see
-	// pbft.Config.BusyBlockTxs); set before start.
-	candidates     func(ledger.StateReader) []*ledger.Tx
-	busyBlockTxs   int
-	busyProposalMs int64
 }
 
 type envelope struct {
@@ -129,10 +123,9 @@ func (c *cluster) start(i int, timeoutTicks uint64) {
 	c.chains[i] = ledger.NewPendingChain(c.chainID, c.params, c.heads[i], c.states[i])
 	r, err := pbft.NewReplica(pbft.Config{
 		ChainID: c.chainID, ID: uint16(i), Validators: c.vals, Params: c.params,
-		App:    pbft.ChainApplication{Chain: c.chains[i], IdleFunc: c.idle, Candidates: c.candidates},
+		App:    pbft.ChainApplication{Chain: c.chains[i], IdleFunc: c.idle},
 		Signer: c.signers[i], Verifier: c.verif, Head: c.heads[i], Genesis: c.genesis.Hash(),
 		Records: c.records[i], ViewChangeTicks: timeoutTicks, EmptyBlockTicks: c.emptyBlockTicks,
-		BusyBlockTxs: c.busyBlockTxs, BusyProposalMs: c.busyProposalMs,
 	})
 	if err != nil {
 		c.t.Fatal(err)

@@ -2,9 +2,6 @@ package pbft_test
 
 import (
 	"testing"
-
-	"github.com/synod-chain/synod/crypto"
-	"github.com/synod-chain/synod/ledger"
 )
 
 // TestIdlePrimaryProposesEveryEmptyBlockTicks checks idle block production:
@@ -81,63 +78,5 @@ func TestProposeNowOnlyWithNothingInFlight(t *testing.T) {
 	c.flush(0)
 	if len(c.queue) == 0 {
 		t.Fatal("after its block committed, ProposeNow did not propose")
-	}
-}
-
-// TestBusyPrimaryPaces checks proposal pacing: after a block of at least
-// BusyBlockTxs txs the primary proposes again only BusyProposalMs later
-// (the cluster's ticks are 10 ms apart, so one block in 5 ticks instead of
-// one a tick), without a view change; once its blocks are small again it
-// proposes on every tick.
-func TestBusyPrimaryPaces(t *testing.T) {
-	c := newCluster(t, clusterOpts{n: 4, timeoutT: 20})
-	seed := crypto.Sum256([]byte("pbft-test/0")) // the funded account's key
-	key, err := crypto.PrivateKeyFromSeed(seed[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	busy := true
-	c.candidates = func(state ledger.StateReader) []*ledger.Tx {
-		if !busy {
-			return nil
-		}
-		acct, err := state.GetAccount(key.Public().Address())
-		if err != nil {
-			t.Fatal(err)
-		}
-		tx := &ledger.Tx{ChainID: c.chainID, Nonce: acct.Nonce, To: crypto.Address{1}, Amount: 1}
-		tx.Sign(key)
-		return []*ledger.Tx{tx}
-	}
-	c.busyBlockTxs, c.busyProposalMs = 1, 50
-	for i := range c.n {
-		c.start(i, 20)
-	}
-	for range 50 {
-		c.tick()
-	}
-	if got := len(c.logs[0]); got < 9 || got > 11 {
-		t.Fatalf("busy: %d blocks committed in 50 ticks, want about 50/5", got)
-	}
-	for _, b := range c.logs[0] {
-		if len(b.Block.Txs) != 1 {
-			t.Fatalf("block %d holds %d txs, want 1", b.Block.Header.Height, len(b.Block.Txs))
-		}
-	}
-	if v, _ := c.reps[0].View(); v != 0 {
-		t.Fatalf("paced chain changed view to %d", v)
-	}
-	busy = false
-	c.tick() // the last busy block's pacing runs out
-	c.tick()
-	c.tick()
-	c.tick()
-	c.tick()
-	before := len(c.logs[0])
-	for range 10 {
-		c.tick()
-	}
-	if got := len(c.logs[0]) - before; got < 9 {
-		t.Fatalf("light: %d blocks in 10 ticks, want one per tick", got)
 	}
 }

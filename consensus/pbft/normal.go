@@ -33,9 +33,6 @@ func (r *Replica) tryPropose() {
 			return // nothing to order yet: an empty block can wait
 		}
 	}
-	if r.paced() {
-		return // a busy chain: the next Tick or ProposeNow tries again
-	}
 	parent := r.committedHash
 	if h-1 > r.committed {
 		p := r.slots[h-1]
@@ -60,16 +57,7 @@ func (r *Replica) tryPropose() {
 	r.keepBlock(b)
 	r.nextPropose = h + 1
 	r.proposalTicks = 0
-	r.lastProposalMs, r.lastProposalTxs = r.now, len(b.Txs)
 	r.advance(h)
-}
-
-// paced reports that the last proposal was busy (Config.BusyBlockTxs) and
-// Config.BusyProposalMs has not passed since it.
-func (r *Replica) paced() bool {
-	c := &r.cfg
-	return c.BusyBlockTxs > 0 && c.BusyProposalMs > 0 && r.lastProposalTxs >= c.BusyBlockTxs &&
-		r.now-r.lastProposalMs < c.BusyProposalMs
 }
 
 // ProposeNow lets the primary pre-prepare at once, between ticks, when it

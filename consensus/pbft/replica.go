@@ -30,13 +30,9 @@ type Replica struct {
 	idleTicks uint64 // ticks without progress in the current view
 	// proposalTicks counts ticks since this replica last proposed.
 	proposalTicks uint64
-	// lastProposalMs and lastProposalTxs are the time and size of this
-	// replica's last proposal, for Config.BusyProposalMs.
-	lastProposalMs  int64
-	lastProposalTxs int
-	vcTicks         uint64 // ticks in the current view change
-	vcQuorum        bool   // a quorum asked for this view or later: the timer runs
-	now             int64  // latest time given to Tick, Unix milliseconds
+	vcTicks       uint64 // ticks in the current view change
+	vcQuorum      bool   // a quorum asked for this view or later: the timer runs
+	now           int64  // latest time given to Tick, Unix milliseconds
 
 	committed     uint64
 	committedHash crypto.Hash
