@@ -68,10 +68,14 @@ func (c *accountCache) write(accounts map[crypto.Address]Account) {
 // starts at a random place, so eviction is random: no bookkeeping per hit,
 // and no access pattern makes it degenerate).
 func (c *accountCache) putLocked(addr crypto.Address, a Account) {
-	if _, ok := c.accs[addr]; !ok && len(c.accs) >= c.max {
-		for victim := range c.accs {
-			delete(c.accs, victim)
-			break
+	// Below the bound one probe (the assignment) does: most puts are of
+	// fresh recipients, each a likely cache miss in a large map.
+	if len(c.accs) >= c.max {
+		if _, ok := c.accs[addr]; !ok {
+			for victim := range c.accs {
+				delete(c.accs, victim)
+				break
+			}
 		}
 	}
 	c.accs[addr] = a

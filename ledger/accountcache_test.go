@@ -48,6 +48,26 @@ func TestAccountCacheBounded(t *testing.T) {
 	}
 }
 
+// TestAccountCacheFullUpdateEvictsNothing: at its bound, a write to an
+// account already cached replaces it in place and evicts no other.
+func TestAccountCacheFullUpdateEvictsNothing(t *testing.T) {
+	c := newAccountCache(8)
+	accounts := map[crypto.Address]Account{}
+	for i := range 8 {
+		accounts[crypto.Address{byte(i)}] = Account{Balance: uint64(i)}
+	}
+	c.write(accounts)
+	c.write(map[crypto.Address]Account{{3}: {Balance: 33}})
+	for addr, want := range accounts {
+		if addr == (crypto.Address{3}) {
+			want = Account{Balance: 33}
+		}
+		if got, ok, _ := c.get(addr); !ok || got != want {
+			t.Fatalf("account %x: %+v, cached %v; want %+v", addr[0], got, ok, want)
+		}
+	}
+}
+
 // TestStoreAccountsMatchPebbleUnderConcurrentCommits reads accounts on
 // several goroutines while blocks commit, with a cache far smaller than
 // the account set so fills, evictions and writes interleave; afterwards
