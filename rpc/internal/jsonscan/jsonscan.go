@@ -162,66 +162,54 @@ func (s *scanner) array(depth int, each func(raw []byte)) { s.arrayOf(depth, s.v
 
 // arrayOf is array with each element read by elem.
 func (s *scanner) arrayOf(depth int, elem func(depth int) []byte, each func(raw []byte)) {
-	if depth > DepthMax {
-		s.ok = false
-		return
-	}
-	s.expect('[')
-	s.ws()
-	if s.ok && s.peek() == ']' {
-		s.off++
-		return
-	}
-	for s.ok {
-		s.ws()
+	s.list(depth, '[', ']', func() {
 		v := elem(depth)
-		if !s.ok {
-			return
-		}
-		if each != nil {
+		if s.ok && each != nil {
 			each(v)
 		}
-		s.ws()
-		if s.peek() == ',' {
-			s.off++
-			continue
-		}
-		s.expect(']')
-		return
-	}
+	})
 }
 
 // object consumes an object, handing each member to each (when not nil).
 func (s *scanner) object(depth int, each func(name string, raw []byte)) {
-	if depth > DepthMax {
-		s.ok = false
-		return
-	}
-	s.expect('{')
-	s.ws()
-	if s.ok && s.peek() == '}' {
-		s.off++
-		return
-	}
-	for s.ok {
-		s.ws()
+	s.list(depth, '{', '}', func() {
 		start, end := s.str()
 		s.ws()
 		s.expect(':')
 		s.ws()
 		v := s.value(depth)
+		if s.ok && each != nil {
+			each(string(s.data[start:end]), v)
+		}
+	})
+}
+
+// list consumes open, comma-separated items (each read by item, which
+// leaves s.ok false on error) and close: the shape arrays and objects
+// share.
+func (s *scanner) list(depth int, open, close byte, item func()) {
+	if depth > DepthMax {
+		s.ok = false
+		return
+	}
+	s.expect(open)
+	s.ws()
+	if s.ok && s.peek() == close {
+		s.off++
+		return
+	}
+	for s.ok {
+		s.ws()
+		item()
 		if !s.ok {
 			return
-		}
-		if each != nil {
-			each(string(s.data[start:end]), v)
 		}
 		s.ws()
 		if s.peek() == ',' {
 			s.off++
 			continue
 		}
-		s.expect('}')
+		s.expect(close)
 		return
 	}
 }
