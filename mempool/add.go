@@ -226,13 +226,13 @@ func (m *Mempool) evict(own *senderQueue, fee uint64, needTxs, needBytes int) bo
 }
 
 // restoreTail puts back an evicted tail with its place in the fee order
-// (its prio.seq); for rebroadcast it counts as gossiped now.
+// (its prio.seq); for rebroadcast it counts as just arrived.
 func (m *Mempool) restoreTail(e *entry) {
 	q := e.q
 	q.txs = append(q.txs, e)
 	m.byHash[e.hash] = e
 	m.bytes += e.size
 	q.costTotal += e.cost
-	m.link(e, m.clock)
+	m.link(e, unstamped)
 	m.fixSender(q)
 }

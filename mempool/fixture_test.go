@@ -245,8 +245,10 @@ func checkHeap(h *heapOf[*senderQueue], index func(*senderQueue) int) error {
 func (m *Mempool) checkGossipList(seen map[*entry]bool) error {
 	n := 0
 	last := int64(-1 << 63)
+	// Stamped entries in time order, none after the clock, then the
+	// unstamped ones (unstamped sorts after every time).
 	for e := m.gossip.next; e != &m.gossip; e = e.next {
-		if !seen[e] || e.next.prev != e || e.gossipedAt < last || e.gossipedAt > m.clock {
+		if !seen[e] || e.next.prev != e || e.gossipedAt < last || (e.gossipedAt > m.clock && e.gossipedAt != unstamped) {
 			return fmt.Errorf("rebroadcast list: entry %d out of place", n)
 		}
 		last = e.gossipedAt

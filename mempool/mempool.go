@@ -169,7 +169,7 @@ func (m *Mempool) insert(q *senderQueue, i int, e *entry, replace bool) {
 	e.addedAt = m.clock
 	m.seq++
 	e.prio.seq = m.seq
-	m.link(e, m.clock)
+	m.link(e, unstamped)
 	m.byHash[e.hash] = e
 	m.bytes += e.size
 	q.costTotal += e.cost

@@ -1,13 +1,26 @@
 package mempool
 
-import "github.com/synod-chain/synod/ledger"
+import (
+	"math"
+
+	"github.com/synod-chain/synod/ledger"
+)
 
 // The rebroadcast list holds every pending tx ordered by when it was last
-// handed out for gossip. The pool's clock only moves forward, and a tx is
-// always (re)appended at the current clock, so the list stays sorted and
-// the txs due for gossip are a prefix of it.
+// handed out for gossip. The pool's clock moves only when the caller
+// passes a time in, so a tx that arrives is linked unstamped (its caller
+// gossips it at once, but the pool does not know when that is) and takes
+// the time of the next ForRebroadcast call. Stamping it with the clock of
+// the call before instead would make it due at the next call however
+// recently it arrived: with calls every interval, every tx still pending
+// at a call would be gossiped a second time by every node holding it.
+// Unstamped txs are a suffix of the list, stamped txs are sorted by their
+// time, so the txs due for gossip are a prefix of it.
 
-// link appends e to the rebroadcast list as gossiped at t.
+// unstamped marks a tx that arrived since the last ForRebroadcast call.
+const unstamped = math.MaxInt64
+
+// link appends e to the rebroadcast list as gossiped at t (or unstamped).
 func (m *Mempool) link(e *entry, t int64) {
 	e.gossipedAt = t
 	last := m.gossip.prev
@@ -16,18 +29,29 @@ func (m *Mempool) link(e *entry, t int64) {
 	m.gossip.prev = e
 }
 
+// stamp gives the txs that arrived since the last call the time now,
+// walking back from the tail over the unstamped suffix: O(stamped).
+func (m *Mempool) stamp(now int64) {
+	for e := m.gossip.prev; e != &m.gossip && e.gossipedAt == unstamped; e = e.prev {
+		e.gossipedAt = now
+	}
+}
+
 // ForRebroadcast returns up to Config.RebroadcastTxsMax pending txs that
 // were not handed out for gossip since now-interval, oldest first, and
 // records them as gossiped at now. now is a logical time of the caller's
 // choosing (Unix milliseconds, ticks), never read from a clock here; a
 // now earlier than one passed before counts as that one. A tx added
-// between two calls counts as gossiped at the earlier call's now, as the
-// caller (RPC or the gossip topic) publishes it on arrival. The caller
+// between two calls counts as gossiped at the later call's now (the
+// caller, RPC or the gossip topic, publishes it on arrival), so it is due
+// one interval after the first call that sees it: between one interval
+// and one interval plus the calls' spacing after it arrived. The caller
 // must not modify the returned txs.
 func (m *Mempool) ForRebroadcast(now, interval int64) []*ledger.Tx {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now = m.advance(now)
+	m.stamp(now)
 	// Bounded by the pool's size too: with interval <= 0 a tx is due again
 	// right after it is re-appended.
 	limit := min(m.cfg.RebroadcastTxsMax, len(m.byHash))

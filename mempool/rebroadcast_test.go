@@ -7,30 +7,34 @@ import (
 	"github.com/synod-chain/synod/ledger"
 )
 
-// TestForRebroadcast checks re-gossip on a logical clock: nothing is due
-// before the interval has passed since a tx was last handed out, due txs
-// come oldest first, at most RebroadcastTxsMax per call, and committed txs
-// never come back; it drives the clock by hand.
+// TestForRebroadcast checks re-gossip on a logical clock: a tx counts as
+// gossiped at the first call after it arrived, so nothing is due before a
+// whole interval has passed since that call; due txs come oldest first,
+// at most RebroadcastTxsMax per call, and committed txs never come back;
+// it drives the clock by hand.
 func TestForRebroadcast(t *testing.T) {
 	chain := newTestChain(1000, 1000)
 	cfg := testConfig()
 	cfg.RebroadcastTxsMax = 2
 	m := newPool(t, cfg, chain.state)
 	a0, a1, b0 := signedTx(0, 0, 1, 1), signedTx(0, 1, 1, 1), signedTx(1, 0, 1, 1)
-	mustAdd(t, m, a0, a1) // arrive at clock 0
+	mustAdd(t, m, a0, a1) // before any call: they count as gossiped at 50
 	if got := m.ForRebroadcast(50, 100); len(got) != 0 {
-		t.Fatalf("due before the interval: %d", len(got))
+		t.Fatalf("at 50: %d txs, want none", len(got))
 	}
-	mustAdd(t, m, b0) // arrives at clock 50
-	got := m.ForRebroadcast(100, 100)
+	mustAdd(t, m, b0) // between the calls at 50 and 100: counts as gossiped at 100
+	if got := m.ForRebroadcast(100, 100); len(got) != 0 {
+		t.Fatalf("at 100: %d txs, want none (a0 and a1 are due at 150, b0 at 200)", len(got))
+	}
+	got := m.ForRebroadcast(150, 100)
 	if !slices.Equal(hashes(got), hashes([]*ledger.Tx{a0, a1})) {
-		t.Fatalf("at 100: %d txs, want a0 a1", len(got))
+		t.Fatalf("at 150: %d txs, want a0 a1", len(got))
 	}
-	if got := m.ForRebroadcast(120, 100); len(got) != 0 {
-		t.Fatalf("at 120: %d txs, want none (b0 is due at 150)", len(got))
+	if got := m.ForRebroadcast(199, 100); len(got) != 0 {
+		t.Fatalf("at 199: %d txs, want none (b0 is due at 200)", len(got))
 	}
-	if got := m.ForRebroadcast(150, 100); len(got) != 1 || got[0].Hash() != b0.Hash() {
-		t.Fatalf("at 150: %d txs, want b0", len(got))
+	if got := m.ForRebroadcast(200, 100); len(got) != 1 || got[0].Hash() != b0.Hash() {
+		t.Fatalf("at 200: %d txs, want b0", len(got))
 	}
 	// A clock going backwards counts as the latest time seen.
 	if got := m.ForRebroadcast(10, 100); len(got) != 0 {
@@ -40,6 +44,32 @@ func TestForRebroadcast(t *testing.T) {
 	got = m.ForRebroadcast(1000, 100)
 	if !slices.Equal(hashes(got), hashes([]*ledger.Tx{a1, b0})) {
 		t.Fatalf("at 1000: %d txs, want a1 b0", len(got))
+	}
+	if err := m.checkInvariants(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestForRebroadcastFreshTxs: with calls every interval, as the node
+// makes them, a tx still pending at the first call after it arrived is not
+// gossiped again then, however close to that call it arrived; it is once
+// it has waited a whole interval more. Stamping arrivals with the previous
+// call's time made every tx pending at a call due at that call.
+func TestForRebroadcastFreshTxs(t *testing.T) {
+	chain := newTestChain(1000)
+	m := newPool(t, testConfig(), chain.state)
+	const interval = 2000
+	m.ForRebroadcast(0, interval)
+	txs := []*ledger.Tx{signedTx(0, 0, 1, 1), signedTx(0, 1, 1, 1), signedTx(0, 2, 1, 1)}
+	mustAdd(t, m, txs...) // at 1999 on the caller's clock, say
+	if got := m.ForRebroadcast(interval, interval); len(got) != 0 {
+		t.Fatalf("first call after arrival: %d txs gossiped again, want none", len(got))
+	}
+	if got := m.ForRebroadcast(2*interval-1, interval); len(got) != 0 {
+		t.Fatalf("before a whole interval since that call: %d txs", len(got))
+	}
+	if got := m.ForRebroadcast(2*interval, interval); !slices.Equal(hashes(got), hashes(txs)) {
+		t.Fatalf("an interval after the first call: %d txs, want all 3", len(got))
 	}
 	if err := m.checkInvariants(); err != nil {
 		t.Fatal(err)

@@ -22,8 +22,8 @@ type entry struct {
 	prio priority
 	q    *senderQueue
 	// gossipedAt is the logical time the tx was last handed out for gossip
-	// (or the pool's clock when it arrived); prev and next link the
-	// rebroadcast list, which is ordered by it.
+	// (unstamped until the first ForRebroadcast call after it arrived);
+	// prev and next link the rebroadcast list, which is ordered by it.
 	gossipedAt int64
 	// addedAt is the pool's logical clock when the tx arrived, for
 	// ExpireQueued.

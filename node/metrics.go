@@ -32,6 +32,7 @@ type Metrics struct {
 	consensusDropped  prometheus.Counter
 	evidence          prometheus.Counter
 	txsRejected       *prometheus.CounterVec
+	txsRebroadcast    prometheus.Counter
 
 	// OM(m) checkpoint verification (omverify.go).
 	omVerified   prometheus.Counter
@@ -71,6 +72,7 @@ func NewMetrics(mempoolSize, peerCount func() float64) *Metrics {
 	m.consensusDropped = prometheus.NewCounter(prometheus.CounterOpts(f("consensus_messages_dropped_total", "Consensus messages dropped because the inbox was full.")))
 	m.evidence = prometheus.NewCounter(prometheus.CounterOpts(f("evidence_total", "Evidence of validator misbehaviour seen.")))
 	m.txsRejected = prometheus.NewCounterVec(prometheus.CounterOpts(f("txs_rejected_total", "Transactions refused by the mempool, by source.")), []string{"source"})
+	m.txsRebroadcast = prometheus.NewCounter(prometheus.CounterOpts(f("txs_rebroadcast_total", "Pending transactions gossiped again because no block took them within the rebroadcast interval.")))
 	m.omVerified = prometheus.NewCounter(prometheus.CounterOpts(f("om_checkpoints_verified_total", "Stable checkpoints whose OM(m) vector matched this node's state everywhere.")))
 	m.omAlarms = prometheus.NewCounter(prometheus.CounterOpts(f("om_alarms_total", "Stable checkpoints where OM(m) showed a validator claiming another state.")))
 	m.omUnverified = prometheus.NewCounterVec(prometheus.CounterOpts(f("om_checkpoints_unverified_total", "Stable checkpoints OM(m) could not verify, by reason (incomplete, dropped).")), []string{"reason"})
@@ -81,7 +83,7 @@ func NewMetrics(mempoolSize, peerCount func() float64) *Metrics {
 	m.registry.MustRegister(m.omVerified, m.omAlarms, m.omUnverified, m.omSent, m.omReceived, m.omInvalid, m.omDropped)
 	m.registry.MustRegister(m.height, m.view, m.viewChanges, m.committedTxs, m.commitLatency, m.blockInterval, m.diskWrite,
 		m.mempoolTxs, m.peers, m.consensusSent, m.consensusReceived, m.consensusInvalid, m.consensusDropped,
-		m.evidence, m.txsRejected,
+		m.evidence, m.txsRejected, m.txsRebroadcast,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -27,7 +27,12 @@ import (
 
 // Timings of the node's background duties.
 const (
+	// rebroadcastInterval: a pending tx is gossiped again once it has gone
+	// this long without being gossiped; the pool is asked every
+	// rebroadcastTick, so a tx is first due between one interval and one
+	// interval plus a tick after it arrived (see Mempool.ForRebroadcast).
 	rebroadcastInterval = 2 * time.Second
+	rebroadcastTick     = time.Second
 	shutdownTimeout     = 10 * time.Second
 	syncBatchBlocks     = 128
 	// verifiedCertsMax: certificates remembered as verified; block sync
@@ -445,7 +450,7 @@ const queuedTxLifetime = 10 * time.Minute
 // best-effort, and a tx an honest node accepted must not be silently lost.
 // It also expires the txs stuck behind a nonce gap (queuedTxLifetime).
 func (n *Node) rebroadcast(ctx context.Context) {
-	t := time.NewTicker(rebroadcastInterval)
+	t := time.NewTicker(rebroadcastTick)
 	defer t.Stop()
 	for {
 		select {
@@ -457,6 +462,7 @@ func (n *Node) rebroadcast(ctx context.Context) {
 			}
 			txs := n.pool.ForRebroadcast(now.UnixMilli(), rebroadcastInterval.Milliseconds())
 			if len(txs) > 0 {
+				n.metrics.txsRebroadcast.Add(float64(len(txs)))
 				if err := n.host.PublishTxs(txs); err != nil {
 					n.log.Debug("rebroadcast", "err", err)
 				}
