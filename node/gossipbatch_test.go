@@ -48,7 +48,7 @@ func waitPublished(t *testing.T, p *publishLog, txs int) []int {
 // what is left.
 func TestGossipBatcherGroupsTxs(t *testing.T) {
 	var p publishLog
-	g := newGossipBatcher(p.publish)
+	g := newGossipBatcher(p.publish, func() int { return 0 })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { g.run(ctx); close(done) }()
@@ -72,4 +72,51 @@ func TestGossipBatcherGroupsTxs(t *testing.T) {
 	g.add([]*ledger.Tx{{}}) // after run returned: stays pending
 	g.flush()
 	waitPublished(t, &p, 11+gossipFlushTxs)
+}
+
+// TestGossipLinger: the linger starts at its minimum with an empty pool,
+// grows with the pending txs and stops at its maximum.
+func TestGossipLinger(t *testing.T) {
+	for _, c := range []struct {
+		pending int
+		want    time.Duration
+	}{
+		{-1, gossipLingerMin},
+		{0, gossipLingerMin},
+		{1, gossipLingerMin + gossipLingerPerPendingTx},
+		{1000, gossipLingerMin + 1000*gossipLingerPerPendingTx},
+		{1 << 40, gossipLingerMax},
+	} {
+		if got := gossipLinger(c.pending); got != c.want {
+			t.Errorf("gossipLinger(%d) = %v, want %v", c.pending, got, c.want)
+		}
+	}
+	if gossipLinger(1000) != 75*time.Millisecond {
+		t.Errorf("a pool of 1,000 lingers %v, the 75 ms measured", gossipLinger(1000))
+	}
+	prev := time.Duration(0)
+	for pending := 0; pending <= 4000; pending += 7 {
+		got := gossipLinger(pending)
+		if got < prev || got < gossipLingerMin || got > gossipLingerMax {
+			t.Fatalf("gossipLinger(%d) = %v after %v", pending, got, prev)
+		}
+		prev = got
+	}
+}
+
+// TestGossipBatcherLingersLongerWhenBusy: with a full pool the batcher
+// holds txs for the longest linger (a timer never fires early, so the
+// lower bound holds on any machine).
+func TestGossipBatcherLingersLongerWhenBusy(t *testing.T) {
+	var p publishLog
+	g := newGossipBatcher(p.publish, func() int { return 1 << 20 })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go g.run(ctx)
+	start := time.Now()
+	g.add([]*ledger.Tx{{}, {}})
+	waitPublished(t, &p, 2)
+	if waited := time.Since(start); waited < gossipLingerMax {
+		t.Fatalf("published after %v with a full pool, want at least %v", waited, gossipLingerMax)
+	}
 }

@@ -183,7 +183,7 @@ func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
 			// wallets' submissions succeeded.
 			n.log.Debug("publish txs", "txs", len(txs), "err", err)
 		}
-	})
+	}, func() int { txs, _ := n.pool.Size(); return txs })
 	n.ingress = newTxIngress(n.pool.AddBatch, n.journal.write, func(txs []*ledger.Tx) {
 		signal(n.txsArrived)
 		n.gossip.add(txs)
