@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -65,7 +64,7 @@ func (n *Network) Start(i int) error {
 	args := append([]string{"start", "--home", m.Home}, n.ExtraArgs...)
 	cmd := exec.Command(n.Binary, args...)
 	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	ownProcessGroup(cmd)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("testnet: start node %d: %w", i, err)
 	}
@@ -105,7 +104,7 @@ func (n *Network) Alive(i int) bool {
 		return false
 	}
 	m, _ := n.member(i)
-	return syscall.Kill(pid, 0) == nil && !isZombie(pid) && runsHome(pid, m.Home)
+	return processExists(pid) && !isZombie(pid) && runsHome(pid, m.Home)
 }
 
 // runsHome reports whether process pid is `synod start` for home, from
@@ -196,20 +195,31 @@ func isZombie(pid int) bool {
 	return false
 }
 
-func (n *Network) signal(i int, sig syscall.Signal) error {
+// nodeSignal is what the harness can do to a node's process; signalPID
+// (harness_unix.go, harness_other.go) maps it to the platform.
+type nodeSignal int
+
+const (
+	sigKill nodeSignal = iota // SIGKILL: a crash, nothing flushed
+	sigStop                   // SIGSTOP: frozen, sockets open
+	sigCont                   // SIGCONT: running again
+	sigTerm                   // SIGTERM: a graceful shutdown
+)
+
+func (n *Network) signal(i int, sig nodeSignal) error {
 	if !n.Alive(i) {
 		return fmt.Errorf("%w: node %d", ErrNotRunning, i)
 	}
 	pid, _ := n.PID(i)
-	return syscall.Kill(pid, sig)
+	return signalPID(pid, sig)
 }
 
 // Kill sends SIGKILL to node i: a crash, nothing flushed.
-func (n *Network) Kill(i int) error { return n.signal(i, syscall.SIGKILL) }
+func (n *Network) Kill(i int) error { return n.signal(i, sigKill) }
 
 // Pause stops node i with SIGSTOP; Resume continues it.
-func (n *Network) Pause(i int) error  { return n.signal(i, syscall.SIGSTOP) }
-func (n *Network) Resume(i int) error { return n.signal(i, syscall.SIGCONT) }
+func (n *Network) Pause(i int) error  { return n.signal(i, sigStop) }
+func (n *Network) Resume(i int) error { return n.signal(i, sigCont) }
 
 // Stop asks node i to shut down (SIGTERM, after SIGCONT in case it is
 // paused) and waits up to timeout, then kills it.
@@ -217,8 +227,8 @@ func (n *Network) Stop(i int, timeout time.Duration) error {
 	if !n.Alive(i) {
 		return nil
 	}
-	_ = n.signal(i, syscall.SIGCONT)
-	if err := n.signal(i, syscall.SIGTERM); err != nil {
+	_ = n.signal(i, sigCont)
+	if err := n.signal(i, sigTerm); err != nil {
 		return err
 	}
 	deadline := time.Now().Add(timeout)

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -156,16 +155,6 @@ func runBench(c *cli.Context) error {
 		}
 	}
 	return res.WriteText(c.App.Writer, c.Duration(benchP99Flag.Name))
-}
-
-// processCPU is the CPU time (user and system) this process has used so
-// far, or 0 if the system will not say (the report then leaves it out).
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // benchConfig turns the flags into a loadgen config, loading the keys.
