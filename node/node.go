@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -28,8 +27,14 @@ import (
 
 // Timings of the node's background duties.
 const (
-	shutdownTimeout = 10 * time.Second
-	syncBatchBlocks = 128
+	// rebroadcastInterval: a pending tx is gossiped again once it has gone
+	// this long without being gossiped; the pool is asked every
+	// rebroadcastTick, so a tx is first due between one interval and one
+	// interval plus a tick after it arrived (see Mempool.ForRebroadcast).
+	rebroadcastInterval = 2 * time.Second
+	rebroadcastTick     = time.Second
+	shutdownTimeout     = 10 * time.Second
+	syncBatchBlocks     = 128
 	// verifiedCertsMax: certificates remembered as verified; block sync
 	// is at most deliveredBlocksMax plus a few fetched batches ahead of
 	// the loop, and a miss only costs a second verification.
@@ -73,10 +78,7 @@ type Node struct {
 	txsArrived chan struct{}
 	gossip     *gossipBatcher
 	peerOf     []peer.ID // validator index → peer id, from genesis
-	// committedTxs counts the txs of the blocks applied since start, for
-	// the rebroadcaster's drain rate.
-	committedTxs atomic.Uint64
-	startedAt    time.Time
+	startedAt  time.Time
 
 	syncMu  sync.Mutex
 	syncing bool
@@ -149,7 +151,6 @@ func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
 	mcfg := mempool.DefaultConfig(g.ChainID)
 	mcfg.TxsMax, mcfg.BytesMax, mcfg.PerSenderTxsMax = cfg.Mempool.TxsMax, cfg.Mempool.BytesMax, cfg.Mempool.PerSenderTxsMax
 	mcfg.SigCache = n.sigs // verified once at admission, not again in blocks
-	mcfg.RebroadcastTxsMax = rebroadcastTxsPerTick
 	if n.pool, err = mempool.New(mcfg, n.store); err != nil {
 		return nil, err
 	}
@@ -337,11 +338,7 @@ func (n *Node) serve(ctx context.Context, opts RunOptions) error {
 	}
 	wg.Add(3)
 	go func() { defer wg.Done(); n.gossip.run(loopCtx) }()
-	go func() {
-		defer wg.Done()
-		r := newRebroadcaster(n.pool, n.committedTxs.Load, n.publishAgain, n.log)
-		r.run(loopCtx)
-	}()
+	go func() { defer wg.Done(); n.rebroadcast(loopCtx) }()
 	go func() { defer wg.Done(); n.watchPeers(loopCtx) }()
 	n.log.Info("node started", "validator", n.self, "height", n.store.Head().Height, "peer_id", n.host.ID(),
 		"rpc", n.cfg.RPC.Listen, "metrics", n.cfg.Metrics.Listen)
@@ -373,7 +370,6 @@ const journalSweepBlocks = 256
 
 // committed hears of every block the consensus loop applied.
 func (n *Node) committed(b *ledger.Block, _ *ledger.CommitCertificate) {
-	n.committedTxs.Add(uint64(len(b.Txs)))
 	if err := n.journal.remove(b.Txs); err != nil {
 		// Left in the journal, they are dropped at the next start's
 		// replay (their nonces are used).
@@ -443,11 +439,35 @@ func (n *Node) metricsMux() http.Handler {
 	return mux
 }
 
-// publishAgain gossips pending txs again (the rebroadcaster's output).
-func (n *Node) publishAgain(txs []*ledger.Tx) {
-	n.metrics.txsRebroadcast.Add(float64(len(txs)))
-	if err := n.host.PublishTxs(txs); err != nil {
-		n.log.Debug("rebroadcast", "err", err)
+// queuedTxLifetime is how long a tx may wait behind a nonce gap (its
+// sender's earlier nonce never arrived) before the mempool drops it. A
+// wallet's out-of-order submissions fill their gaps within seconds; a tx
+// whose gap never fills would otherwise hold its sender's slots in every
+// pool and be re-gossiped every rebroadcastInterval, forever.
+const queuedTxLifetime = 10 * time.Minute
+
+// rebroadcast re-gossips pending txs that are not yet committed: gossip is
+// best-effort, and a tx an honest node accepted must not be silently lost.
+// It also expires the txs stuck behind a nonce gap (queuedTxLifetime).
+func (n *Node) rebroadcast(ctx context.Context) {
+	t := time.NewTicker(rebroadcastTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if expired := n.pool.ExpireQueued(now.UnixMilli(), queuedTxLifetime.Milliseconds()); len(expired) > 0 {
+				n.log.Info("mempool: dropped txs stuck behind a nonce gap", "txs", len(expired), "waited", queuedTxLifetime)
+			}
+			txs := n.pool.ForRebroadcast(now.UnixMilli(), rebroadcastInterval.Milliseconds())
+			if len(txs) > 0 {
+				n.metrics.txsRebroadcast.Add(float64(len(txs)))
+				if err := n.host.PublishTxs(txs); err != nil {
+					n.log.Debug("rebroadcast", "err", err)
+				}
+			}
+		}
 	}
 }
 
