@@ -33,8 +33,12 @@ const (
 	// interval plus a tick after it arrived (see Mempool.ForRebroadcast).
 	rebroadcastInterval = 2 * time.Second
 	rebroadcastTick     = time.Second
-	shutdownTimeout     = 10 * time.Second
-	syncBatchBlocks     = 128
+	// rebroadcastTxsPerTick bounds the txs gossiped again per tick (the
+	// pool's RebroadcastTxsMax): 500 a second, as 1,000 every 2 s when
+	// the pool was asked every 2 s.
+	rebroadcastTxsPerTick = 500
+	shutdownTimeout       = 10 * time.Second
+	syncBatchBlocks       = 128
 	// verifiedCertsMax: certificates remembered as verified; block sync
 	// is at most deliveredBlocksMax plus a few fetched batches ahead of
 	// the loop, and a miss only costs a second verification.
@@ -151,6 +155,7 @@ func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
 	mcfg := mempool.DefaultConfig(g.ChainID)
 	mcfg.TxsMax, mcfg.BytesMax, mcfg.PerSenderTxsMax = cfg.Mempool.TxsMax, cfg.Mempool.BytesMax, cfg.Mempool.PerSenderTxsMax
 	mcfg.SigCache = n.sigs // verified once at admission, not again in blocks
+	mcfg.RebroadcastTxsMax = rebroadcastTxsPerTick
 	if n.pool, err = mempool.New(mcfg, n.store); err != nil {
 		return nil, err
 	}
