@@ -44,7 +44,8 @@
 // slice), after an O(1) signature check outside it; eviction adds
 // O(log s) per victim. Update is O(log s + p) per committed tx. Reap of k
 // txs is O(k log k), without touching the senders it does not take from.
-// ForRebroadcast is O(returned). Every structure is bounded by TxsMax.
+// ForRebroadcast is O(returned plus the txs added since the last call).
+// Every structure is bounded by TxsMax.
 //
 // Rejections are distinct errors (sentinels here, or ledger's ErrTx*) that
 // callers test with errors.Is to pick a JSON-RPC code; the message says

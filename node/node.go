@@ -453,18 +453,23 @@ const queuedTxLifetime = 10 * time.Minute
 
 // rebroadcast re-gossips pending txs that are not yet committed: gossip is
 // best-effort, and a tx an honest node accepted must not be silently lost.
-// It also expires the txs stuck behind a nonce gap (queuedTxLifetime).
+// It also expires the txs stuck behind a nonce gap (queuedTxLifetime),
+// every rebroadcastInterval: that scan visits every sender, the re-gossip
+// only the txs it returns.
 func (n *Node) rebroadcast(ctx context.Context) {
-	t := time.NewTicker(rebroadcastTick)
-	defer t.Stop()
+	gossip := time.NewTicker(rebroadcastTick)
+	defer gossip.Stop()
+	expire := time.NewTicker(rebroadcastInterval)
+	defer expire.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-t.C:
+		case now := <-expire.C:
 			if expired := n.pool.ExpireQueued(now.UnixMilli(), queuedTxLifetime.Milliseconds()); len(expired) > 0 {
 				n.log.Info("mempool: dropped txs stuck behind a nonce gap", "txs", len(expired), "waited", queuedTxLifetime)
 			}
+		case now := <-gossip.C:
 			txs := n.pool.ForRebroadcast(now.UnixMilli(), rebroadcastInterval.Milliseconds())
 			if len(txs) > 0 {
 				n.metrics.txsRebroadcast.Add(float64(len(txs)))

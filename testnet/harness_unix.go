@@ -15,8 +15,7 @@ func ownProcessGroup(cmd *exec.Cmd) { cmd.SysProcAttr = &syscall.SysProcAttr{Set
 // processExists reports whether pid names a process (signal 0).
 func processExists(pid int) bool { return syscall.Kill(pid, 0) == nil }
 
-func signalPID(pid int, sig nodeSignal) error {
-	return syscall.Kill(pid, map[nodeSignal]syscall.Signal{
-		sigKill: syscall.SIGKILL, sigStop: syscall.SIGSTOP, sigCont: syscall.SIGCONT, sigTerm: syscall.SIGTERM,
-	}[sig])
-}
+// posixSignals maps the harness's signals to the kernel's.
+var posixSignals = [...]syscall.Signal{sigKill: syscall.SIGKILL, sigStop: syscall.SIGSTOP, sigCont: syscall.SIGCONT, sigTerm: syscall.SIGTERM}
+
+func signalPID(pid int, sig nodeSignal) error { return syscall.Kill(pid, posixSignals[sig]) }
