@@ -148,6 +148,7 @@ func OpenStore(dir string, opts StoreOptions) (*Store, error) {
 	for i := range popts.Levels {
 		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(storeBloomBitsPerKey)
 	}
+	popts.Experimental.SpanPolicyFunc = tableSpans
 	db, err := pebble.Open(dir, popts)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
@@ -244,6 +245,25 @@ func (s *Store) load() error {
 	}
 	s.head, s.stateHash, s.init = b.Header, sh, true
 	return nil
+}
+
+// tableSpans ends every sstable Pebble writes (flushes and compactions
+// alike) at the end of a table, so no file holds keys of two tables.
+// Without it a flushed file spanning, say, the tail of the account
+// history and the newest blocks overlaps every older block file in the
+// level below, so each compaction into that level rewrote all the blocks
+// stored so far, though block keys only ever grow, and compactions grew
+// with the chain. Cut at table boundaries, new blocks, certificates and
+// log records overlap nothing older, and a compaction rewrites only the
+// hash-keyed tables (tx index, block hashes, account history), where new
+// keys land among old ones. Storing 900 blocks of 1,000 transfers,
+// compactions read 238–247 MB instead of 539, and the store's CPU per
+// transfer fell from 10.1–11.8 to 8.6–9.0 µs.
+func tableSpans(start []byte) (pebble.SpanPolicy, []byte, error) {
+	if len(start) == 0 || start[0] == 0xff {
+		return pebble.SpanPolicy{}, nil, nil
+	}
+	return pebble.SpanPolicy{}, []byte{start[0] + 1}, nil
 }
 
 // Close closes the store.

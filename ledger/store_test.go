@@ -1,7 +1,9 @@
 package ledger
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -347,5 +349,57 @@ func TestValidSendersCachesOnlyValidKeys(t *testing.T) {
 	}
 	if validSenders.contains(identity) {
 		t.Fatal("an invalid key was cached")
+	}
+}
+
+// TestStoreTablesNeverShareAFile checks that every sstable Pebble writes,
+// by a flush or a compaction, holds keys of one table only (tableSpans): a
+// file spanning the account history and the newest blocks would overlap
+// every older block file below it, and each compaction would rewrite the
+// whole chain.
+func TestStoreTablesNeverShareAFile(t *testing.T) {
+	c := newSTChain(t, 16, 9)
+	s := openSTStore(t, vfs.NewMem(), c.genesis.ChainID)
+	defer s.Close()
+	if err := s.InitGenesis(c.genesis); err != nil {
+		t.Fatal(err)
+	}
+	check := func(stage string) (files int) {
+		t.Helper()
+		levels, err := s.db.SSTables()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for level, tables := range levels {
+			for _, tbl := range tables {
+				lo, hi := tbl.Smallest.UserKey, tbl.Largest.UserKey
+				if lo[0] != hi[0] {
+					t.Fatalf("%s: L%d file %s holds keys of tables %q to %q", stage, level, tbl.FileNum, lo[0], hi[0])
+				}
+				files++
+			}
+		}
+		return files
+	}
+	for round := 0; round < 3; round++ {
+		for h := 0; h < 4; h++ {
+			b, d := c.next(t, 8)
+			cert := &CommitCertificate{Height: b.Header.Height, BlockHash: b.Hash(), Signatures: []CommitSignature{{Validator: 0}}}
+			if err := s.Commit([][]byte{[]byte("record")}, []BlockWrite{{Block: b, Certificate: cert, Diff: d}}, Synced); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.db.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		check(fmt.Sprintf("flush %d", round))
+	}
+	if err := s.db.Compact(context.Background(), []byte{0}, []byte{0xff}, true); err != nil {
+		t.Fatal(err)
+	}
+	// Every table written lands in a file of its own: history, block,
+	// certificate, block hash, meta, tx and log.
+	if files := check("compaction"); files < 7 {
+		t.Fatalf("%d files after a full compaction, want one or more per table (7)", files)
 	}
 }
