@@ -12,7 +12,6 @@ import (
 	"math"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -88,16 +87,6 @@ const (
 	storeMemTablesMax      = 4
 	// storeBloomBitsPerKey gives about a 1% false-positive rate.
 	storeBloomBitsPerKey = 10
-	// storeCompactionDuty and storeL0DeepSublevels pace compactions
-	// (compactionPacer): each runs for about a third of the wall time
-	// until level 0 holds storeL0DeepSublevels sublevels, halfway from
-	// where compactions start (storeL0CompactionFiles) to where writes
-	// stop (storeL0StopWritesFiles); past it they run flat out.
-	storeCompactionDuty  = 1.0 / 3
-	storeL0DeepSublevels = 16
-	// storeL0DepthCheckEvery: how often a paced compaction reads the
-	// depth of level 0 (Pebble's Metrics, too costly for every slice).
-	storeL0DepthCheckEvery = 250 * time.Millisecond
 )
 
 // StoreOptions configure Open.
@@ -160,13 +149,10 @@ func OpenStore(dir string, opts StoreOptions) (*Store, error) {
 		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(storeBloomBitsPerKey)
 	}
 	popts.Experimental.SpanPolicyFunc = tableSpans
-	l0 := &l0Depth{}
-	popts.Experimental.CompactionScheduler = newCompactionPacer(storeCompactionDuty, l0.deep)
 	db, err := pebble.Open(dir, popts)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
-	l0.db.Store(db)
 	cacheSize := opts.AccountCacheSize
 	if cacheSize == 0 {
 		cacheSize = DefaultAccountCacheSize
@@ -278,30 +264,6 @@ func tableSpans(start []byte) (pebble.SpanPolicy, []byte, error) {
 		return pebble.SpanPolicy{}, nil, nil
 	}
 	return pebble.SpanPolicy{}, []byte{start[0] + 1}, nil
-}
-
-// l0Depth tells a paced compaction whether level 0 is deep
-// (storeL0DeepSublevels), reading Pebble's metrics at most every
-// storeL0DepthCheckEvery.
-type l0Depth struct {
-	db       atomic.Pointer[pebble.DB] // set once the store is open
-	mu       sync.Mutex
-	checked  time.Time
-	deepLast bool
-}
-
-func (d *l0Depth) deep() bool {
-	db := d.db.Load()
-	if db == nil {
-		return false
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if now := time.Now(); now.Sub(d.checked) >= storeL0DepthCheckEvery {
-		d.checked = now
-		d.deepLast = db.Metrics().Levels[0].Sublevels >= storeL0DeepSublevels
-	}
-	return d.deepLast
 }
 
 // Close closes the store.
