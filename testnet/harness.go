@@ -277,16 +277,25 @@ func (n *Network) Partition(ctx context.Context, groups [][]int) error {
 			}
 		}
 		if err := adminPost(ctx, m.Admin, "/admin/partition?allow="+url.QueryEscape(strings.Join(allow, ","))); err != nil {
-			return fmt.Errorf("partition node %d: %w", i, err)
+			// Leave no half-applied partition behind: lift it from the
+			// nodes already cut off (a node just restarted may not answer
+			// yet), and say whether that worked.
+			if healErr := n.heal(ctx, i); healErr != nil {
+				return fmt.Errorf("partition node %d: %w (and undoing it failed: %w)", i, err, healErr)
+			}
+			return fmt.Errorf("partition node %d: %w (nodes 0..%d, already cut off, were healed again)", i, err, i-1)
 		}
 	}
 	return nil
 }
 
 // Heal lifts every partition.
-func (n *Network) Heal(ctx context.Context) error {
+func (n *Network) Heal(ctx context.Context) error { return n.heal(ctx, len(n.Members)) }
+
+// heal lifts the partition of nodes 0..upTo-1.
+func (n *Network) heal(ctx context.Context, upTo int) error {
 	var errs []error
-	for i, m := range n.Members {
+	for i, m := range n.Members[:upTo] {
 		if err := adminPost(ctx, m.Admin, "/admin/heal"); err != nil {
 			errs = append(errs, fmt.Errorf("heal node %d: %w", i, err))
 		}

@@ -129,3 +129,29 @@ func TestWaitHeightKnowsItsNodes(t *testing.T) {
 		t.Fatalf("node 0 exited: %v after %v, want ErrNotRunning at once", err, took)
 	}
 }
+
+// TestPartitionUndoesAHalfApplied cuts node 0 off, then fails to reach
+// node 1 (down, as a node just restarted may be): Partition must lift
+// node 0's cut again rather than leave half a partition in place, and say
+// it did.
+func TestPartitionUndoesAHalfApplied(t *testing.T) {
+	var calls []string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls = append(calls, r.URL.Path)
+	}))
+	defer up.Close()
+	down := httptest.NewServer(http.NotFoundHandler())
+	downAddr := strings.TrimPrefix(down.URL, "http://")
+	down.Close() // its port now refuses connections
+	net := &testnet.Network{Members: []testnet.Member{
+		{Admin: strings.TrimPrefix(up.URL, "http://"), PeerID: "peer0"},
+		{Admin: downAddr, PeerID: "peer1"},
+	}}
+	err := net.Partition(context.Background(), [][]int{{0}, {1}})
+	if err == nil || !strings.Contains(err.Error(), "healed again") {
+		t.Fatalf("Partition with node 1 down: %v, want an error saying node 0 was healed again", err)
+	}
+	if want := []string{"/admin/partition", "/admin/heal"}; strings.Join(calls, " ") != strings.Join(want, " ") {
+		t.Fatalf("node 0 received %v, want %v", calls, want)
+	}
+}

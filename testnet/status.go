@@ -69,6 +69,13 @@ func (n *Network) Status(ctx context.Context, i int) (NodeStatus, error) {
 // runs on the same ports.
 var ErrNotThisNode = errors.New("testnet: answered by another process")
 
+// WaitUp waits until node i answers on its admin endpoint as the process
+// its pid file names (a node just started opens its store and keys
+// first), or fails as WaitHeight does.
+func (n *Network) WaitUp(ctx context.Context, i int) error {
+	return n.WaitHeight(ctx, 0, []int{i})
+}
+
 // WaitHeight waits until every node in which (all when nil) reports a
 // height of at least h, or ctx ends. It fails at once when a node that
 // has a pid file exits, or when its admin port is answered by a process

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -9,6 +10,23 @@ import (
 	"github.com/synod-chain/synod/node"
 	"github.com/synod-chain/synod/testnet"
 )
+
+// restartUpTimeout bounds the wait for a restarted node to answer.
+const restartUpTimeout = 60 * time.Second
+
+// restartNode starts node i and returns once it answers, so the next
+// fault command (a partition, say) finds it listening.
+func restartNode(net *testnet.Network, i int) error {
+	if err := net.Start(i); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), restartUpTimeout)
+	defer cancel()
+	if err := net.WaitUp(ctx, i); err != nil {
+		return fmt.Errorf("node%d started but does not answer: %w", i, err)
+	}
+	return nil
+}
 
 func testnetFaultCommand() *cli.Command {
 	perNode := func(name, usage string, act func(net *testnet.Network, i int) error) *cli.Command {
@@ -36,7 +54,7 @@ func testnetFaultCommand() *cli.Command {
 		Usage: "inject faults into a running testnet",
 		Subcommands: []*cli.Command{
 			perNode("kill", "SIGKILL the node (a crash)", func(n *testnet.Network, i int) error { return n.Kill(i) }),
-			perNode("restart", "start a stopped or killed node again", func(n *testnet.Network, i int) error { return n.Start(i) }),
+			perNode("restart", "start a stopped or killed node again and wait until it answers", restartNode),
 			perNode("stop", "stop the node gracefully (SIGTERM)", func(n *testnet.Network, i int) error { return n.Stop(i, 10*time.Second) }),
 			perNode("pause", "freeze the node (SIGSTOP)", func(n *testnet.Network, i int) error { return n.Pause(i) }),
 			perNode("resume", "unfreeze the node (SIGCONT)", func(n *testnet.Network, i int) error { return n.Resume(i) }),
@@ -91,7 +109,7 @@ func testnetFaultCommand() *cli.Command {
 					if err := node.WriteConfig(net.Members[i].Home, cfg); err != nil {
 						return err
 					}
-					if err := net.Start(i); err != nil {
+					if err := restartNode(net, i); err != nil {
 						return err
 					}
 					fmt.Fprintf(c.App.Writer, "node%d restarted as %q\n", i, c.String("mode"))
