@@ -29,6 +29,12 @@ var (
 	ErrStoreNotFound      = errors.New("store: not found")
 	ErrStoreNotNext       = errors.New("store: block does not extend the head")
 	ErrStoreStateMismatch = errors.New("store: state diff does not match the block's state root")
+	// ErrStoreHistoryPruned: the store keeps only the current state
+	// (StoreOptions.PruneHistory), so it cannot answer for an earlier height.
+	ErrStoreHistoryPruned = errors.New("store: account history is not kept (pruned store)")
+	// ErrStoreHistoryMode: StoreOptions.PruneHistory differs from what the
+	// store was made with; the choice is fixed when the store is created.
+	ErrStoreHistoryMode = errors.New("store: history setting differs from the store's")
 )
 
 // Key layout. One byte names the table; integers are big-endian so keys
@@ -39,8 +45,8 @@ const (
 	tableBlockHash = 'h' // h + block hash            → height
 	tableCert      = 'c' // c + height                → certificate encoding
 	tableTx        = 't' // t + tx hash               → height, index
-	tableAccount   = 'a' // a + address               → account; written by earlier versions, no longer read (history's last entry is the account)
-	tableHistory   = 'A' // A + address + height      → account after that height
+	tableAccount   = 'a' // a + address               → account, in a pruned store only (older history stores may hold stale entries, never read)
+	tableHistory   = 'A' // A + address + height      → account after that height; the last entry is the account (history stores)
 	tableLog       = 'w' // w + sequence              → the owner's log record (store_log.go)
 )
 
@@ -49,6 +55,10 @@ var (
 	keyGenesisHash = []byte("mgenesis-hash")
 	keyHead        = []byte("mhead")
 	keyStateHash   = []byte("mstate-hash")
+	// keyHistory says whether the store keeps account history: 1 it does
+	// (also when the key is missing: stores made before the choice existed
+	// all did), 0 it keeps only the current state.
+	keyHistory = []byte("mhistory")
 )
 
 // Pebble tuning of the ledger store.
@@ -103,6 +113,17 @@ type StoreOptions struct {
 	// MemTableBytes sizes Pebble's memtables, MemTableBytesMin to
 	// MemTableBytesMax; 0 means DefaultMemTableBytes.
 	MemTableBytes int
+	// PruneHistory keeps only the current state of each account, not its
+	// value after every height that changed it: AccountAt then answers
+	// only for the head. The choice is made when the store is created; a
+	// store opened with the other setting refuses with ErrStoreHistoryMode.
+	// A history entry is written for every account a block touches and
+	// never overwritten, so the history grows with the chain, and Pebble's
+	// compactions rewrite it again and again (it is keyed by address, so
+	// new entries land among old ones); a pruned store overwrites one entry
+	// per account instead, and repeated writes to a busy account collapse
+	// before they reach the disk.
+	PruneHistory bool
 }
 
 // Store is the ledger on disk: blocks by height and hash, commit
@@ -127,6 +148,8 @@ type Store struct {
 
 	accounts *accountCache  // nil when disabled
 	exists   *accountFilter // addresses with an account; nil with the cache
+
+	history bool // account history kept (tableHistory), or only the current state (tableAccount)
 }
 
 // OpenStore opens (creating if needed) the store in dir.
@@ -157,7 +180,7 @@ func OpenStore(dir string, opts StoreOptions) (*Store, error) {
 	if cacheSize == 0 {
 		cacheSize = DefaultAccountCacheSize
 	}
-	s := &Store{db: db, chainID: opts.ChainID, accounts: newAccountCache(cacheSize)}
+	s := &Store{db: db, chainID: opts.ChainID, accounts: newAccountCache(cacheSize), history: !opts.PruneHistory}
 	if err := s.load(); err != nil {
 		db.Close()
 		return nil, err
@@ -175,22 +198,36 @@ func OpenStore(dir string, opts StoreOptions) (*Store, error) {
 	return s, nil
 }
 
-// loadAccountFilter fills the existence filter from the history table,
-// reading keys only, one seek per account.
+// loadAccountFilter fills the existence filter from the account table
+// or, keeping history, the history table, reading keys only, one seek per
+// account.
 func (s *Store) loadAccountFilter() error {
-	iter, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{tableHistory}, UpperBound: []byte{tableHistory + 1}})
+	if !s.history {
+		return s.loadAccountFilterFrom(tableAccount, 1+crypto.AddressBytes)
+	}
+	return s.loadAccountFilterFrom(tableHistory, 1+crypto.AddressBytes+8)
+}
+
+// loadAccountFilterFrom reads the addresses of table, whose keys are
+// keyBytes long and start with the address.
+func (s *Store) loadAccountFilterFrom(table byte, keyBytes int) error {
+	iter, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{table}, UpperBound: []byte{table + 1}})
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
 	var addrs []crypto.Address
 	for ok := iter.First(); ok; {
 		k := iter.Key()
-		if len(k) != 1+crypto.AddressBytes+8 {
+		if len(k) != keyBytes {
 			iter.Close()
-			return fmt.Errorf("%w: history key of %d bytes", ErrStoreCorrupt, len(k))
+			return fmt.Errorf("%w: account key of %d bytes in table %c", ErrStoreCorrupt, len(k), table)
 		}
 		addr := crypto.Address(k[1 : 1+crypto.AddressBytes])
 		addrs = append(addrs, addr)
+		if table == tableAccount {
+			ok = iter.Next()
+			continue
+		}
 		ok = iter.SeekGE(historyKey(addr, math.MaxUint64))
 		if ok && bytes.Equal(iter.Key(), historyKey(addr, math.MaxUint64)) {
 			ok = iter.Next()
@@ -214,6 +251,9 @@ func (s *Store) load() error {
 	}
 	if string(chainID) != s.chainID {
 		return fmt.Errorf("%w: store holds %q, node runs %q", ErrStoreWrongChain, chainID, s.chainID)
+	}
+	if err := s.checkHistoryMode(); err != nil {
+		return err
 	}
 	headRaw, err := s.get(keyHead)
 	if err != nil {
@@ -244,6 +284,30 @@ func (s *Store) load() error {
 		return fmt.Errorf("%w: state root %s does not match head %d's %s", ErrStoreCorrupt, sh.Root().Short(), height, b.Header.StateRoot.Short())
 	}
 	s.head, s.stateHash, s.init = b.Header, sh, true
+	return nil
+}
+
+// checkHistoryMode refuses to open a store made with the other history
+// setting: a pruned store has no history to answer from, and a history
+// store has no current-state table to read.
+func (s *Store) checkHistoryMode() error {
+	raw, err := s.get(keyHistory)
+	kept := true // stores made before the setting existed kept history
+	switch {
+	case errors.Is(err, ErrStoreNotFound):
+	case err != nil:
+		return err
+	case len(raw) != 1 || raw[0] > 1:
+		return fmt.Errorf("%w: history setting of %d bytes", ErrStoreCorrupt, len(raw))
+	default:
+		kept = raw[0] == 1
+	}
+	switch {
+	case kept && !s.history:
+		return fmt.Errorf("%w: this store keeps account history, and pruning can only be chosen for a new store", ErrStoreHistoryMode)
+	case !kept && s.history:
+		return fmt.Errorf("%w: this store keeps only the current state (pruned), and history can only be kept by a new store", ErrStoreHistoryMode)
+	}
 	return nil
 }
 
@@ -300,7 +364,8 @@ func (s *Store) InitGenesis(g *Genesis) error {
 	gh := g.Hash()
 	set(batch, keyChainID, []byte(g.ChainID))
 	set(batch, keyGenesisHash, gh[:])
-	writeBlocks(batch, []BlockWrite{{Block: block, Diff: diff}})
+	set(batch, keyHistory, []byte{boolByte(s.history)})
+	writeBlocks(batch, []BlockWrite{{Block: block, Diff: diff}}, s.history)
 	if err := batch.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("store: write genesis: %w", err)
 	}
@@ -343,23 +408,35 @@ func compareRecords(x, y record) int {
 
 // writeBlocks puts consecutive blocks into batch: each block, its
 // certificate, hash index, tx index entries and its accounts' history
-// (the latest history entry of an account is its current value), then
-// the head and the state hash. The records go in ascending key order:
+// (the latest history entry of an account is its current value) or,
+// without history, their current values, then the head and the state
+// hash. The records go in ascending key order:
 // Pebble inserts a batch into its memtable skiplist in batch order,
 // starting each search from where the last one ended, so sorted keys make
 // the inserts much cheaper than keys scattered over the whole table.
-func writeBlocks(batch *pebble.Batch, writes []BlockWrite) {
+func writeBlocks(batch *pebble.Batch, writes []BlockWrite, history bool) {
 	n := 2 // the head and the state hash
 	for _, w := range writes {
 		n += len(w.Diff.Accounts) + 3 + len(w.Block.Txs)
 	}
 	recs := make([]record, 0, n)
+	var current map[crypto.Address]Account // without history: each account's last value in writes
+	if !history && len(writes) > 1 {
+		current = make(map[crypto.Address]Account)
+	}
 	for _, w := range writes {
 		b, diff := w.Block, w.Diff
 		height := b.Header.Height
 		hash := b.Hash()
 		for addr, acct := range diff.Accounts {
-			recs = append(recs, newRecord(historyKey(addr, height), EncodeAccount(acct)))
+			switch {
+			case history:
+				recs = append(recs, newRecord(historyKey(addr, height), EncodeAccount(acct)))
+			case current != nil:
+				current[addr] = acct
+			default:
+				recs = append(recs, newRecord(accountKey(addr), EncodeAccount(acct)))
+			}
 		}
 		recs = append(recs, newRecord(heightKey(tableBlock, height), b.Encode()))
 		if w.Certificate != nil {
@@ -370,13 +447,17 @@ func writeBlocks(batch *pebble.Batch, writes []BlockWrite) {
 			recs = append(recs, newRecord(hashKey(tableTx, tx.Hash()), binary.BigEndian.AppendUint32(be64(height), uint32(i))))
 		}
 	}
+	for addr, acct := range current {
+		recs = append(recs, newRecord(accountKey(addr), EncodeAccount(acct)))
+	}
 	last := writes[len(writes)-1]
 	head := last.Block.Hash()
 	recs = append(recs,
 		newRecord(keyHead, append(be64(last.Block.Header.Height), head[:]...)),
 		newRecord(keyStateHash, last.Diff.Hash.Encode()))
 	// No two records share a key: heights and tx hashes are distinct, and
-	// an account has one history entry per height.
+	// an account has one history entry per height or, without history,
+	// one entry per batch.
 	slices.SortFunc(recs, compareRecords)
 	for _, r := range recs {
 		set(batch, r.key, r.value)
@@ -429,9 +510,30 @@ func (s *Store) GetAccount(addr crypto.Address) (Account, error) {
 }
 
 // readAccount reads the committed account at addr from Pebble: the last
-// entry of its history.
+// entry of its history, or its entry in a pruned store.
 func (s *Store) readAccount(addr crypto.Address) (Account, error) {
-	return s.accountAt(addr, math.MaxUint64-1)
+	if s.history {
+		return s.accountAt(addr, math.MaxUint64-1)
+	}
+	raw, closer, err := s.db.Get(accountKey(addr))
+	return decodeStoredAccount(addr, raw, closer, err)
+}
+
+// decodeStoredAccount decodes the result of a Pebble Get of addr's
+// account entry: missing is the empty account.
+func decodeStoredAccount(addr crypto.Address, raw []byte, closer io.Closer, err error) (Account, error) {
+	if errors.Is(err, pebble.ErrNotFound) {
+		return Account{}, nil
+	}
+	if err != nil {
+		return Account{}, fmt.Errorf("store: get account %s: %w", addr, err)
+	}
+	defer closer.Close()
+	a, err := DecodeAccount(raw)
+	if err != nil {
+		return Account{}, fmt.Errorf("%w: account %s: %w", ErrStoreCorrupt, addr, err)
+	}
+	return a, nil
 }
 
 // cacheWrite records what a durable diff changed in the existence filter
@@ -445,13 +547,45 @@ func (s *Store) cacheWrite(diff *StateDiff) {
 	}
 }
 
-// AccountAt returns the account at addr as it was after block height.
+// AccountAt returns the account at addr as it was after block height. A
+// pruned store answers only while height is the head, and otherwise
+// fails with ErrStoreHistoryPruned.
 func (s *Store) AccountAt(addr crypto.Address, height uint64) (Account, error) {
-	if height > s.Head().Height {
+	head := s.Head().Height
+	if height > head {
 		return Account{}, fmt.Errorf("%w: height %d is above the head", ErrStoreNotFound, height)
 	}
-	return s.accountAt(addr, height)
+	if s.history {
+		return s.accountAt(addr, height)
+	}
+	if height < head {
+		return Account{}, fmt.Errorf("%w: height %d is below the head %d", ErrStoreHistoryPruned, height, head)
+	}
+	// The head may move on between the check above and the read: read the
+	// head and the account from one snapshot, so the answer is the state
+	// after height or an error.
+	snap := s.db.NewSnapshot()
+	defer snap.Close()
+	raw, closer, err := snap.Get(keyHead)
+	if err != nil {
+		return Account{}, fmt.Errorf("store: read head: %w", err)
+	}
+	if len(raw) != 8+crypto.HashBytes {
+		closer.Close()
+		return Account{}, fmt.Errorf("%w: head record of %d bytes", ErrStoreCorrupt, len(raw))
+	}
+	snapHead := binary.BigEndian.Uint64(raw)
+	closer.Close()
+	if snapHead != height {
+		return Account{}, fmt.Errorf("%w: height %d is below the head %d", ErrStoreHistoryPruned, height, snapHead)
+	}
+	raw, closer, err = snap.Get(accountKey(addr))
+	return decodeStoredAccount(addr, raw, closer, err)
 }
+
+// KeepsHistory reports whether the store keeps account history (AccountAt
+// answers for every height) or only the current state.
+func (s *Store) KeepsHistory() bool { return s.history }
 
 // accountAt reads the last history entry of addr at or below height (the
 // empty account if there is none).
@@ -578,6 +712,15 @@ func heightKey(table byte, height uint64) []byte {
 }
 
 func hashKey(table byte, h crypto.Hash) []byte { return append([]byte{table}, h[:]...) }
+
+func boolByte(b bool) byte {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func accountKey(addr crypto.Address) []byte { return append([]byte{tableAccount}, addr[:]...) }
 
 func historyKey(addr crypto.Address, height uint64) []byte {
 	k := make([]byte, 0, 1+crypto.AddressBytes+8)

@@ -79,7 +79,7 @@ func (s *Store) Commit(log [][]byte, writes []BlockWrite, durability Durability)
 	batch := s.db.NewBatch()
 	defer batch.Close()
 	if len(writes) > 0 {
-		writeBlocks(batch, writes)
+		writeBlocks(batch, writes, s.history)
 	}
 	// After the block records: the log table sorts after every other, so
 	// the batch stays in key order (see writeBlocks).

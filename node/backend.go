@@ -34,7 +34,13 @@ func (b backend) GetAccount(a crypto.Address) (ledger.Account, error) {
 	return b.n.store.GetAccount(a)
 }
 func (b backend) AccountAt(a crypto.Address, h uint64) (ledger.Account, error) {
-	return b.n.store.AccountAt(a, h)
+	acct, err := b.n.store.AccountAt(a, h)
+	if errors.Is(err, ledger.ErrStoreHistoryPruned) {
+		return acct, &rpc.Error{Code: rpc.CodeHistoryPruned, Message: fmt.Sprintf(
+			"state at height %d is not kept: this node keeps no account history (store.prune_history) and answers only for the head, %d",
+			h, b.n.store.Head().Height)}
+	}
+	return acct, err
 }
 
 // SubmitTx adds a wallet's tx to the mempool, journals it and gossips it,

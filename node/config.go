@@ -115,6 +115,13 @@ type StoreConfig struct {
 	// the nodes of one machine different sizes, so they do not all flush
 	// and compact at the same moment (see testnetMemTableMiB).
 	MemTableMiB int `toml:"memtable_mib"`
+	// PruneHistory keeps only each account's current state, not its value
+	// after every height (ledger.StoreOptions.PruneHistory): the store
+	// then grows with the number of accounts rather than with the chain,
+	// and compactions rewrite far less, but synod_getBalance answers only
+	// for the head. Chosen when the node's store is created; changing it
+	// later needs a fresh data directory.
+	PruneHistory bool `toml:"prune_history"`
 }
 
 // MemTableBytes is the memtable size in bytes.
@@ -320,6 +327,11 @@ verify_tx_signatures = {{.Sync.VerifyTxSignatures}}
 # Memtable size of the ledger store in MiB (4..31): larger ones flush and
 # compact less often, each time for longer.
 memtable_mib = {{.Store.MemTableMiB}}
+# Keep only each account's current state, not its history: the store grows
+# with the accounts rather than the chain and compacts far less, but
+# synod_getBalance then answers only for the head. Fixed when the store is
+# created; changing it needs a fresh data directory.
+prune_history = {{.Store.PruneHistory}}
 
 [log]
 # debug, info, warn or error.

@@ -142,7 +142,7 @@ func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
 	if n.peerOf, err = validatorPeers(g); err != nil {
 		return nil, err
 	}
-	if n.store, err = ledger.OpenStore(filepath.Join(opts.Home, DataDir, "ledger"), ledger.StoreOptions{ChainID: g.ChainID, Logger: n.log, MemTableBytes: cfg.Store.MemTableBytes()}); err != nil {
+	if n.store, err = ledger.OpenStore(filepath.Join(opts.Home, DataDir, "ledger"), ledger.StoreOptions{ChainID: g.ChainID, Logger: n.log, MemTableBytes: cfg.Store.MemTableBytes(), PruneHistory: cfg.Store.PruneHistory}); err != nil {
 		return nil, err
 	}
 	defer closeOnErr(n.store)

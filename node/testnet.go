@@ -35,7 +35,10 @@ type TestnetOptions struct {
 	Accounts       int
 	AccountBalance uint64
 	OMVerify       bool
-	Params         ledger.ConsensusParams
+	// PruneHistory: every node keeps only the current state
+	// (StoreConfig.PruneHistory).
+	PruneHistory bool
+	Params       ledger.ConsensusParams
 	// Rand is the key source; nil means crypto/rand.
 	Rand io.Reader
 }
@@ -109,6 +112,7 @@ func GenerateTestnet(opts TestnetOptions) ([]TestnetNode, error) {
 		port := opts.BasePort + TestnetPortsPerNode*i
 		cfg := DefaultConfig(fmt.Sprintf("node%d", i))
 		cfg.OMVerify = opts.OMVerify
+		cfg.Store.PruneHistory = opts.PruneHistory
 		cfg.P2P.Listen = []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port), fmt.Sprintf("/ip4/127.0.0.1/udp/%d/quic-v1", port)}
 		cfg.RPC.Listen = fmt.Sprintf("127.0.0.1:%d", port+1)
 		cfg.Metrics.Listen = fmt.Sprintf("127.0.0.1:%d", port+2)

@@ -57,6 +57,10 @@ const (
 	// CodeUnavailable: the node cannot answer now (shutting down, no
 	// genesis yet).
 	CodeUnavailable = -32051
+	// CodeHistoryPruned: the node keeps only the current state (a pruned
+	// store), so it cannot answer for an earlier height; an archive node
+	// (one that keeps history) can.
+	CodeHistoryPruned = -32052
 )
 
 // Sentinels a node wraps (fmt.Errorf("%w: …", rpc.ErrMempoolFull)) when its

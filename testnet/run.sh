@@ -3,7 +3,7 @@
 # testnet, start every node in the background, wait until blocks commit,
 # print each node's RPC URL, and stop them all on Ctrl-C.
 #
-#   testnet/run.sh [-n N] [-o DIR] [-p BASE_PORT] [-a ACCOUNTS] [--om-verify] [--detach]
+#   testnet/run.sh [-n N] [-o DIR] [-p BASE_PORT] [-a ACCOUNTS] [--om-verify] [--prune-history] [--detach]
 #
 # With --detach the script returns once the network is ready and leaves the
 # nodes running; stop them with `synod testnet stop DIR`.
@@ -14,6 +14,7 @@ out=""
 base_port=26600
 accounts=8
 om_flag=""
+prune_flag=""
 detach=0
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -22,6 +23,7 @@ while [ $# -gt 0 ]; do
 	-p) base_port="$2"; shift 2 ;;
 	-a) accounts="$2"; shift 2 ;;
 	--om-verify) om_flag="--om-verify"; shift ;;
+	--prune-history) prune_flag="--prune-history"; shift ;;
 	--detach) detach=1; shift ;;
 	-h|--help) sed -n '2,11p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
@@ -40,7 +42,7 @@ if [ -d "$out" ]; then
 	"$bin" testnet stop "$out" >/dev/null 2>&1 || true
 	rm -rf "$out"
 fi
-"$bin" testnet --validators "$n" --out "$out" --base-port "$base_port" --accounts "$accounts" $om_flag
+"$bin" testnet --validators "$n" --out "$out" --base-port "$base_port" --accounts "$accounts" $om_flag $prune_flag
 
 for ((i = 0; i < n; i++)); do
 	home="$out/node$i"

@@ -23,6 +23,7 @@ var (
 	tnBasePortFlag   = &cli.IntFlag{Name: "base-port", Usage: "node i uses ports base+10i .. base+10i+3 on 127.0.0.1", Value: 26600, Category: "TESTNET"}
 	tnAccountsFlag   = &cli.IntFlag{Name: "accounts", Usage: "funded wallet accounts to create", Value: 8, Category: "TESTNET"}
 	tnOMVerifyFlag   = &cli.BoolFlag{Name: "om-verify", Usage: "enable OM(m) checkpoint verification on every node", Category: "TESTNET"}
+	tnPruneFlag      = &cli.BoolFlag{Name: "prune-history", Usage: "nodes keep only the current state of accounts, not their history (store.prune_history)", Category: "TESTNET"}
 	tnCheckpointFlag = &cli.Uint64Flag{Name: "checkpoint-interval", Usage: "heights between checkpoints", Value: 16, Category: "TESTNET"}
 	tnTimeoutFlag    = &cli.Uint64Flag{Name: "view-change-timeout-ms", Usage: "base view-change timeout (above the nodes' empty_block_interval_ms)", Value: 2000, Category: "TESTNET"}
 	tnHeightFlag     = &cli.Uint64Flag{Name: "height", Usage: "height every node must reach", Value: 1}
@@ -38,7 +39,7 @@ func testnetCommand() *cli.Command {
 home per validator (distinct loopback ports, each other as persistent
 peers), the shared genesis with funded accounts, and their wallets in
 OUT/wallets. testnet/run.sh builds, generates, starts and watches one.`,
-		Flags: []cli.Flag{tnValidatorsFlag, tnOutFlag, tnChainIDFlag, tnBasePortFlag, tnAccountsFlag, tnOMVerifyFlag, tnCheckpointFlag, tnTimeoutFlag},
+		Flags: []cli.Flag{tnValidatorsFlag, tnOutFlag, tnChainIDFlag, tnBasePortFlag, tnAccountsFlag, tnOMVerifyFlag, tnPruneFlag, tnCheckpointFlag, tnTimeoutFlag},
 		Action: func(c *cli.Context) error {
 			if c.String(tnOutFlag.Name) == "" {
 				return errors.New("--out is required to generate a testnet")
@@ -50,7 +51,7 @@ OUT/wallets. testnet/run.sh builds, generates, starts and watches one.`,
 			nodes, err := node.GenerateTestnet(node.TestnetOptions{
 				Validators: c.Int(tnValidatorsFlag.Name), OutDir: c.String(tnOutFlag.Name),
 				ChainID: c.String(tnChainIDFlag.Name), BasePort: c.Int(tnBasePortFlag.Name),
-				Accounts: c.Int(tnAccountsFlag.Name), OMVerify: c.Bool(tnOMVerifyFlag.Name), Params: params,
+				Accounts: c.Int(tnAccountsFlag.Name), OMVerify: c.Bool(tnOMVerifyFlag.Name), PruneHistory: c.Bool(tnPruneFlag.Name), Params: params,
 			})
 			if err != nil {
 				return err
