@@ -22,6 +22,7 @@ func TestConfigRoundTrip(t *testing.T) {
 	cfg.RPC.CORSOrigins = []string{"http://localhost:3000"}
 	cfg.P2P.TxMeshDegree = 5
 	cfg.Store.MemTableMiB = 20
+	cfg.Store.PruneHistory = true
 	if err := WriteConfig(home, cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +35,7 @@ func TestConfigRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got.Moniker != cfg.Moniker || got.P2P.PersistentPeers[0] != cfg.P2P.PersistentPeers[0] || got.RPC.CORSOrigins[0] != cfg.RPC.CORSOrigins[0] ||
-		got.P2P.TxMeshDegree != 5 || got.Store.MemTableMiB != 20 || got.Consensus != cfg.Consensus || got.Mempool != cfg.Mempool || got.Log != cfg.Log || got.RPC.Listen != cfg.RPC.Listen {
+		got.P2P.TxMeshDegree != 5 || got.Store.MemTableMiB != 20 || !got.Store.PruneHistory || got.Consensus != cfg.Consensus || got.Mempool != cfg.Mempool || got.Log != cfg.Log || got.RPC.Listen != cfg.RPC.Listen {
 		t.Fatalf("read back %+v, wrote %+v", got, cfg)
 	}
 }

@@ -228,3 +228,34 @@ func rawCode(t *testing.T, url, body string) int {
 	t.Fatalf("no error in %s", raw)
 	return 0
 }
+
+// TestPrunedNodeAnswersBalancesOnlyAtTheHead runs a validator whose store
+// keeps no account history: the latest balance (and the head's, by
+// height) is answered, an earlier height gets CodeHistoryPruned.
+func TestPrunedNodeAnswersBalancesOnlyAtTheHead(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a node; skipped in -short")
+	}
+	ln := newLocalNet(t, 1, 1)
+	ln.configure = func(_ int, c *Config) { c.Store.PruneHistory = true }
+	ln.start(0)
+	ln.waitFor("height 2", 30*time.Second, func() bool { return ln.heights(0)[0] >= 2 })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := client.NewHTTP(ln.nodes[0].RPC, nil)
+	addr := ln.wallets[0].Public().Address()
+	want := uint64(ln.genesis.Accounts[0].Amount)
+	if ln.genesis.Accounts[0].Address != addr {
+		t.Fatal("genesis account 0 is not wallet 0")
+	}
+	if bal, err := c.Balance(ctx, addr, rpc.Latest); err != nil || bal != want {
+		t.Fatalf("latest balance %d, %v; want %d", bal, err, want)
+	}
+	_, err := c.Balance(ctx, addr, rpc.AtHeight(0))
+	if code := client.ErrorCode(err); code != rpc.CodeHistoryPruned || !strings.Contains(err.Error(), "prune_history") {
+		t.Fatalf("balance at height 0: code %d (%v), want %d", code, err, rpc.CodeHistoryPruned)
+	}
+	if ln.node(0).store.KeepsHistory() {
+		t.Fatal("the node's store keeps history though prune_history is set")
+	}
+}

@@ -39,3 +39,24 @@ func TestTestnetStaggersMemtables(t *testing.T) {
 		}
 	}
 }
+
+// TestTestnetPruneHistory: --prune-history reaches every node's config,
+// and without it every node keeps history.
+func TestTestnetPruneHistory(t *testing.T) {
+	for _, prune := range []bool{false, true} {
+		nodes, err := GenerateTestnet(TestnetOptions{Validators: 2, OutDir: t.TempDir(), ChainID: "prune-net", BasePort: 40100,
+			Accounts: 1, PruneHistory: prune, Params: ledger.DefaultConsensusParams()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, n := range nodes {
+			cfg, err := LoadConfig(n.Home)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Store.PruneHistory != prune {
+				t.Fatalf("prune %v: node %d has prune_history %v", prune, i, cfg.Store.PruneHistory)
+			}
+		}
+	}
+}
