@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
 	--om-verify) om_flag="--om-verify"; shift ;;
 	--prune-history) prune_flag="--prune-history"; shift ;;
 	--detach) detach=1; shift ;;
-	-h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,9p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
