@@ -118,9 +118,10 @@ type StoreConfig struct {
 	// PruneHistory keeps only each account's current state, not its value
 	// after every height (ledger.StoreOptions.PruneHistory): the store
 	// then grows with the number of accounts rather than with the chain,
-	// and compactions rewrite far less, but synod_getBalance answers only
-	// for the head. Chosen when the node's store is created; changing it
-	// later needs a fresh data directory.
+	// and compactions rewrite less (a fifth less in BENCHMARKS.md's
+	// session 14, where every tx pays a new address), but synod_getBalance
+	// answers only for the head. Chosen when the node's store is created;
+	// changing it later needs a fresh data directory.
 	PruneHistory bool `toml:"prune_history"`
 }
 
@@ -328,7 +329,7 @@ verify_tx_signatures = {{.Sync.VerifyTxSignatures}}
 # compact less often, each time for longer.
 memtable_mib = {{.Store.MemTableMiB}}
 # Keep only each account's current state, not its history: the store grows
-# with the accounts rather than the chain and compacts far less, but
+# with the accounts rather than the chain and compacts less, but
 # synod_getBalance then answers only for the head. Fixed when the store is
 # created; changing it needs a fresh data directory.
 prune_history = {{.Store.PruneHistory}}

@@ -283,6 +283,9 @@ func (n *Network) Partition(ctx context.Context, groups [][]int) error {
 			if healErr := n.heal(ctx, i); healErr != nil {
 				return fmt.Errorf("partition node %d: %w (and undoing it failed: %w)", i, err, healErr)
 			}
+			if i == 0 {
+				return fmt.Errorf("partition node 0: %w (no node was cut off)", err)
+			}
 			return fmt.Errorf("partition node %d: %w (nodes 0..%d, already cut off, were healed again)", i, err, i-1)
 		}
 	}
