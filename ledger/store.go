@@ -12,7 +12,6 @@ import (
 	"math"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -150,6 +149,8 @@ type Store struct {
 	exists   *accountFilter // addresses with an account; nil with the cache
 
 	history bool // account history kept (tableHistory), or only the current state (tableAccount)
+
+	stalls *stallCounter // Pebble's write stalls, for Stats
 }
 
 // OpenStore opens (creating if needed) the store in dir.
@@ -164,7 +165,8 @@ func OpenStore(dir string, opts StoreOptions) (*Store, error) {
 	popts := &pebble.Options{Logger: PebbleLogger(opts.Logger), FS: opts.FS, CacheSize: storeBlockCacheBytes,
 		MemTableSize: uint64(memTable), L0CompactionThreshold: storeL0CompactionFiles,
 		L0StopWritesThreshold: storeL0StopWritesFiles, MemTableStopWritesThreshold: storeMemTablesMax}
-	popts.EventListener = storeEventListener(opts.Logger)
+	stalls := &stallCounter{}
+	popts.EventListener = storeEventListener(opts.Logger, stalls)
 	// Bloom filters on every level: many account reads under load are of
 	// recipients never seen before, and without a filter a read of a
 	// missing key searches every level's index.
@@ -180,7 +182,7 @@ func OpenStore(dir string, opts StoreOptions) (*Store, error) {
 	if cacheSize == 0 {
 		cacheSize = DefaultAccountCacheSize
 	}
-	s := &Store{db: db, chainID: opts.ChainID, accounts: newAccountCache(cacheSize), history: !opts.PruneHistory}
+	s := &Store{db: db, chainID: opts.ChainID, accounts: newAccountCache(cacheSize), history: !opts.PruneHistory, stalls: stalls}
 	if err := s.load(); err != nil {
 		db.Close()
 		return nil, err
@@ -727,56 +729,6 @@ func historyKey(addr crypto.Address, height uint64) []byte {
 	k = append(k, tableHistory)
 	k = append(k, addr[:]...)
 	return binary.BigEndian.AppendUint64(k, height)
-}
-
-// storeEventListener logs Pebble's write stalls as warnings: while one
-// lasts, every write to the store waits (too many memtables or level-0
-// files are waiting to be flushed or compacted), and with it the node's
-// consensus loop. Flushes and compactions are logged at debug level: on a
-// machine short of CPU a compaction of a few seconds slows commits even
-// without a stall, and several nodes on one machine tend to compact at
-// the same moment, having written the same blocks.
-func storeEventListener(log *slog.Logger) *pebble.EventListener {
-	if log == nil {
-		return nil
-	}
-	var began time.Time
-	var mu sync.Mutex
-	return &pebble.EventListener{
-		FlushEnd: func(info pebble.FlushInfo) {
-			log.Debug("store: flushed", "took", info.TotalDuration.Round(time.Millisecond),
-				"bytes", info.InputBytes, "tables", len(info.Output), "err", info.Err, "component", "pebble")
-		},
-		CompactionEnd: func(info pebble.CompactionInfo) {
-			var from []int
-			var in uint64
-			for _, l := range info.Input {
-				from = append(from, l.Level)
-				for _, t := range l.Tables {
-					in += t.Size
-				}
-			}
-			var out uint64
-			for _, t := range info.Output.Tables {
-				out += t.Size
-			}
-			log.Debug("store: compacted", "took", info.TotalDuration.Round(time.Millisecond), "reason", info.Reason,
-				"from", from, "to", info.Output.Level, "in_bytes", in, "out_bytes", out,
-				"tables", len(info.Output.Tables), "err", info.Err, "component", "pebble")
-		},
-		WriteStallBegin: func(info pebble.WriteStallBeginInfo) {
-			mu.Lock()
-			began = time.Now()
-			mu.Unlock()
-			log.Warn("store: writes stalled", "reason", info.Reason, "component", "pebble")
-		},
-		WriteStallEnd: func() {
-			mu.Lock()
-			took := time.Since(began)
-			mu.Unlock()
-			log.Warn("store: writes resumed", "stalled", took.Round(time.Millisecond), "component", "pebble")
-		},
-	}
 }
 
 // PebbleLogger routes Pebble's own log lines into a slog logger (nil

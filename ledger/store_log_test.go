@@ -236,7 +236,7 @@ func TestStoreDeferredCommits(t *testing.T) {
 // compaction with its levels and bytes) at debug level only.
 func TestStoreEventListenerLogs(t *testing.T) {
 	var buf bytes.Buffer
-	l := storeEventListener(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	l := storeEventListener(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})), &stallCounter{})
 	l.WriteStallBegin(pebble.WriteStallBeginInfo{Reason: "L0 file count limit exceeded"})
 	l.WriteStallEnd()
 	l.FlushEnd(pebble.FlushInfo{TotalDuration: 250 * time.Millisecond, InputBytes: 1 << 20})
@@ -251,13 +251,20 @@ func TestStoreEventListenerLogs(t *testing.T) {
 		}
 	}
 	buf.Reset()
-	l = storeEventListener(slog.New(slog.NewTextHandler(&buf, nil)))
+	l = storeEventListener(slog.New(slog.NewTextHandler(&buf, nil)), &stallCounter{})
 	l.CompactionEnd(pebble.CompactionInfo{TotalDuration: 3 * time.Second})
 	if buf.Len() != 0 {
 		t.Fatalf("a compaction logged at the default level: %q", buf.String())
 	}
-	if storeEventListener(nil) != nil {
-		t.Fatal("a listener without a logger")
+	// Without a logger the listener logs nothing but still counts stalls.
+	stalls := &stallCounter{}
+	l = storeEventListener(nil, stalls)
+	l.WriteStallBegin(pebble.WriteStallBeginInfo{Reason: "memtable count limit reached"})
+	l.FlushEnd(pebble.FlushInfo{})
+	l.CompactionEnd(pebble.CompactionInfo{})
+	l.WriteStallEnd()
+	if n, _ := stalls.read(time.Now()); n != 1 {
+		t.Fatalf("%d stalls counted without a logger, want 1", n)
 	}
 }
 

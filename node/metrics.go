@@ -143,3 +143,56 @@ func (m *Metrics) registerP2P(stats func() p2p.Stats) {
 		counter("penalties_total", "Penalties given to misbehaving peers.", func(s p2p.Stats) uint64 { return s.Penalties }),
 	)
 }
+
+// registerStore exports the ledger store's storage-engine counters
+// (ledger.StoreStats), read once per scrape.
+func (m *Metrics) registerStore(stats func() ledger.StoreStats) {
+	m.registry.MustRegister(storeCollector{stats: stats})
+}
+
+// storeMetric is one exported field of ledger.StoreStats.
+type storeMetric struct {
+	desc      *prometheus.Desc
+	valueType prometheus.ValueType
+	read      func(*ledger.StoreStats) float64
+}
+
+var storeMetrics = func() []storeMetric {
+	metric := func(name, help string, t prometheus.ValueType, read func(*ledger.StoreStats) float64) storeMetric {
+		return storeMetric{desc: prometheus.NewDesc(prometheus.BuildFQName("synod", "store", name), help, nil, nil), valueType: t, read: read}
+	}
+	counter, gauge := prometheus.CounterValue, prometheus.GaugeValue
+	return []storeMetric{
+		metric("wal_bytes_total", "Bytes appended to the store's write-ahead log.", counter, func(s *ledger.StoreStats) float64 { return float64(s.WALBytes) }),
+		metric("flushes_total", "Memtables flushed to level-0 tables.", counter, func(s *ledger.StoreStats) float64 { return float64(s.Flushes) }),
+		metric("flush_bytes_total", "Table bytes written by flushes.", counter, func(s *ledger.StoreStats) float64 { return float64(s.FlushBytes) }),
+		metric("compactions_total", "Compactions between levels.", counter, func(s *ledger.StoreStats) float64 { return float64(s.Compactions) }),
+		metric("compaction_read_bytes_total", "Table bytes read by compactions.", counter, func(s *ledger.StoreStats) float64 { return float64(s.CompactionReadBytes) }),
+		metric("compaction_write_bytes_total", "Table bytes written by compactions.", counter, func(s *ledger.StoreStats) float64 { return float64(s.CompactionWriteBytes) }),
+		metric("compaction_debt_bytes", "Estimated bytes compactions must still rewrite.", gauge, func(s *ledger.StoreStats) float64 { return float64(s.CompactionDebtBytes) }),
+		metric("l0_sublevels", "Level-0 sublevels (writes stall at 32).", gauge, func(s *ledger.StoreStats) float64 { return float64(s.L0Sublevels) }),
+		metric("l0_files", "Level-0 tables.", gauge, func(s *ledger.StoreStats) float64 { return float64(s.L0Files) }),
+		metric("disk_bytes", "Disk space the store takes.", gauge, func(s *ledger.StoreStats) float64 { return float64(s.DiskBytes) }),
+		metric("memtable_bytes", "Memory held by the store's memtables.", gauge, func(s *ledger.StoreStats) float64 { return float64(s.MemTableBytes) }),
+		metric("write_stalls_total", "Times every store write waited for flushes or compactions.", counter, func(s *ledger.StoreStats) float64 { return float64(s.WriteStalls) }),
+		metric("write_stall_seconds_total", "Time store writes spent stalled.", counter, func(s *ledger.StoreStats) float64 { return s.WriteStallTime.Seconds() }),
+		metric("block_cache_hits_total", "Table block lookups served from the block cache.", counter, func(s *ledger.StoreStats) float64 { return float64(s.BlockCacheHits) }),
+		metric("block_cache_misses_total", "Table block lookups that read the disk.", counter, func(s *ledger.StoreStats) float64 { return float64(s.BlockCacheMisses) }),
+	}
+}()
+
+// storeCollector reads the store's counters once per scrape.
+type storeCollector struct{ stats func() ledger.StoreStats }
+
+func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, m := range storeMetrics {
+		ch <- m.desc
+	}
+}
+
+func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.stats()
+	for _, m := range storeMetrics {
+		ch <- prometheus.MustNewConstMetric(m.desc, m.valueType, m.read(&s))
+	}
+}

@@ -165,6 +165,7 @@ func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
 		}
 		return float64(len(n.host.Peers()))
 	})
+	n.metrics.registerStore(n.store.Stats)
 	observeJournal := func(took time.Duration) { n.metrics.observeDiskWrite(diskLogJournal, took) }
 	if n.journal, err = openTxJournal(filepath.Join(opts.Home, DataDir, "mempool"), n.log, observeJournal); err != nil {
 		return nil, err
