@@ -88,12 +88,13 @@ const (
 	MemTableBytesMin       = 4 << 20
 	MemTableBytesMax       = 31 << 20
 	storeL0CompactionFiles = 8
-	// storeL0StopWritesFiles and storeMemTablesMax: a write stall stops
-	// the consensus loop (it applies each block before it goes on), so
-	// give compactions and flushes slack to catch up after a burst
-	// rather than stopping commits (Pebble's defaults are 12 and 2).
-	storeL0StopWritesFiles = 32
-	storeMemTablesMax      = 4
+	// StoreL0StallSublevels (exported for the metrics' help) and
+	// storeMemTablesMax: a write stall stops the consensus loop (it
+	// applies each block before it goes on), so give compactions and
+	// flushes slack to catch up after a burst rather than stopping
+	// commits (Pebble's defaults are 12 and 2).
+	StoreL0StallSublevels = 32
+	storeMemTablesMax     = 4
 	// storeBloomBitsPerKey gives about a 1% false-positive rate.
 	storeBloomBitsPerKey = 10
 )
@@ -164,7 +165,7 @@ func OpenStore(dir string, opts StoreOptions) (*Store, error) {
 	}
 	popts := &pebble.Options{Logger: PebbleLogger(opts.Logger), FS: opts.FS, CacheSize: storeBlockCacheBytes,
 		MemTableSize: uint64(memTable), L0CompactionThreshold: storeL0CompactionFiles,
-		L0StopWritesThreshold: storeL0StopWritesFiles, MemTableStopWritesThreshold: storeMemTablesMax}
+		L0StopWritesThreshold: StoreL0StallSublevels, MemTableStopWritesThreshold: storeMemTablesMax}
 	stalls := &stallCounter{}
 	popts.EventListener = storeEventListener(opts.Logger, stalls)
 	// Bloom filters on every level: many account reads under load are of

@@ -32,7 +32,7 @@ type StoreStats struct {
 	CompactionDebtBytes uint64
 	// L0Sublevels and L0Files: level 0's depth (every sublevel is read by a
 	// lookup that misses the memtables) and its table count; Pebble stalls
-	// writes at storeL0StopWritesFiles sublevels.
+	// writes at StoreL0StallSublevels sublevels.
 	L0Sublevels int
 	L0Files     int64
 	// DiskBytes is the space the store takes on disk: tables, logs, and

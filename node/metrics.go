@@ -1,6 +1,7 @@
 package node
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 
@@ -170,7 +171,7 @@ var storeMetrics = func() []storeMetric {
 		metric("compaction_read_bytes_total", "Table bytes read by compactions.", counter, func(s *ledger.StoreStats) float64 { return float64(s.CompactionReadBytes) }),
 		metric("compaction_write_bytes_total", "Table bytes written by compactions.", counter, func(s *ledger.StoreStats) float64 { return float64(s.CompactionWriteBytes) }),
 		metric("compaction_debt_bytes", "Estimated bytes compactions must still rewrite.", gauge, func(s *ledger.StoreStats) float64 { return float64(s.CompactionDebtBytes) }),
-		metric("l0_sublevels", "Level-0 sublevels (writes stall at 32).", gauge, func(s *ledger.StoreStats) float64 { return float64(s.L0Sublevels) }),
+		metric("l0_sublevels", fmt.Sprintf("Level-0 sublevels (writes stall at %d).", ledger.StoreL0StallSublevels), gauge, func(s *ledger.StoreStats) float64 { return float64(s.L0Sublevels) }),
 		metric("l0_files", "Level-0 tables.", gauge, func(s *ledger.StoreStats) float64 { return float64(s.L0Files) }),
 		metric("disk_bytes", "Disk space the store takes.", gauge, func(s *ledger.StoreStats) float64 { return float64(s.DiskBytes) }),
 		metric("memtable_bytes", "Memory held by the store's memtables.", gauge, func(s *ledger.StoreStats) float64 { return float64(s.MemTableBytes) }),
