@@ -65,7 +65,7 @@ const (
 	// storeBlockCacheBytes caches uncompressed sstable blocks (Pebble's
 	// default is 8 MiB, which the index blocks alone outgrow).
 	storeBlockCacheBytes = 64 << 20
-	// DefaultMemTableBytes and storeL0CompactionFiles: larger flushes and
+	// DefaultMemTableBytes and storeL0CompactionFiles: larger flushes, and
 	// more of them per compaction into the bottom level. The tx index,
 	// accounts and their history are keyed by hashes and addresses, so
 	// every compaction into the bottom level rewrites tables across the
@@ -85,9 +85,20 @@ const (
 	// small memtables cost more CPU per transfer (4 MiB: 5.4–5.6 µs against
 	// 4.4–4.6 at 8–64 MiB, in-process), and from 32 MiB on every memtable
 	// is a fresh mmap.
-	MemTableBytesMin       = 4 << 20
-	MemTableBytesMax       = 31 << 20
-	storeL0CompactionFiles = 8
+	MemTableBytesMin = 4 << 20
+	MemTableBytesMax = 31 << 20
+	// storeL0CompactionFiles: level 0 is compacted into the base level
+	// once it holds this many sublevels (about one per flush). Each such
+	// compaction rewrites the base level's hash- and address-keyed tables
+	// wherever the new data lands, which is nearly everywhere, so the
+	// rewrite costs about the same whatever the input: waiting for 16
+	// flushes rather than 8 halves how often it is paid. In two pairs of
+	// 300-s runs at 4 × 5,000 tx/s, compactions wrote 380 and 360 bytes a
+	// committed tx against 616 and 617, and p99 was 815 and 926 ms
+	// against 1,275 and 2,917 (BENCHMARKS.md, session 15). Point reads
+	// search more level-0 tables, each behind a bloom filter, and writes
+	// still stall only at StoreL0StallSublevels.
+	storeL0CompactionFiles = 16
 	// StoreL0StallSublevels (exported for the metrics' help) and
 	// storeMemTablesMax: a write stall stops the consensus loop (it
 	// applies each block before it goes on), so give compactions and
