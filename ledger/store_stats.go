@@ -23,7 +23,8 @@ type StoreStats struct {
 	Flushes    int64
 	FlushBytes uint64
 	// Compactions, CompactionReadBytes and CompactionWriteBytes: tables
-	// merged into lower levels (moves of whole tables not counted).
+	// merged into lower levels. The count includes moves of whole tables
+	// to a lower level; the bytes leave them out, as they rewrite nothing.
 	Compactions          int64
 	CompactionReadBytes  uint64
 	CompactionWriteBytes uint64
