@@ -36,8 +36,11 @@ type StoreStats struct {
 	// writes at StoreL0StallSublevels sublevels.
 	L0Sublevels int
 	L0Files     int64
-	// DiskBytes is the space the store takes on disk: tables, logs, and
-	// tables waiting to be deleted.
+	// DiskBytes is the space the store takes on disk as Pebble counts it:
+	// tables, including those waiting to be deleted, and write-ahead logs,
+	// of which the one being written counts only once it is rotated (at
+	// each memtable switch), so a store that has not flushed yet reads
+	// almost empty.
 	DiskBytes uint64
 	// MemTableBytes is held by the memtables, including those waiting to
 	// be flushed.
