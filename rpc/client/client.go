@@ -219,6 +219,9 @@ func (c *Client) BatchCall(ctx context.Context, calls []BatchElem) error {
 	}
 	seen := make([]bool, len(calls))
 	for _, r := range resps {
+		if r == nil {
+			continue // a null item answers no call
+		}
 		i, ok := byID[string(r.ID)]
 		if !ok {
 			continue

@@ -80,7 +80,9 @@ func (t *wsTransport) readLoop() {
 			var batch []*wireResponse
 			if json.Unmarshal(data, &batch) == nil {
 				for _, r := range batch {
-					t.route(r)
+					if r != nil { // a null item answers nothing
+						t.route(r)
+					}
 				}
 			}
 			continue
