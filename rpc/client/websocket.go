@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/coder/websocket"
@@ -23,10 +24,17 @@ var ErrSubscriptionOverflow = errors.New("rpc client: subscription buffer overfl
 // replies to waiting calls by id and notifications to subscriptions.
 type wsTransport struct {
 	conn *websocket.Conn
+	// sendMu keeps batches in the order their messages go on the wire.
+	sendMu sync.Mutex
 
 	mu      sync.Mutex
 	pending map[string]*pendingCall
 	subs    map[string]*subState
+	// batches holds the ids of every batch sent and not answered yet, in
+	// the order sent. The server answers a connection's messages in
+	// order, and refuses a batch as a whole (too many items) with one
+	// error whose id is null: that error is the oldest batch's.
+	batches [][]string
 	err     error // set once the connection is gone
 	done    chan struct{}
 }
@@ -79,6 +87,9 @@ func (t *wsTransport) readLoop() {
 		if len(data) > 0 && data[0] == '[' {
 			var batch []*wireResponse
 			if json.Unmarshal(data, &batch) == nil {
+				if i := slices.IndexFunc(batch, func(r *wireResponse) bool { return r != nil }); i >= 0 {
+					t.answered(batch[i].ID)
+				}
 				for _, r := range batch {
 					if r != nil { // a null item answers nothing
 						t.route(r)
@@ -88,9 +99,14 @@ func (t *wsTransport) readLoop() {
 			continue
 		}
 		var r wireResponse
-		if json.Unmarshal(data, &r) == nil {
-			t.route(&r)
+		if json.Unmarshal(data, &r) != nil {
+			continue
 		}
+		if r.Method == "" && r.Error != nil && isNullID(r.ID) {
+			t.refuseOldestBatch(&r)
+			continue
+		}
+		t.route(&r)
 	}
 }
 
@@ -128,6 +144,46 @@ func (t *wsTransport) route(r *wireResponse) {
 	}
 }
 
+func isNullID(id json.RawMessage) bool {
+	id = bytes.TrimSpace(id)
+	return len(id) == 0 || string(id) == "null"
+}
+
+// answered forgets the batch that holds id, whose answer came.
+func (t *wsTransport) answered(id json.RawMessage) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i, ids := range t.batches {
+		if slices.Contains(ids, string(id)) {
+			t.batches = slices.Delete(t.batches, i, i+1)
+			return
+		}
+	}
+}
+
+// refuseOldestBatch answers every call of the oldest unanswered batch
+// with r, the server's refusal of a whole batch.
+func (t *wsTransport) refuseOldestBatch(r *wireResponse) {
+	t.mu.Lock()
+	if len(t.batches) == 0 {
+		t.mu.Unlock()
+		return
+	}
+	ids := t.batches[0]
+	t.batches = t.batches[1:]
+	var pcs []*pendingCall
+	for _, id := range ids {
+		if pc := t.pending[id]; pc != nil {
+			pcs = append(pcs, pc)
+			delete(t.pending, id)
+		}
+	}
+	t.mu.Unlock()
+	for _, pc := range pcs {
+		pc.resp <- r
+	}
+}
+
 // dropSub forgets a subscription that ended (a one-shot that fired) or
 // whose consumer is too slow, ending it with err.
 func (t *wsTransport) dropSub(id string, err error) {
@@ -148,6 +204,7 @@ func (t *wsTransport) fail(err error) {
 	}
 	pending, subs := t.pending, t.subs
 	t.pending, t.subs = map[string]*pendingCall{}, map[string]*subState{}
+	t.batches = nil
 	t.mu.Unlock()
 	for _, pc := range pending {
 		close(pc.resp)
@@ -209,18 +266,20 @@ func (t *wsTransport) call(ctx context.Context, req wireRequest, sub *subState) 
 
 func (t *wsTransport) batch(ctx context.Context, reqs []wireRequest) ([]*wireResponse, error) {
 	pcs := make([]*pendingCall, len(reqs))
+	ids := make([]string, len(reqs))
 	for i, req := range reqs {
+		ids[i] = fmt.Sprint(req.ID)
 		pcs[i] = &pendingCall{resp: make(chan *wireResponse, 1)}
-		if err := t.register(fmt.Sprint(req.ID), pcs[i]); err != nil {
+		if err := t.register(ids[i], pcs[i]); err != nil {
 			return nil, err
 		}
 	}
 	unregisterAll := func() {
-		for _, req := range reqs {
-			t.unregister(fmt.Sprint(req.ID))
+		for _, id := range ids {
+			t.unregister(id)
 		}
 	}
-	if err := t.send(ctx, reqs); err != nil {
+	if err := t.sendBatch(ctx, reqs, ids); err != nil {
 		unregisterAll()
 		return nil, err
 	}
@@ -231,6 +290,10 @@ func (t *wsTransport) batch(ctx context.Context, reqs []wireRequest) ([]*wireRes
 			if !ok {
 				return nil, t.lastErr()
 			}
+			if isNullID(r.ID) && r.Error != nil {
+				unregisterAll()
+				return nil, r.err() // the server refused the whole batch
+			}
 			out = append(out, r)
 		case <-ctx.Done():
 			unregisterAll()
@@ -238,6 +301,25 @@ func (t *wsTransport) batch(ctx context.Context, reqs []wireRequest) ([]*wireRes
 		}
 	}
 	return out, nil
+}
+
+// sendBatch sends a batch and records it as unanswered, both in wire
+// order.
+func (t *wsTransport) sendBatch(ctx context.Context, reqs []wireRequest, ids []string) error {
+	t.sendMu.Lock()
+	defer t.sendMu.Unlock()
+	t.mu.Lock()
+	t.batches = append(t.batches, ids)
+	t.mu.Unlock()
+	if err := t.send(ctx, reqs); err != nil {
+		t.mu.Lock()
+		if i := slices.IndexFunc(t.batches, func(b []string) bool { return &b[0] == &ids[0] }); i >= 0 {
+			t.batches = slices.Delete(t.batches, i, i+1)
+		}
+		t.mu.Unlock()
+		return err
+	}
+	return nil
 }
 
 func (t *wsTransport) lastErr() error {
