@@ -150,7 +150,13 @@ func decodeTxChain(d *decoder, chainID string) *Tx {
 	d.fixed(tx.To[:], "tx recipient")
 	tx.Amount = d.u64("tx amount")
 	tx.Fee = d.u64("tx fee")
-	tx.Memo = d.bytes16(TxMemoBytesMax, "tx memo")
+	// An oversized memo is malformed and says which limit it broke, so
+	// a wallet is told that (the RPC maps ErrTxMemoTooLarge to its code).
+	if memo := d.bytes16(TxBytesMax, "tx memo"); len(memo) <= TxMemoBytesMax {
+		tx.Memo = memo
+	} else if d.fail == nil {
+		d.fail = fmt.Errorf("%w: %w: %d bytes exceeds %d", ErrMalformed, ErrTxMemoTooLarge, len(memo), TxMemoBytesMax)
+	}
 	d.fixed(tx.Signature[:], "tx signature")
 	if d.fail == nil {
 		tx.decodedHash, tx.hashDecoded = crypto.Sum256(d.buf[start:d.off]), true
