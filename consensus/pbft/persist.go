@@ -185,6 +185,14 @@ func (r *Replica) restore(recs []Record) error {
 		case RecordSent:
 			r.sent[sentKey{rec.Sent.View, rec.Sent.Height, rec.Sent.Kind}] = rec.Sent.Digest
 		case RecordPrepared:
+			// A certificate dropped here would be missing from every later
+			// VIEW-CHANGE: a record that does not hold its block is damage.
+			if rec.Prepared == nil {
+				return fmt.Errorf("restore: %w: prepared record without a certificate", ErrMalformed)
+			}
+			if rec.Block == nil || rec.Block.Hash() != rec.Prepared.Header.Hash() {
+				return fmt.Errorf("restore: %w: prepared record at height %d does not hold the block of its certificate", ErrMalformed, rec.Height())
+			}
 			certs = append(certs, rec)
 		case RecordCheckpoint:
 			if err := r.verifyCheckpoint(rec.Checkpoint); err != nil {
@@ -204,7 +212,7 @@ func (r *Replica) restore(recs []Record) error {
 	}
 	slices.SortStableFunc(certs, func(a, b Record) int { return cmpU64(a.Prepared.View, b.Prepared.View) })
 	for _, rec := range certs {
-		if h := rec.Prepared.Height(); r.inWindow(h) && rec.Block != nil && rec.Block.Hash() == rec.Prepared.Header.Hash() {
+		if h := rec.Prepared.Height(); r.inWindow(h) {
 			s := r.slot(h)
 			s.cert, s.certBlock = rec.Prepared, rec.Block
 			r.keepBlock(rec.Block)

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/synod-chain/synod/consensus/pbft"
+	"github.com/synod-chain/synod/ledger"
 )
 
 // TestRestartNeverDoubleSignsAndKeepsCertificate checks durability: a replica that PREPAREd and prepared block B, crashed and restarted from its persisted records refuses to PREPARE a conflicting B' for the same (view, height), and still reports B's prepared certificate in its VIEW-CHANGE, so B commits in view 1.
@@ -83,3 +84,33 @@ func TestCrashMidReadyRejoins(t *testing.T) {
 		}
 	}
 }
+
+// TestRestartRefusesPreparedRecordWithAnotherBlock checks that a prepared record whose block is not the one its certificate names (a record damaged on disk) stops the restart with an error, instead of the certificate being dropped in silence: a replica that forgot a prepared certificate leaves it out of its VIEW-CHANGE, and the block it helped prepare may then be replaced.
+func TestRestartRefusesPreparedRecordWithAnotherBlock(t *testing.T) {
+	c := newCluster(t, clusterOpts{n: 4})
+	proposeOnlyPreparedAt(t, c, 2)
+	alt, err := c.chains[0].Build(c.genesis.Hash(), 0, c.vals.At(0).Address(), c.genesis.Header.Timestamp+99, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := append([]pbft.Record(nil), c.records[2]...)
+	damaged := false
+	for i := range recs {
+		if recs[i].Kind == pbft.RecordPrepared {
+			recs[i].Block, damaged = alt, true
+		}
+	}
+	if !damaged {
+		t.Fatal("replica 2 persisted no prepared record")
+	}
+	_, err = pbft.NewReplica(pbft.Config{
+		ChainID: c.chainID, ID: 2, Validators: c.vals, Params: c.params,
+		App:    pbft.ChainApplication{Chain: ledger.NewPendingChain(c.chainID, c.params, c.heads[2], c.states[2])},
+		Signer: c.signers[2], Verifier: c.verif, Head: c.heads[2], Genesis: c.genesis.Hash(),
+		Records: recs, ViewChangeTicks: 10,
+	})
+	if err == nil {
+		t.Fatal("restart from a prepared record holding another block succeeded; its certificate was dropped")
+	}
+}
+
