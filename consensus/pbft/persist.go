@@ -89,7 +89,12 @@ func DecodeRecord(b []byte) (*Record, error) {
 	switch rec.Kind {
 	case RecordView:
 		rec.View = d.u64("view")
-		rec.Active = d.u8("active") == 1
+		switch active := d.u8("active"); active {
+		case 0, 1:
+			rec.Active = active == 1
+		default:
+			d.setErr("view record active flag %d, not 0 or 1", active)
+		}
 	case RecordSent:
 		m, err := Decode(d.sized(MessageBytesMax, "sent message"))
 		if err != nil && d.fail == nil {

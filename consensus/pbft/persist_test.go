@@ -114,3 +114,16 @@ func TestRestartRefusesPreparedRecordWithAnotherBlock(t *testing.T) {
 	}
 }
 
+// TestDecodeRecordRefusesNonCanonicalActive checks that a view record's active flag must be 0 or 1: any other byte is damage, and reading it as "not active" would restart a replica that installed NEW-VIEW as one still changing view.
+func TestDecodeRecordRefusesNonCanonicalActive(t *testing.T) {
+	b := pbft.EncodeRecord(&pbft.Record{Kind: pbft.RecordView, View: 3, Active: true})
+	if _, err := pbft.DecodeRecord(b); err != nil {
+		t.Fatal(err)
+	}
+	for _, flag := range []byte{2, 0x81, 0xff} {
+		b[len(b)-1] = flag
+		if rec, err := pbft.DecodeRecord(b); err == nil {
+			t.Fatalf("active flag %#x decodes (active %v)", flag, rec.Active)
+		}
+	}
+}
