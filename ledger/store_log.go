@@ -47,9 +47,11 @@ type Durability bool
 const (
 	// Synced: fsynced before Commit returns.
 	Synced Durability = true
-	// Deferred: handed to the operating system, so it survives the
-	// process dying, and made durable by the next Synced commit or Sync
-	// (the store has one write-ahead log, synced in order).
+	// Deferred: visible to readers at once, but possibly still in
+	// Pebble's write-ahead log buffer, in memory, so a crash of the
+	// process may lose it as a crash of the machine may; made durable by
+	// the next Synced commit or Sync (the store has one write-ahead log,
+	// written and synced in order, so a crash keeps a prefix of it).
 	Deferred Durability = false
 )
 

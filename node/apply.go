@@ -103,10 +103,10 @@ func (d *driver) send(msgs []pbft.Outbound) {
 // after the send, off the path of the votes. Normal-path blocks are
 // written without an fsync of their own (ledger.Deferred): the store has
 // one write-ahead log, so the next step's records fsync covers them, and
-// an idle loop syncs (run). A crash of the process loses nothing; a crash
-// of the machine may lose the last blocks, which are certified, and the
-// node fetches them again. Synced blocks are stored in the background
-// (storeInBackground).
+// an idle loop syncs (run). A crash, of the process or of the machine, may
+// lose the last blocks (Pebble buffers unsynced log writes in memory);
+// they are certified, and the node fetches them again. Synced blocks are
+// stored in the background (storeInBackground).
 func (d *driver) commitReady(rd pbft.Ready) error {
 	records := make([][]byte, len(rd.Persist))
 	for i := range rd.Persist {
