@@ -323,9 +323,10 @@ func appendJournalRecord(buf []byte, kind byte, data []byte) []byte {
 func (j *txJournal) add(txs []*ledger.Tx) error { return j.write(txs)() }
 
 // write appends txs without waiting for the disk, and returns durable,
-// which waits until an fsync covers them and says why if none could. The
-// caller may go on meanwhile (the ingress gossips the txs) and answers the
-// wallet only once durable returns nil.
+// which waits until an fsync (or a rewrite, after a failed write) covers
+// them and says why if none could. The caller may go on meanwhile (the
+// ingress gossips the txs) and answers the wallet only once durable
+// returns nil.
 func (j *txJournal) write(txs []*ledger.Tx) (durable func() error) {
 	var buf []byte
 	encs := make([][]byte, len(txs))
@@ -334,11 +335,11 @@ func (j *txJournal) write(txs []*ledger.Tx) (durable func() error) {
 		buf = appendJournalRecord(buf, journalKindTx, encs[i])
 	}
 	j.mu.Lock()
-	if err := j.appendLocked(buf); err != nil {
-		j.mu.Unlock()
-		j.sync.kick() // its flush tries a rewrite
-		return func() error { return fmt.Errorf("journal %d txs: %w", len(txs), err) }
-	}
+	// The txs are held even if the append fails: they are in the mempool
+	// either way, and a failed append makes the next flush rewrite the
+	// file from what is held, so the wait below ends with that rewrite,
+	// durable, or with why it failed.
+	_ = j.appendLocked(buf)
 	for i, tx := range txs {
 		if _, ok := j.held[tx.Hash()]; !ok {
 			j.held[tx.Hash()] = encs[i]
@@ -524,7 +525,9 @@ type journalSync struct {
 	mu      sync.Mutex
 	fsyncs  uint64        // fsyncs done, for tests
 	synced  uint64        // writes an fsync covers
-	err     error         // why the last fsync failed; writes after it wait for the next
+	started uint64        // fsyncs started
+	err     error         // why the last fsync failed
+	errAt   uint64        // which fsync (by started) failed with err
 	next    chan struct{} // closed when the next fsync ends
 	wake    chan struct{} // 1-buffered: a write waits for an fsync
 	stop    chan struct{}
@@ -540,17 +543,24 @@ func startJournalSync(flush func() (uint64, error), observe func(time.Duration))
 
 // written returns a wait for the fsync of write seq (the journal numbers
 // its writes from 1).
+//
+// Only an fsync that starts after the call can fail the write: one that
+// failed earlier did not try to cover it, and the wake signal below asks
+// for another.
 func (s *journalSync) written(seq uint64) (durable func() error) {
+	s.mu.Lock()
+	after := s.started
+	s.mu.Unlock()
 	signal(s.wake)
 	return func() error {
 		for {
 			s.mu.Lock()
-			done, err, next := s.synced >= seq, s.err, s.next
+			done, err, errAt, next := s.synced >= seq, s.err, s.errAt, s.next
 			s.mu.Unlock()
 			if done {
 				return nil
 			}
-			if err != nil {
+			if err != nil && errAt > after {
 				return err
 			}
 			<-next
@@ -587,6 +597,10 @@ func (s *journalSync) kick() { signal(s.wake) }
 // that took it during the fsync must wake when it ends, to see whether
 // this fsync covered its write (its wake signal asks for the next one).
 func (s *journalSync) syncOnce() {
+	s.mu.Lock()
+	s.started++
+	at := s.started
+	s.mu.Unlock()
 	start := time.Now()
 	covered, err := s.flush()
 	if s.observe != nil {
@@ -594,7 +608,7 @@ func (s *journalSync) syncOnce() {
 	}
 	s.mu.Lock()
 	if err != nil {
-		s.err = fmt.Errorf("journal fsync: %w", err)
+		s.err, s.errAt = fmt.Errorf("journal fsync: %w", err), at
 	} else {
 		s.synced, s.err = max(s.synced, covered), nil
 	}
