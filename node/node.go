@@ -212,6 +212,7 @@ func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	n.admitValidators()
 	return n, nil
 }
 
@@ -255,15 +256,23 @@ func (n *Node) startHost(ctx context.Context, cfg Config, keys HomeKeys) error {
 	if err != nil {
 		return err
 	}
+	n.host = host
+	return nil
+}
+
+// admitValidators lets the host open consensus streams to the validators
+// and accept theirs. It comes after the driver exists: until then a
+// validator's stream is refused, since OnConsensus hands its messages to
+// the driver (a reconnecting validator sends its queue at once, while
+// newDriver may still be replaying the write-ahead records).
+func (n *Node) admitValidators() {
 	var validators []peer.ID
 	for _, id := range n.peerOf {
 		if id != "" {
 			validators = append(validators, id)
 		}
 	}
-	host.SetValidators(validators)
-	n.host = host
-	return nil
+	n.host.SetValidators(validators)
 }
 
 // validateGossipTxs is the gossip topic's validator: the txs of one gossip
