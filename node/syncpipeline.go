@@ -66,6 +66,12 @@ const (
 	// syncRunTimeout bounds one sync run; watchPeers starts another if
 	// the node is still behind.
 	syncRunTimeout = time.Minute
+	// syncRequestTimeout bounds one batch request within a run, so a peer
+	// that answers slowly or not at all (and p2p's SyncTimeout is as long
+	// as a whole run) leaves the run time to ask the others. A full
+	// response (p2p's SyncResponseBytesMax, 64 MiB) within it needs about
+	// 4.5 MB/s.
+	syncRequestTimeout = syncRunTimeout / 4
 	// syncAheadPoll is how often stage 2 looks at the store head while it
 	// is syncAheadTxsMax ahead.
 	syncAheadPoll = time.Millisecond
@@ -117,16 +123,27 @@ func (n *Node) syncAheadBudget() int {
 }
 
 // fetchRange is stage 1: it fetches [from, to] in batches into out, trying
-// the candidates first, then every connected peer, and closes out.
+// the candidates first, then every connected peer, and closes out. A peer
+// that fails a request or has nothing to serve is not asked again in this
+// run: whoever claims the highest head is a candidate, and a peer that
+// lies about it, then stalls each request, must cost the run one
+// syncRequestTimeout, not all of it.
 func (n *Node) fetchRange(ctx context.Context, from, to uint64, candidates []peer.ID, out chan<- fetchedBatch) {
 	defer close(out)
 	candidates = append(candidates, n.host.Peers()...)
+	failed := make(map[peer.ID]bool, len(candidates))
 	for h := from; h <= to; {
 		got := 0
 		for _, p := range candidates {
-			blocks, err := n.host.FetchBlocks(ctx, p, h, int(min(to-h+1, syncBatchBlocks)))
+			if failed[p] || ctx.Err() != nil {
+				continue
+			}
+			rctx, cancel := context.WithTimeout(ctx, syncRequestTimeout)
+			blocks, err := n.host.FetchBlocks(rctx, p, h, int(min(to-h+1, syncBatchBlocks)))
+			cancel()
 			if err != nil || len(blocks) == 0 {
 				n.log.Debug("block sync", "peer", p, "from", h, "err", err)
+				failed[p] = true
 				continue
 			}
 			select {

@@ -2,12 +2,16 @@ package node
 
 import (
 	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/synod-chain/synod/consensus/pbft"
+	"github.com/synod-chain/synod/crypto"
 	"github.com/synod-chain/synod/ledger"
 	"github.com/synod-chain/synod/p2p"
 )
@@ -197,5 +201,64 @@ func TestCatchUpRefusesSpoiledBlock(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// stallingSource is a hostile peer's block source: it claims a head far
+// above everyone's and never serves a block (until released).
+type stallingSource struct{ release chan struct{} }
+
+func (s stallingSource) Head() ledger.Header { return ledger.Header{Height: 1 << 40} }
+
+func (s stallingSource) EncodedBlock(uint64) ([]byte, error) {
+	<-s.release
+	return nil, errors.New("released")
+}
+
+func (s stallingSource) EncodedCertificate(uint64) ([]byte, error) {
+	return nil, errors.New("no certificate")
+}
+
+// TestCatchUpPastStallingPeer: a peer that claims the highest head and
+// then answers no block request must not keep an honest node from
+// catching up from the peers that serve. Method: a fresh node connected
+// to a peer holding a certified chain and to an outside libp2p host that
+// claims height 2^40 and stalls every block request; the node's idle
+// watch (watchPeers) must bring it to the honest peer's head, well within
+// one SyncTimeout of the host.
+func TestCatchUpPastStallingPeer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two-node integration test; skipped in -short")
+	}
+	const blocks = 12
+	net := newCatchUpNet(t, 8)
+	net.buildChain(t, blocks, 8, nil)
+	peer0 := net.start(t, 0)
+	n := net.start(t, 1)
+	net.waitConnected(t, n, peer0.host.ID())
+
+	key, err := crypto.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := stallingSource{release: make(chan struct{})}
+	cfg := p2p.DefaultConfig()
+	cfg.ChainID = net.genesis.ChainID
+	cfg.Key = key
+	cfg.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
+	cfg.PersistentPeers = []string{fmt.Sprintf("%s/p2p/%s", n.host.Addrs()[0], n.host.ID())}
+	liar, err := p2p.New(context.Background(), cfg, p2p.Handlers{Blocks: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer liar.Close()
+	defer close(src.release) // before Close, which waits for the stalled handlers
+	net.waitConnected(t, n, liar.ID())
+
+	waitUntil(t, "the node to catch up past the stalling peer", 40*time.Second, func() bool {
+		return n.store.Head().Height >= blocks
+	})
+	if n.host.Blocked(peer0.host.ID()) {
+		t.Fatal("the honest peer was blocked")
 	}
 }
