@@ -18,8 +18,12 @@ import (
 const (
 	// inboxStepBatchMax bounds the messages stepped before their output
 	// is persisted and sent, so a busy inbox cannot delay a vote for long.
-	inboxStepBatchMax  = 64
-	inboxMessagesMax   = 4096
+	inboxStepBatchMax = 64
+	// inboxMessagesMax is one step batch: the network's messages wait in
+	// the host's per-peer queues, served in turn (deliverWait), so a
+	// flooding validator delays another's next message by about one
+	// message per peer, plus what this inbox holds.
+	inboxMessagesMax   = inboxStepBatchMax
 	deliveredBlocksMax = 256
 )
 
@@ -90,6 +94,8 @@ type driver struct {
 	// pending signal stands for any number of arrivals).
 	txsArrived chan struct{}
 	synced     chan deliveredBlock
+	// stopped is closed when run returns: deliverWait stops waiting.
+	stopped chan struct{}
 	// applyingSynced is set while the loop handles synced blocks: their
 	// batch is stored in the background (storeInBackground), staged over
 	// the store until the write in progress (storing, nil if none) ends.
@@ -228,6 +234,7 @@ func newDriver(cfg driverConfig) (*driver, error) {
 		statusReq:  make(chan chan string),
 		txsArrived: cfg.TxsArrived,
 		synced:     make(chan deliveredBlock, deliveredBlocksMax),
+		stopped:    make(chan struct{}),
 		walLog:     records,
 	}
 	params := cfg.Genesis.Consensus
@@ -288,9 +295,10 @@ func (d *driver) consensusState(ctx context.Context) string {
 	}
 }
 
-// deliver queues a message from the network without blocking; a full inbox
-// drops it (the engine recovers lost messages through view changes and
-// catch-up, and a flood must not stall the network goroutines).
+// deliver queues a message without blocking; a full inbox drops it (the
+// engine recovers lost messages through view changes and catch-up). An
+// in-process network, whose senders are other loops, delivers this way;
+// the host uses deliverWait.
 func (d *driver) deliver(from string, raw []byte) {
 	if isOMEnvelope(raw) { // the PBFT decoder never sees OM bytes
 		d.deliverOM(from, raw)
@@ -299,6 +307,25 @@ func (d *driver) deliver(from string, raw []byte) {
 	select {
 	case d.inbox <- inboundMessage{from: from, raw: raw}:
 	default:
+		d.metrics.consensusDropped.Inc()
+	}
+}
+
+// deliverWait queues a message from the network, waiting until the loop
+// has room for it, or drops it once the loop has stopped. The host calls
+// it from its one dispatcher, which takes the peers' queued messages in
+// turn: waiting here keeps a flood in the flooder's own queue, where the
+// host drops its oldest, whereas dropping here (deliver) would drop
+// whichever message came next, mostly other validators' while the flood
+// keeps the inbox full.
+func (d *driver) deliverWait(from string, raw []byte) {
+	if isOMEnvelope(raw) {
+		d.deliverOM(from, raw)
+		return
+	}
+	select {
+	case d.inbox <- inboundMessage{from: from, raw: raw}:
+	case <-d.stopped:
 		d.metrics.consensusDropped.Inc()
 	}
 }
@@ -318,6 +345,7 @@ func (d *driver) deliverSynced(ctx context.Context, b *ledger.Block, cert *ledge
 // error that makes continuing unsafe (a failed fsync, a block the store
 // refuses): a validator that cannot persist its promises must stop.
 func (d *driver) run(ctx context.Context) (err error) {
+	defer close(d.stopped)
 	ticker := time.NewTicker(d.tick)
 	defer ticker.Stop()
 	// Whatever ends the loop, a background store write ends first and the

@@ -249,7 +249,7 @@ func (n *Node) startHost(ctx context.Context, cfg Config, keys HomeKeys) error {
 	host, err := p2p.New(ctx, pcfg, p2p.Handlers{
 		ValidateTxs: n.validateGossipTxs,
 		OnConsensus: func(from peer.ID, msg []byte) {
-			n.driver.deliver(from.String(), msg)
+			n.driver.deliverWait(from.String(), msg)
 		},
 		Blocks: n.store,
 	})

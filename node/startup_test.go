@@ -69,3 +69,110 @@ func TestConsensusBeforeDriverDoesNotCrash(t *testing.T) {
 		t.Fatalf("%d consensus messages went to a node without a consensus loop", got)
 	}
 }
+
+// TestConsensusFloodDoesNotCrowdOutValidators: the host's inbound queues
+// are per peer and served in turn, so a validator that floods (a Byzantine
+// one replaying a validly signed vote costs the loop a signature check per
+// copy, and nothing to send) fills only its own queue. That holds only if
+// the consensus loop's inbox takes messages as the loop steps them: if it
+// takes whatever the host dispatches and drops what does not fit, the
+// flood keeps it full and an honest validator's vote is dropped. Method:
+// a node whose loop is not stepping yet, a validator flooding it until its
+// inbox is full, then one message from another validator; as the test
+// then steps the inbox, the honest message must come out soon after the
+// messages already in it.
+func TestConsensusFloodDoesNotCrowdOutValidators(t *testing.T) {
+	net := newCatchUpNet(t, 1)
+	keys := make([]HomeKeys, 3)
+	for i := range keys {
+		var err error
+		if keys[i], err = LoadKeys(net.nodes[i].Home, net.password); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := LoadConfig(net.nodes[1].Home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.P2P.Listen = []string{"/ip4/127.0.0.1/tcp/0"}
+	cfg.P2P.PersistentPeers = nil
+	store := net.openStore(t)
+	defer store.Close()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	n := &Node{genesis: net.genesis, log: log, store: store}
+	if n.peerOf, err = validatorPeers(net.genesis); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.startHost(context.Background(), cfg, keys[1]); err != nil {
+		t.Fatal(err)
+	}
+	defer n.host.Close()
+	if n.driver, err = newDriver(driverConfig{Genesis: net.genesis, Self: 1, Key: keys[1].Validator, Store: store,
+		Net: validatorNet{host: n.host, peers: n.peerOf, self: 1}, Tick: 50 * time.Millisecond, Now: time.Now,
+		Metrics: NewMetrics(func() float64 { return 0 }, func() float64 { return 0 }), Penalize: func(string, error) {}, Logger: log}); err != nil {
+		t.Fatal(err)
+	}
+	n.admitValidators()
+	// The loop starts only once the test has looked at its inbox; it is
+	// then run and stopped, as serve does, so the host can close.
+	defer func() {
+		ctx, stop := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- n.driver.run(ctx) }()
+		stop()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+
+	validator := func(i int) *p2p.Host {
+		pcfg := p2p.DefaultConfig()
+		pcfg.ChainID = net.genesis.ChainID
+		pcfg.Key = keys[i].Node
+		pcfg.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
+		h, err := p2p.New(context.Background(), pcfg, p2p.Handlers{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.AddPeerAddrs(peer.AddrInfo{ID: n.host.ID(), Addrs: n.host.Addrs()})
+		h.SetValidators([]peer.ID{n.host.ID()})
+		return h
+	}
+	flooder, honest := validator(0), validator(2)
+	defer flooder.Close()
+	defer honest.Close()
+	stopFlood := make(chan struct{})
+	flooding := make(chan struct{})
+	go func() {
+		defer close(flooding)
+		vote := []byte("a validly signed vote, replayed")
+		for {
+			select {
+			case <-stopFlood:
+				return
+			default:
+			}
+			_ = flooder.SendConsensus(n.host.ID(), vote)
+			time.Sleep(20 * time.Microsecond)
+		}
+	}()
+	defer func() { close(stopFlood); <-flooding }()
+	inbox := n.driver.inbox
+	waitUntil(t, "the flood to fill the loop's inbox", 30*time.Second, func() bool { return len(inbox) == cap(inbox) })
+	if err := honest.SendConsensus(n.host.ID(), []byte("an honest vote")); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the honest vote to be sent", 20*time.Second, func() bool { return honest.Stats().ConsensusSent > 0 })
+	time.Sleep(300 * time.Millisecond) // for the node to read it
+	for i := 0; i < cap(inbox)+8; i++ {
+		select {
+		case m := <-inbox:
+			if m.from == honest.ID().String() {
+				return
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("the inbox ran dry after %d messages", i)
+		}
+	}
+	t.Fatalf("the honest vote did not come out of the loop's inbox within %d messages", cap(inbox)+8)
+}

@@ -246,7 +246,10 @@ type Handlers struct {
 	// accepted; from is the peer that forwarded it.
 	OnTxs func(from peer.ID, txs []*ledger.Tx)
 	// OnConsensus receives consensus messages, one at a time, peers served
-	// in turn. msg is owned by the callee.
+	// in turn. msg is owned by the callee. It may wait until its consumer
+	// has room, and should rather than drop: meanwhile each peer's
+	// messages wait in that peer's bounded queue, so a flooding peer
+	// overflows only its own.
 	OnConsensus func(from peer.ID, msg []byte)
 	// Blocks serves block sync; nil refuses sync requests.
 	Blocks BlockSource
