@@ -141,6 +141,8 @@ type omConfig struct {
 	Self       uint16
 	Key        crypto.PrivateKey
 	RoundTicks int
+	// CheckpointInterval is the genesis's K: runs are at its multiples.
+	CheckpointInterval uint64
 	// CorruptState is the test hook: claim a wrong state root.
 	CorruptState bool
 	// StateAt is the committed state root at a height, false if the block
@@ -229,6 +231,9 @@ func newOMVerifier(cfg omConfig) (*omVerifier, error) {
 	if cfg.RoundTicks < 1 {
 		return nil, fmt.Errorf("om verify: round of %d ticks", cfg.RoundTicks)
 	}
+	if cfg.CheckpointInterval < 1 {
+		return nil, fmt.Errorf("om verify: checkpoint interval %d", cfg.CheckpointInterval)
+	}
 	perInstance := om.MessagesPerInstance(n, faults)
 	v := &omVerifier{cfg: cfg, n: n, faults: faults, self: om.NodeID(cfg.Self),
 		perSender: 1, expected: n * perInstance, future: make(map[uint64]*omBuffer)}
@@ -243,8 +248,9 @@ func newOMVerifier(cfg omConfig) (*omVerifier, error) {
 func (d *driver) enableOM(cfg driverConfig, vals *ledger.ValidatorSet) error {
 	v, err := newOMVerifier(omConfig{
 		ChainID: cfg.Genesis.ChainID, Validators: vals, Self: cfg.Self, Key: cfg.Key,
-		RoundTicks:   omRoundTicks(cfg.Genesis.Consensus.ViewChangeTimeoutMs, cfg.Tick),
-		CorruptState: cfg.OMCorruptState,
+		RoundTicks:         omRoundTicks(cfg.Genesis.Consensus.ViewChangeTimeoutMs, cfg.Tick),
+		CheckpointInterval: cfg.Genesis.Consensus.CheckpointInterval,
+		CorruptState:       cfg.OMCorruptState,
 		StateAt: func(h uint64) (crypto.Hash, bool) {
 			if d.store.Head().Height < h {
 				return crypto.Hash{}, false
@@ -355,6 +361,14 @@ func (v *omVerifier) receive(peer string, raw []byte) {
 	}
 	if m.Instance <= v.stable {
 		return // a finished or dropped run: late
+	}
+	// Only the next omFutureHeightsMax checkpoints may wait here: an entry
+	// leaves the table when a stable checkpoint reaches it, so a height no
+	// checkpoint will reach (a traitor's) would hold its place for ever.
+	k := v.cfg.CheckpointInterval
+	if m.Instance%k != 0 || (m.Instance-v.stable-1)/k >= omFutureHeightsMax {
+		v.cfg.Metrics.omDropped.Inc()
+		return
 	}
 	buf := v.future[m.Instance]
 	if buf == nil {

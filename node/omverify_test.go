@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -61,7 +62,7 @@ func newOMCluster(t *testing.T, n int, corrupt ...int) *omCluster {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for i := range n {
 		v, err := newOMVerifier(omConfig{ChainID: omTestChain, Validators: c.vals, Self: uint16(i), Key: c.keys[i],
-			RoundTicks: 2, CorruptState: slices.Contains(corrupt, i),
+			RoundTicks: 2, CheckpointInterval: 4, CorruptState: slices.Contains(corrupt, i),
 			StateAt:  func(h uint64) (crypto.Hash, bool) { return omTestRoot(h), h <= c.applied },
 			Send:     func(to int, raw []byte) { c.queue = append(c.queue, omDelivery{to, raw}) },
 			Penalize: func(string, error) { c.penalized++ },
@@ -291,7 +292,7 @@ func TestOMBounds(t *testing.T) {
 
 	// Early messages: at most perSender per validator and height, and at
 	// most omFutureHeightsMax heights ahead.
-	for h := uint64(100); h < 100+4*(omFutureHeightsMax+3); h += 4 {
+	for h := v.stable + 4; h < v.stable+4*(omFutureHeightsMax+3); h += 4 {
 		for k := range v.perSender + 5 {
 			m := om.Message{Instance: h, From: 1, To: 0, Path: []om.NodeID{1}, Value: []byte{byte(k)}}
 			if k%2 == 1 {
@@ -354,5 +355,30 @@ func TestConfigOMCorruptStateOnlyWhenSet(t *testing.T) {
 		if back.Testing.OMCorruptState != set || !back.OMVerify {
 			t.Fatalf("set=%v: read back %+v", set, back.Testing)
 		}
+	}
+}
+
+func TestOMFarFutureHeightsDoNotCrowdOutEarlyMessages(t *testing.T) {
+	// Goal: a traitor cannot take the early-message table for itself with
+	// heights no checkpoint will ever reach, so a slower loyal node still
+	// keeps a faster peer's messages for its next checkpoint; method: the
+	// traitor (validator 3) sends validly signed messages for far and for
+	// non-checkpoint heights, then validator 1 sends one for the next
+	// checkpoint, before node 0 reaches it.
+	c := newOMCluster(t, 4)
+	c.applied = 0
+	v := c.vs[0]
+	v.checkpointStable(8)
+	for _, h := range []uint64{1 << 62, 1<<62 + 4, 1<<62 + 8, 1<<62 + 12, 9, 10, 11} {
+		m := om.Message{Instance: h, From: 3, To: 0, Path: []om.NodeID{3}, Value: []byte{1}}
+		v.receive("traitor", c.vs[3].seal(m))
+	}
+	m := om.Message{Instance: 12, From: 1, To: 0, Path: []om.NodeID{1}, Value: []byte{2}}
+	v.receive("loyal", c.vs[1].seal(m))
+	if buf := v.future[12]; buf == nil || len(buf.msgs) != 1 {
+		t.Fatalf("validator 1's message for checkpoint 12 was dropped; early heights kept: %v", slices.Sorted(maps.Keys(v.future)))
+	}
+	if len(v.future) > omFutureHeightsMax {
+		t.Fatalf("%d early heights kept, limit %d", len(v.future), omFutureHeightsMax)
 	}
 }
