@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"runtime"
 	"slices"
@@ -123,14 +124,23 @@ func (n *Node) syncAheadBudget() int {
 }
 
 // fetchRange is stage 1: it fetches [from, to] in batches into out, trying
-// the candidates first, then every connected peer, and closes out. A peer
-// that fails a request or has nothing to serve is not asked again in this
-// run: whoever claims the highest head is a candidate, and a peer that
-// lies about it, then stalls each request, must cost the run one
-// syncRequestTimeout, not all of it.
+// the candidates first, then every connected peer, validators before any
+// other peer, and closes out. A peer that fails a request or has nothing
+// to serve is not asked again in this run: whoever claims the highest head
+// is a candidate, and a peer that lies about it, then stalls each request,
+// must cost the run one syncRequestTimeout, not all of it. Only validators
+// run Synod (open refuses any other key), at most f of them faulty, while
+// a stranger costs nothing to multiply: strangers come last.
 func (n *Node) fetchRange(ctx context.Context, from, to uint64, candidates []peer.ID, out chan<- fetchedBatch) {
 	defer close(out)
 	candidates = append(candidates, n.host.Peers()...)
+	stranger := func(p peer.ID) int {
+		if slices.Contains(n.peerOf, p) {
+			return 0
+		}
+		return 1
+	}
+	slices.SortStableFunc(candidates, func(a, b peer.ID) int { return cmp.Compare(stranger(a), stranger(b)) })
 	failed := make(map[peer.ID]bool, len(candidates))
 	for h := from; h <= to; {
 		got := 0

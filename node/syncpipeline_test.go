@@ -222,10 +222,10 @@ func (s stallingSource) EncodedCertificate(uint64) ([]byte, error) {
 // TestCatchUpPastStallingPeer: a peer that claims the highest head and
 // then answers no block request must not keep an honest node from
 // catching up from the peers that serve. Method: a fresh node connected
-// to a peer holding a certified chain and to an outside libp2p host that
-// claims height 2^40 and stalls every block request; the node's idle
-// watch (watchPeers) must bring it to the honest peer's head, well within
-// one SyncTimeout of the host.
+// to a peer holding a certified chain and to a host with a validator's
+// node key (a Byzantine validator) that claims height 2^40 and stalls
+// every block request; the node's idle watch (watchPeers) must bring it
+// to the honest peer's head, well within one SyncTimeout of the host.
 func TestCatchUpPastStallingPeer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("two-node integration test; skipped in -short")
@@ -236,11 +236,54 @@ func TestCatchUpPastStallingPeer(t *testing.T) {
 	peer0 := net.start(t, 0)
 	n := net.start(t, 1)
 	net.waitConnected(t, n, peer0.host.ID())
-
-	key, err := crypto.GenerateKey(rand.Reader)
+	keys2, err := LoadKeys(net.nodes[2].Home, net.password)
 	if err != nil {
 		t.Fatal(err)
 	}
+	liar := startStallingPeer(t, net, n, keys2.Node)
+	net.waitConnected(t, n, liar.ID())
+
+	waitUntil(t, "the node to catch up past the stalling peer", 40*time.Second, func() bool {
+		return n.store.Head().Height >= blocks
+	})
+	if n.host.Blocked(peer0.host.ID()) {
+		t.Fatal("the honest peer was blocked")
+	}
+}
+
+// TestCatchUpAsksValidatorsFirst: only validators run Synod (open refuses
+// a key outside the genesis set), so any other peer that claims a head is
+// a stranger, and a cheap one to multiply: strangers that claim the
+// highest head and stall must not cost the sync a request timeout while a
+// validator serves. Method: as TestCatchUpPastStallingPeer with three
+// stalling hosts; the node must catch up well within syncRequestTimeout.
+func TestCatchUpAsksValidatorsFirst(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two-node integration test; skipped in -short")
+	}
+	const blocks = 12
+	net := newCatchUpNet(t, 8)
+	net.buildChain(t, blocks, 8, nil)
+	peer0 := net.start(t, 0)
+	n := net.start(t, 1)
+	net.waitConnected(t, n, peer0.host.ID())
+	for range 3 {
+		key, err := crypto.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		liar := startStallingPeer(t, net, n, key)
+		net.waitConnected(t, n, liar.ID())
+	}
+	waitUntil(t, "the node to catch up from the validator", syncRequestTimeout-5*time.Second, func() bool {
+		return n.store.Head().Height >= blocks
+	})
+}
+
+// startStallingPeer starts a host with node key key serving
+// stallingSource and connected to n; it stops with the test.
+func startStallingPeer(t *testing.T, net *catchUpNet, n *Node, key crypto.PrivateKey) *p2p.Host {
+	t.Helper()
 	src := stallingSource{release: make(chan struct{})}
 	cfg := p2p.DefaultConfig()
 	cfg.ChainID = net.genesis.ChainID
@@ -251,14 +294,9 @@ func TestCatchUpPastStallingPeer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer liar.Close()
-	defer close(src.release) // before Close, which waits for the stalled handlers
-	net.waitConnected(t, n, liar.ID())
-
-	waitUntil(t, "the node to catch up past the stalling peer", 40*time.Second, func() bool {
-		return n.store.Head().Height >= blocks
+	t.Cleanup(func() {
+		close(src.release) // before Close, which waits for the stalled handlers
+		liar.Close()
 	})
-	if n.host.Blocked(peer0.host.ID()) {
-		t.Fatal("the honest peer was blocked")
-	}
+	return liar
 }
