@@ -48,7 +48,8 @@ func startBlockSync(n *Host, source BlockSource) *blockSync {
 }
 
 // serve answers one request. The whole exchange has SyncTimeout; a busy
-// server or one without a block source refuses instead of queueing.
+// server or one without a block source refuses instead of queueing, and
+// so does a server asked by a peer outside the validator set (syncAllowed).
 func (b *blockSync) serve(s network.Stream) {
 	if !b.n.enter() {
 		s.Reset()
@@ -59,6 +60,10 @@ func (b *blockSync) serve(s network.Stream) {
 	p := s.Conn().RemotePeer()
 	if err := s.SetDeadline(time.Now().Add(b.n.cfg.SyncTimeout)); err != nil {
 		s.Reset()
+		return
+	}
+	if !b.n.syncAllowed(p) {
+		b.refuse(s)
 		return
 	}
 	buf := make([]byte, syncRequestBytes)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/synod-chain/synod/crypto"
 	"github.com/synod-chain/synod/ledger"
@@ -261,5 +262,40 @@ func TestSyncRequestCodec(t *testing.T) {
 	}
 	if _, err := DecodeSyncRequest(SyncRequest{Kind: syncKindBlocks, Count: 1}.Encode()[:5], 128); err == nil {
 		t.Errorf("short request accepted")
+	}
+}
+
+func TestBlockSyncServesValidatorsPastIdleStrangers(t *testing.T) {
+	// Goal: peers outside the validator set, whose ids cost nothing, cannot
+	// hold the server's block sync streams and keep a validator from
+	// catching up. Method: B serves a chain with room for 4 inbound sync
+	// streams in all (SyncServeConcurrencyMax 1); a stranger C opens 4
+	// and sends one byte of a request on each, then stops; validator A
+	// must still fetch blocks from B.
+	src, _ := testChainSource(t, 4)
+	a := startHost(t, testConfig(t, 0), Handlers{})
+	cfgB := testConfig(t, 1)
+	cfgB.SyncServeConcurrencyMax = 1
+	b := startHost(t, cfgB, Handlers{Blocks: src})
+	c := startHost(t, testConfig(t, 2), Handlers{})
+	b.SetValidators([]peer.ID{a.ID()})
+	connect(t, a, b)
+	connect(t, c, b)
+	ctx, cancel := context.WithTimeout(context.Background(), testWait)
+	defer cancel()
+	for i := range 4 {
+		s, err := c.h.NewStream(ctx, b.ID(), syncProtocol(testChain))
+		if err != nil {
+			t.Fatalf("stranger's stream %d: %v", i, err)
+		}
+		defer s.Reset()
+		if _, err := s.Write([]byte{syncVersion}); err != nil {
+			t.Fatalf("stranger's stream %d: %v", i, err)
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // for B to take the streams
+	got, err := a.FetchBlocks(ctx, b.ID(), 1, 4)
+	if err != nil || len(got) != 4 {
+		t.Fatalf("validator fetched %d blocks: %v", len(got), err)
 	}
 }

@@ -20,7 +20,8 @@
 //     PersistentPeers) and Handlers (ValidateTx, OnTxs, OnConsensus,
 //     Blocks), then call New. Name peers with PeerIDFromKey.
 //  2. Call SetValidators with the peer ids of the validator set: consensus
-//     streams are opened to, and accepted from, validators only.
+//     streams are opened to, and accepted from, validators only, and block
+//     sync serves validators only.
 //  3. Gossip txs the mempool accepted with PublishTxs; receive peers' txs in
 //     OnTxs after ValidateTx passed them. Return errors wrapping ErrInvalid
 //     (or ledger's stateless tx errors) from ValidateTx for provably invalid

@@ -402,8 +402,8 @@ func (n *Host) AddPeerAddrs(ai peer.AddrInfo) {
 }
 
 // SetValidators tells the host which peers are validators: consensus
-// streams go to and are accepted from them only, and the connection
-// manager never trims them.
+// streams go to and are accepted from them only, block sync serves them
+// only, and the connection manager never trims them.
 func (n *Host) SetValidators(ids []peer.ID) {
 	next := make(map[peer.ID]bool, len(ids))
 	for _, id := range ids {
@@ -424,6 +424,17 @@ func (n *Host) SetValidators(ids []peer.ID) {
 		n.cmgr.Protect(id, protectValidator)
 	}
 	n.cons.setValidators(next)
+}
+
+// syncAllowed reports whether p may use block sync: anyone until
+// SetValidators names other validators, then only they. Only validators
+// run a node, and a stranger's peer id costs nothing: a few strangers
+// holding requests open until SyncTimeout took every inbound sync stream
+// the resource manager allows, and refused validators their catch-up.
+func (n *Host) syncAllowed(p peer.ID) bool {
+	n.valMu.RLock()
+	defer n.valMu.RUnlock()
+	return len(n.validators) == 0 || n.validators[p]
 }
 
 func (n *Host) isValidator(p peer.ID) bool {
