@@ -527,7 +527,10 @@ const peerPollInterval = 2 * time.Second
 
 // watchPeers catches this node up when it stops committing while peers are
 // ahead of it: after a restart or a partition, the engine sees no fresh
-// consensus traffic for its heights and would otherwise wait forever.
+// consensus traffic for its heights and would otherwise wait forever. It
+// asks the validators only: they alone run a node, and each peer asked may
+// take a second, which strangers (free to multiply) would spend for
+// nothing.
 func (n *Node) watchPeers(ctx context.Context) {
 	t := time.NewTicker(peerPollInterval)
 	defer t.Stop()
@@ -542,7 +545,10 @@ func (n *Node) watchPeers(ctx context.Context) {
 		}
 		own := n.store.Head().Height
 		best, bestPeer := own, peer.ID("")
-		for _, p := range n.host.Peers() {
+		for i, p := range n.peerOf {
+			if p == "" || i == int(n.self) || !n.host.Connected(p) {
+				continue
+			}
 			pctx, cancel := context.WithTimeout(ctx, peerPollInterval/2)
 			h, err := n.host.StatusOf(pctx, p)
 			cancel()

@@ -205,10 +205,19 @@ func TestCatchUpRefusesSpoiledBlock(t *testing.T) {
 }
 
 // stallingSource is a hostile peer's block source: it claims a head far
-// above everyone's and never serves a block (until released).
-type stallingSource struct{ release chan struct{} }
+// above everyone's, or with mute never tells it, and never serves a block
+// (until released).
+type stallingSource struct {
+	release chan struct{}
+	mute    bool
+}
 
-func (s stallingSource) Head() ledger.Header { return ledger.Header{Height: 1 << 40} }
+func (s stallingSource) Head() ledger.Header {
+	if s.mute {
+		<-s.release
+	}
+	return ledger.Header{Height: 1 << 40}
+}
 
 func (s stallingSource) EncodedBlock(uint64) ([]byte, error) {
 	<-s.release
@@ -240,7 +249,7 @@ func TestCatchUpPastStallingPeer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	liar := startStallingPeer(t, net, n, keys2.Node)
+	liar := startStallingPeer(t, net, n, keys2.Node, false)
 	net.waitConnected(t, n, liar.ID())
 
 	waitUntil(t, "the node to catch up past the stalling peer", 40*time.Second, func() bool {
@@ -272,7 +281,7 @@ func TestCatchUpAsksValidatorsFirst(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		liar := startStallingPeer(t, net, n, key)
+		liar := startStallingPeer(t, net, n, key, false)
 		net.waitConnected(t, n, liar.ID())
 	}
 	waitUntil(t, "the node to catch up from the validator", syncRequestTimeout-5*time.Second, func() bool {
@@ -282,9 +291,9 @@ func TestCatchUpAsksValidatorsFirst(t *testing.T) {
 
 // startStallingPeer starts a host with node key key serving
 // stallingSource and connected to n; it stops with the test.
-func startStallingPeer(t *testing.T, net *catchUpNet, n *Node, key crypto.PrivateKey) *p2p.Host {
+func startStallingPeer(t *testing.T, net *catchUpNet, n *Node, key crypto.PrivateKey, mute bool) *p2p.Host {
 	t.Helper()
-	src := stallingSource{release: make(chan struct{})}
+	src := stallingSource{release: make(chan struct{}), mute: mute}
 	cfg := p2p.DefaultConfig()
 	cfg.ChainID = net.genesis.ChainID
 	cfg.Key = key
@@ -299,4 +308,33 @@ func startStallingPeer(t *testing.T, net *catchUpNet, n *Node, key crypto.Privat
 		liar.Close()
 	})
 	return liar
+}
+
+// TestIdleWatchAsksOnlyValidators: the idle watch asks peers for their
+// heads one at a time, each for up to a second, before it starts a sync;
+// strangers that never answer must not hold it back (only validators run
+// a node). Method: as TestCatchUpAsksValidatorsFirst with six strangers
+// that never tell their head; the node must catch up sooner than asking
+// all of them would allow.
+func TestIdleWatchAsksOnlyValidators(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two-node integration test; skipped in -short")
+	}
+	const blocks, strangers = 12, 6
+	net := newCatchUpNet(t, 8)
+	net.buildChain(t, blocks, 8, nil)
+	peer0 := net.start(t, 0)
+	n := net.start(t, 1)
+	net.waitConnected(t, n, peer0.host.ID())
+	for range strangers {
+		key, err := crypto.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		liar := startStallingPeer(t, net, n, key, true)
+		net.waitConnected(t, n, liar.ID())
+	}
+	waitUntil(t, "the node to catch up from the validator", peerPollInterval+strangers*peerPollInterval/2-time.Second, func() bool {
+		return n.store.Head().Height >= blocks
+	})
 }
