@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -242,6 +243,26 @@ func TestReadSyncResponseHonoursByteBudget(t *testing.T) {
 	_, err := readSyncResponse(bufio.NewReader(bytes.NewReader(concat(one, two, []byte{syncTagEnd}))), req, lim)
 	if !errors.Is(err, ErrMalformed) {
 		t.Errorf("over budget: %v, want ErrMalformed", err)
+	}
+}
+
+func TestReadSyncResponseTransportErrorAfterEndIsNotMalformed(t *testing.T) {
+	// Goal: a stream that breaks after an honest server's end tag (the
+	// client's deadline fires, a reset, before the end of stream arrives)
+	// is a transport error, not a protocol breach that penalizes the
+	// server; a byte after the end tag still is. Method: a complete
+	// response followed by a reset, then by one more byte.
+	src, _ := testChainSource(t, 1)
+	one := appendSyncItem(nil, src.blocks[1].Encode(), src.certs[1].Encode())
+	req := SyncRequest{Kind: syncKindBlocks, From: 1, Count: 1}
+	lim := syncLimits{chainID: testChain, responseBytes: 1 << 20, blockBytes: ledger.BlockBytesMax}
+	broken := io.MultiReader(bytes.NewReader(concat(one, []byte{syncTagEnd})), iotest.ErrReader(network.ErrReset))
+	if _, err := readSyncResponse(bufio.NewReader(broken), req, lim); err == nil || errors.Is(err, ErrMalformed) {
+		t.Errorf("reset after the end tag: %v, want a transport error", err)
+	}
+	extra := bytes.NewReader(concat(one, []byte{syncTagEnd, 0}))
+	if _, err := readSyncResponse(bufio.NewReader(extra), req, lim); !errors.Is(err, ErrMalformed) {
+		t.Errorf("byte after the end tag: %v, want ErrMalformed", err)
 	}
 }
 

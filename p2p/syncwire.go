@@ -136,8 +136,14 @@ func readSyncResponse(r *bufio.Reader, req SyncRequest, lim syncLimits) ([]Synce
 		budget--
 		switch tag {
 		case syncTagEnd:
-			if _, err := r.ReadByte(); err != io.EOF {
+			// Only a byte after the end tag breaks the protocol; a stream
+			// that fails before its end arrives (a deadline, a reset) is
+			// no proof against the server.
+			switch _, err := r.ReadByte(); {
+			case err == nil:
 				return nil, fmt.Errorf("sync response: %w: data after the end tag", ErrMalformed)
+			case err != io.EOF:
+				return nil, fmt.Errorf("sync response: end of stream: %w", err)
 			}
 			return out, nil
 		case syncTagRefused:
