@@ -1,7 +1,6 @@
 package node
 
 import (
-	"cmp"
 	"context"
 	"runtime"
 	"slices"
@@ -123,28 +122,37 @@ func (n *Node) syncAheadBudget() int {
 	return max(1, min(syncAheadTxsMax, n.cfg.Mempool.TxsMax/2))
 }
 
-// fetchRange is stage 1: it fetches [from, to] in batches into out, trying
-// the candidates first, then every connected peer, validators before any
-// other peer, and closes out. A peer that fails a request or has nothing
-// to serve is not asked again in this run: whoever claims the highest head
-// is a candidate, and a peer that lies about it, then stalls each request,
-// must cost the run one syncRequestTimeout, not all of it. Only validators
-// run Synod (open refuses any other key), at most f of them faulty, while
-// a stranger costs nothing to multiply: strangers come last.
+// fetchRange is stage 1: it fetches [from, to] in batches into out and
+// closes out. It asks the candidates and every other connected validator,
+// then the other connected peers. Only validators run Synod (open refuses
+// any other key), at most f of them faulty, while a stranger costs nothing
+// to multiply: strangers are asked only when no validator serves. A peer
+// that fails a request or has nothing to serve is not asked again in this
+// run: whoever claims the highest head is a candidate, and a peer that
+// lies about it, then stalls each request, must cost the run one
+// syncRequestTimeout, not all of it. The batches go round the validators,
+// starting with the candidates, so one that answers in time with a block
+// at a time, however slowly, serves only its share of them.
 func (n *Node) fetchRange(ctx context.Context, from, to uint64, candidates []peer.ID, out chan<- fetchedBatch) {
 	defer close(out)
-	candidates = append(candidates, n.host.Peers()...)
-	stranger := func(p peer.ID) int {
-		if slices.Contains(n.peerOf, p) {
-			return 0
+	var vals, strangers []peer.ID
+	seen := make(map[peer.ID]bool)
+	for _, p := range append(candidates, n.host.Peers()...) {
+		switch {
+		case seen[p]:
+		case slices.Contains(n.peerOf, p):
+			vals = append(vals, p)
+		default:
+			strangers = append(strangers, p)
 		}
-		return 1
+		seen[p] = true
 	}
-	slices.SortStableFunc(candidates, func(a, b peer.ID) int { return cmp.Compare(stranger(a), stranger(b)) })
-	failed := make(map[peer.ID]bool, len(candidates))
+	failed := make(map[peer.ID]bool, len(seen))
+	next := 0 // the validator asked first for the next batch
 	for h := from; h <= to; {
+		order := append(append(slices.Clone(vals[next:]), vals[:next]...), strangers...)
 		got := 0
-		for _, p := range candidates {
+		for _, p := range order {
 			if failed[p] || ctx.Err() != nil {
 				continue
 			}
@@ -162,6 +170,9 @@ func (n *Node) fetchRange(ctx context.Context, from, to uint64, candidates []pee
 				return
 			}
 			got = len(blocks)
+			if i := slices.Index(vals, p); i >= 0 {
+				next = (i + 1) % len(vals)
+			}
 			break
 		}
 		if got == 0 {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -337,4 +338,66 @@ func TestIdleWatchAsksOnlyValidators(t *testing.T) {
 	waitUntil(t, "the node to catch up from the validator", peerPollInterval+strangers*peerPollInterval/2-time.Second, func() bool {
 		return n.store.Head().Height >= blocks
 	})
+}
+
+// tricklingSource is a Byzantine validator's block source: it claims a
+// head far above everyone's and serves the real chain, one block per
+// request, each after a delay short of any timeout.
+type tricklingSource struct {
+	chain  []p2p.SyncedBlock // chain[i] is height i+1
+	delay  time.Duration
+	mu     sync.Mutex
+	served bool // this request has its block
+}
+
+func (s *tricklingSource) Head() ledger.Header { return ledger.Header{Height: 1 << 40} }
+
+func (s *tricklingSource) EncodedBlock(h uint64) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.served || h == 0 || h > uint64(len(s.chain)) {
+		s.served = false
+		return nil, errors.New("one block per request")
+	}
+	time.Sleep(s.delay)
+	s.served = true
+	return s.chain[h-1].Block.Encode(), nil
+}
+
+func (s *tricklingSource) EncodedCertificate(h uint64) ([]byte, error) {
+	return s.chain[h-1].Certificate.Encode(), nil
+}
+
+// TestCatchUpPastTricklingValidator: a Byzantine validator that claims the
+// highest head, then answers every request in time but with one block,
+// must not set the pace of an honest node's catch-up. Method: node 1
+// catches up a 40-block chain from node 0 while a host with validator 2's
+// node key serves the same chain one block per request, a second each;
+// asking it first for every batch would take 40 s.
+func TestCatchUpPastTricklingValidator(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two-node integration test; skipped in -short")
+	}
+	const blocks = 40
+	net := newCatchUpNet(t, 8)
+	chain := syncedChain(t, net, blocks, 2, nil)
+	peer0 := net.start(t, 0)
+	n := net.start(t, 1)
+	net.waitConnected(t, n, peer0.host.ID())
+	keys2, err := LoadKeys(net.nodes[2].Home, net.password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := p2p.DefaultConfig()
+	cfg.ChainID = net.genesis.ChainID
+	cfg.Key = keys2.Node
+	cfg.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
+	cfg.PersistentPeers = []string{fmt.Sprintf("%s/p2p/%s", n.host.Addrs()[0], n.host.ID())}
+	byz, err := p2p.New(context.Background(), cfg, p2p.Handlers{Blocks: &tricklingSource{chain: chain, delay: time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer byz.Close()
+	net.waitConnected(t, n, byz.ID())
+	waitUntil(t, "the node to catch up", 15*time.Second, func() bool { return n.store.Head().Height >= blocks })
 }
