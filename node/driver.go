@@ -311,22 +311,27 @@ func (d *driver) deliver(from string, raw []byte) {
 	}
 }
 
-// deliverWait queues a message from the network, waiting until the loop
-// has room for it, or drops it once the loop has stopped. The host calls
+// deliverWait queues a message from the network (PBFT, or OM when this
+// node verifies), waiting until the loop has room for it, or drops it
+// once the loop has stopped. The host calls
 // it from its one dispatcher, which takes the peers' queued messages in
 // turn: waiting here keeps a flood in the flooder's own queue, where the
 // host drops its oldest, whereas dropping here (deliver) would drop
 // whichever message came next, mostly other validators' while the flood
 // keeps the inbox full.
 func (d *driver) deliverWait(from string, raw []byte) {
+	inbox, dropped := d.inbox, d.metrics.consensusDropped
 	if isOMEnvelope(raw) {
-		d.deliverOM(from, raw)
-		return
+		if d.omInbox == nil {
+			d.deliverOM(from, raw) // a peer verifies, this node does not
+			return
+		}
+		inbox, dropped = d.omInbox, d.metrics.omDropped
 	}
 	select {
-	case d.inbox <- inboundMessage{from: from, raw: raw}:
+	case inbox <- inboundMessage{from: from, raw: raw}:
 	case <-d.stopped:
-		d.metrics.consensusDropped.Inc()
+		dropped.Inc()
 	}
 }
 

@@ -60,8 +60,10 @@ const (
 	omFutureHeightsMax = 4
 	// omReportsKeptMax bounds the report history served by synod_omReport.
 	omReportsKeptMax = 64
-	// omInboxMessagesMax bounds OM messages queued for the consensus loop.
-	omInboxMessagesMax = 4096
+	// omInboxMessagesMax bounds OM messages queued for the consensus loop;
+	// more wait in the host's per-peer queues (deliverWait), where one
+	// validator's flood does not delay the others'.
+	omInboxMessagesMax = 256
 	// omRoundTicksMin and omRoundTicksMax clamp the derived round length.
 	omRoundTicksMin = 2
 	omRoundTicksMax = 1000

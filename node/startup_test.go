@@ -80,8 +80,14 @@ func TestConsensusBeforeDriverDoesNotCrash(t *testing.T) {
 // a node whose loop is not stepping yet, a validator flooding it until its
 // inbox is full, then one message from another validator; as the test
 // then steps the inbox, the honest message must come out soon after the
-// messages already in it.
+// messages already in it. The same for OM verification's envelopes, which
+// share the consensus streams and have their own inbox.
 func TestConsensusFloodDoesNotCrowdOutValidators(t *testing.T) {
+	t.Run("pbft", func(t *testing.T) { testFloodDoesNotCrowdOut(t, false) })
+	t.Run("om", func(t *testing.T) { testFloodDoesNotCrowdOut(t, true) })
+}
+
+func testFloodDoesNotCrowdOut(t *testing.T, om bool) {
 	net := newCatchUpNet(t, 1)
 	keys := make([]HomeKeys, 3)
 	for i := range keys {
@@ -109,7 +115,8 @@ func TestConsensusFloodDoesNotCrowdOutValidators(t *testing.T) {
 	defer n.host.Close()
 	if n.driver, err = newDriver(driverConfig{Genesis: net.genesis, Self: 1, Key: keys[1].Validator, Store: store,
 		Net: validatorNet{host: n.host, peers: n.peerOf, self: 1}, Tick: 50 * time.Millisecond, Now: time.Now,
-		Metrics: NewMetrics(func() float64 { return 0 }, func() float64 { return 0 }), Penalize: func(string, error) {}, Logger: log}); err != nil {
+		Metrics: NewMetrics(func() float64 { return 0 }, func() float64 { return 0 }), Penalize: func(string, error) {}, Logger: log,
+		OMVerify: om}); err != nil {
 		t.Fatal(err)
 	}
 	n.admitValidators()
@@ -146,6 +153,9 @@ func TestConsensusFloodDoesNotCrowdOutValidators(t *testing.T) {
 	go func() {
 		defer close(flooding)
 		vote := []byte("a validly signed vote, replayed")
+		if om {
+			vote[0] = omEnvelopeKind
+		}
 		for {
 			select {
 			case <-stopFlood:
@@ -158,8 +168,12 @@ func TestConsensusFloodDoesNotCrowdOutValidators(t *testing.T) {
 	}()
 	defer func() { close(stopFlood); <-flooding }()
 	inbox := n.driver.inbox
+	honestVote := []byte("an honest vote")
+	if om {
+		inbox, honestVote[0] = n.driver.omInbox, omEnvelopeKind
+	}
 	waitUntil(t, "the flood to fill the loop's inbox", 30*time.Second, func() bool { return len(inbox) == cap(inbox) })
-	if err := honest.SendConsensus(n.host.ID(), []byte("an honest vote")); err != nil {
+	if err := honest.SendConsensus(n.host.ID(), honestVote); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, "the honest vote to be sent", 20*time.Second, func() bool { return honest.Stats().ConsensusSent > 0 })
