@@ -9,7 +9,8 @@ import (
 
 // Catch-up: a replica that learns of a quorum-certified height above what it
 // has committed (a stable checkpoint from CHECKPOINT messages, a
-// VIEW-CHANGE or a NEW-VIEW) asks the node for the blocks in between with
+// VIEW-CHANGE or a NEW-VIEW), or of CHECKPOINTs from f+1 peers beyond its
+// window (checkBehind), asks the node for the blocks in between with
 // their commit certificates, and accepts each only after verifying its
 // certificate. Fetching is the node's job (the block sync protocol).
 

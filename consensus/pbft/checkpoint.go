@@ -28,8 +28,38 @@ func (r *Replica) stepCheckpoint(m *Message) error {
 	}
 	if m.Height > r.stable.Height {
 		r.addCheckpoint(m)
+		r.checkBehind()
 	}
 	return nil
+}
+
+// checkBehind asks for the blocks up to the highest checkpoint that f+1
+// peers report beyond this replica's window: at least one of them is
+// correct and committed it, and every fetched block carries its own commit
+// certificate, so no quorum is needed to trust the request. Waiting for a
+// stable checkpoint instead would let f faulty peers that withhold their
+// CHECKPOINTs keep a lagging replica behind for good: its own CHECKPOINT,
+// which it cannot sign before it has the blocks, is the one the quorum
+// lacks, and messages beyond its window are dropped.
+func (r *Replica) checkBehind() {
+	var tops []uint64 // each peer's highest checkpoint beyond the window
+	for from, q := range r.checkpoints {
+		if top := q[len(q)-1].Height; from != r.id && top > r.stable.Height+r.window {
+			tops = append(tops, top)
+		}
+	}
+	if len(tops) < r.f+1 {
+		return
+	}
+	slices.Sort(tops)
+	to := tops[len(tops)-(r.f+1)]
+	var peers []uint16
+	for _, from := range r.sortedPeers(r.checkpoints) {
+		if q := r.checkpoints[from]; from != r.id && q[len(q)-1].Height >= to {
+			peers = append(peers, from)
+		}
+	}
+	r.requestCatchUp(to, peers)
 }
 
 func (r *Replica) addCheckpoint(m *Message) {

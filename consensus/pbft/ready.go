@@ -63,7 +63,8 @@ type EventEvidence struct{ Evidence *Evidence }
 
 // EventCatchUp asks the node to fetch the committed blocks FromHeight to
 // ToHeight with their commit certificates, from any of Peers (validators
-// that signed for ToHeight), and hand them over with DeliverCommitted.
+// that signed a checkpoint at ToHeight or above), and hand them over with
+// DeliverCommitted.
 type EventCatchUp struct {
 	FromHeight, ToHeight uint64
 	Peers                []uint16
