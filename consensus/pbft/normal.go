@@ -357,7 +357,8 @@ func (r *Replica) keepBlock(b *ledger.Block) {
 const blocksPerHeightMax = 4
 
 // pruneBlocks drops blocks outside the window, then, if still too many,
-// those no slot refers to.
+// those no slot refers to (nor, during a view change, a VIEW-CHANGE for
+// the coming view).
 func (r *Replica) pruneBlocks() {
 	for d, b := range r.blocks {
 		if !r.inWindow(b.Header.Height) {
@@ -374,6 +375,18 @@ func (r *Replica) pruneBlocks() {
 		}
 		if s.certBlock != nil {
 			used[s.certBlock.Hash()] = true
+		}
+	}
+	if r.changing {
+		// The NEW-VIEW to come re-proposes blocks certified in these
+		// VIEW-CHANGEs, and their holders stop relaying them once it is
+		// installed: a flood of junk proposals must not push them out.
+		for _, m := range r.viewChanges {
+			if m.View == r.view {
+				for i := range m.ViewChange.Prepared {
+					used[m.ViewChange.Prepared[i].Header.Hash()] = true
+				}
+			}
 		}
 	}
 	for d := range r.blocks {

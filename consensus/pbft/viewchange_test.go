@@ -5,6 +5,7 @@ import (
 
 	"github.com/synod-chain/synod/consensus/pbft"
 	"github.com/synod-chain/synod/crypto"
+	"github.com/synod-chain/synod/ledger"
 )
 
 // proposeOnlyPreparedAt makes primary 0 propose height 1 (block B), lets
@@ -101,6 +102,46 @@ func TestFaultyNewPrimaryBadNewViewIsRejected(t *testing.T) {
 		}
 		if !found {
 			t.Fatalf("replica %d kept no verifiable evidence of the bad NEW-VIEW", i)
+		}
+	}
+}
+
+// TestJunkBlocksCannotEvictBlockToRepropose: a faulty replica, primary of
+// views far ahead, floods the others with PRE-PREPAREs of junk blocks just
+// before the NEW-VIEW of view 1, which must re-propose a block prepared at
+// replica 2 only. The flood must not push that block out of what the new
+// primary and the backups keep, or view 1 stalls for lack of it and the
+// block waits for a view whose primary holds its certificate.
+func TestJunkBlocksCannotEvictBlockToRepropose(t *testing.T) {
+	c := newCluster(t, clusterOpts{n: 7})
+	b := proposeOnlyPreparedAt(t, c, 2)
+	relayed, flooded := false, false
+	c.drop = func(e envelope) bool {
+		if e.to == 1 && e.from == 2 && e.m.Kind == pbft.KindPrePrepare && e.m.Block != nil {
+			relayed = true // replica 2 relays the block to the new primary
+		}
+		if e.to == 1 && relayed && !flooded && e.m.Kind == pbft.KindViewChange {
+			flooded = true
+			for i := range 40 {
+				h := uint64(1 + i%8)
+				junk := &ledger.Block{Header: ledger.Header{ChainID: c.chainID, Height: h, View: 6, Timestamp: int64(i)}}
+				m := c.resign(6, &pbft.Message{Kind: pbft.KindPrePrepare, View: 6, Height: h, Digest: junk.Hash(), Block: junk})
+				for _, j := range []int{0, 1, 3, 4, 5} {
+					_ = c.reps[j].Step(m)
+					c.flush(j)
+				}
+			}
+		}
+		return false
+	}
+	c.tickUntil(400, c.allCommitted(1, 1, 2, 3, 4, 5))
+	if !flooded {
+		t.Fatal("the flood was never sent")
+	}
+	for i := 1; i < 6; i++ {
+		got := c.committedAt(i, 1)
+		if got.Block.Hash() != b || got.Certificate.View != 1 {
+			t.Fatalf("replica %d: height 1 is %s in view %d, want %s in view 1", i, got.Block.Hash().Short(), got.Certificate.View, b.Short())
 		}
 	}
 }
