@@ -253,21 +253,26 @@ func (r *Replica) stepNewView(m *Message) error {
 // primary can neither drop nor alter a prepared block.
 func (r *Replica) checkNewView(m *Message) (CheckpointProof, error) {
 	nv := m.NewView
+	// The shape first, the signatures after: a NEW-VIEW without a quorum
+	// of VIEW-CHANGEs (all a faulty primary of a future view can gather)
+	// is refused before the certificates inside cost anything.
 	seen := make(map[uint16]bool)
 	for _, vc := range nv.ViewChanges {
 		if vc == nil || vc.Kind != KindViewChange || vc.View != m.View || vc.ViewChange == nil || seen[vc.From] || !r.cfg.Validators.Contains(int(vc.From)) {
 			return CheckpointProof{}, fmt.Errorf("%w: %s holds a bad or repeated VIEW-CHANGE", ErrInvalid, m)
 		}
 		seen[vc.From] = true
+	}
+	if len(seen) < r.q {
+		return CheckpointProof{}, fmt.Errorf("%w: %s with %d VIEW-CHANGEs, need %d", ErrInvalid, m, len(seen), r.q)
+	}
+	for _, vc := range nv.ViewChanges {
 		if err := r.verify(vc); err != nil {
 			return CheckpointProof{}, err
 		}
 		if err := r.checkViewChangeBody(vc); err != nil {
 			return CheckpointProof{}, err
 		}
-	}
-	if len(seen) < r.q {
-		return CheckpointProof{}, fmt.Errorf("%w: %s with %d VIEW-CHANGEs, need %d", ErrInvalid, m, len(seen), r.q)
 	}
 	cp, sel := selectProposals(nv.ViewChanges, r.window)
 	if len(nv.PrePrepares) != len(sel) {

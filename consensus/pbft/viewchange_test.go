@@ -145,3 +145,48 @@ func TestJunkBlocksCannotEvictBlockToRepropose(t *testing.T) {
 		}
 	}
 }
+
+// countingVerifier counts the signatures it checks.
+type countingVerifier struct {
+	pbft.Verifier
+	n *int
+}
+
+func (v countingVerifier) Verify(validator uint16, payload []byte, sig crypto.Signature) error {
+	*v.n++
+	return v.Verifier.Verify(validator, payload, sig)
+}
+
+// TestNewViewWithoutQuorumRefusedBeforeVerifyingViewChanges: a faulty
+// replica is primary of infinitely many future views and can send NEW-VIEWs
+// for them holding only faulty replicas' VIEW-CHANGEs, each stuffed with
+// real prepared certificates. Such a NEW-VIEW cannot hold a quorum of
+// VIEW-CHANGEs for its view, and that must be found before checking the
+// signatures of every certificate inside (f*W*quorum of them at most).
+func TestNewViewWithoutQuorumRefusedBeforeVerifyingViewChanges(t *testing.T) {
+	c := newCluster(t, clusterOpts{n: 4, k: 8, w: 16})
+	c.tickUntil(50, c.allCommitted(6, 0, 1, 2, 3))
+	var certs []pbft.PreparedCertificate
+	for _, rec := range c.records[3] {
+		if rec.Kind == pbft.RecordPrepared && rec.Prepared.Height() <= 6 && len(certs) < int(rec.Prepared.Height()) {
+			certs = append(certs, *rec.Prepared)
+		}
+	}
+	if len(certs) != 6 {
+		t.Fatalf("%d certificates", len(certs))
+	}
+	const view = 7 // primary 3
+	vc := c.resign(3, &pbft.Message{Kind: pbft.KindViewChange, View: view, ViewChange: &pbft.ViewChange{
+		Checkpoint: pbft.CheckpointProof{Height: 0, Digest: c.genesis.Hash()}, Prepared: certs}})
+	nv := c.resign(3, &pbft.Message{Kind: pbft.KindNewView, View: view, NewView: &pbft.NewView{ViewChanges: []*pbft.Message{vc}}})
+	n := 0
+	c.verif = countingVerifier{Verifier: c.verif, n: &n}
+	c.start(1, 10)
+	n = 0
+	if err := c.reps[1].Step(nv); err == nil {
+		t.Fatal("NEW-VIEW with one VIEW-CHANGE accepted")
+	}
+	if n > 1 {
+		t.Fatalf("checked %d signatures of a NEW-VIEW without a quorum of VIEW-CHANGEs, want only its own", n)
+	}
+}
