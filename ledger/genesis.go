@@ -103,8 +103,8 @@ type Genesis struct {
 
 // Validate checks the whole document and returns the first problem found.
 func (g *Genesis) Validate() error {
-	if !chainIDPattern.MatchString(g.ChainID) {
-		return fmt.Errorf("%w: chain_id %q must be 1-64 of [a-zA-Z0-9._-], starting alphanumeric", ErrGenesis, g.ChainID)
+	if err := ValidateChainID(g.ChainID); err != nil {
+		return err
 	}
 	if g.GenesisTime.IsZero() {
 		return fmt.Errorf("%w: genesis_time is missing", ErrGenesis)
@@ -138,6 +138,15 @@ func (g *Genesis) Validate() error {
 	}
 	if supply == 0 {
 		return fmt.Errorf("%w: zero total supply (no funded accounts)", ErrGenesis)
+	}
+	return nil
+}
+
+// ValidateChainID checks a chain id as Validate does, for tools that must
+// refuse a bad one before they write anything else.
+func ValidateChainID(id string) error {
+	if !chainIDPattern.MatchString(id) {
+		return fmt.Errorf("%w: chain_id %q must be 1-64 of [a-zA-Z0-9._-], starting alphanumeric", ErrGenesis, id)
 	}
 	return nil
 }

@@ -40,6 +40,11 @@ type DevChain struct {
 // InitDevChain makes a home that runs a chain on its own: this node is the
 // only validator (n = 1, f = 0, quorum 1), and one dev account is funded.
 func InitDevChain(opts DevChainOptions) (DevChain, error) {
+	// Before the home is written: init refuses a home that has keys, so a
+	// genesis refused afterwards would leave one that cannot be redone.
+	if err := ledger.ValidateChainID(opts.ChainID); err != nil {
+		return DevChain{}, err
+	}
 	password := opts.Password
 	if password == nil {
 		var err error

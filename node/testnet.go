@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -81,6 +82,17 @@ func GenerateTestnet(opts TestnetOptions) ([]TestnetNode, error) {
 		return nil, fmt.Errorf("testnet: base port %d leaves no room for %d nodes", opts.BasePort, opts.Validators)
 	case opts.OutDir == "":
 		return nil, errors.New("testnet: no output directory")
+	case opts.Accounts > 0 && opts.AccountBalance > math.MaxUint64/uint64(opts.Accounts):
+		return nil, fmt.Errorf("testnet: %d accounts of %d overflow the supply", opts.Accounts, opts.AccountBalance)
+	}
+	// The genesis is checked whole only once every home is written; check
+	// what the options control first, so a bad flag leaves nothing behind
+	// (the directory must be empty for the next try).
+	if err := ledger.ValidateChainID(opts.ChainID); err != nil {
+		return nil, err
+	}
+	if err := opts.Params.Validate(); err != nil {
+		return nil, err
 	}
 	if entries, err := os.ReadDir(opts.OutDir); err == nil && len(entries) > 0 {
 		return nil, fmt.Errorf("testnet: %s is not empty", opts.OutDir)

@@ -1,9 +1,12 @@
 package node
 
 import (
+	"errors"
+	"os"
 	"slices"
 	"testing"
 
+	"github.com/synod-chain/synod/crypto"
 	"github.com/synod-chain/synod/ledger"
 )
 
@@ -58,5 +61,46 @@ func TestTestnetPruneHistory(t *testing.T) {
 				t.Fatalf("prune %v: node %d has prune_history %v", prune, i, cfg.Store.PruneHistory)
 			}
 		}
+	}
+}
+
+// TestTestnetRefusesBadOptionsBeforeWriting: options that make an invalid
+// genesis (chain id, consensus parameters) are refused before anything is
+// written, so the operator can fix the flag and run the same command again
+// on the same directory.
+func TestTestnetRefusesBadOptionsBeforeWriting(t *testing.T) {
+	noCheckpoints := ledger.DefaultConsensusParams()
+	noCheckpoints.CheckpointInterval = 0
+	for name, tc := range map[string]struct {
+		chainID string
+		params  ledger.ConsensusParams
+	}{
+		"chain id with a space": {"bad id", ledger.DefaultConsensusParams()},
+		"checkpoint interval 0": {"good-net", noCheckpoints},
+	} {
+		dir := t.TempDir()
+		_, err := GenerateTestnet(TestnetOptions{Validators: 2, OutDir: dir, ChainID: tc.chainID, BasePort: 40200,
+			Accounts: 1, Params: tc.params})
+		if err == nil {
+			t.Fatalf("%s: generated", name)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Fatalf("%s: refused (%v) but left %d entries in the output directory", name, err, len(entries))
+		}
+	}
+}
+
+// TestInitDevChainRefusesBadChainIDBeforeWriting: `synod init` with an
+// invalid --chain-id writes nothing, so the same home can be initialised
+// once the flag is fixed.
+func TestInitDevChainRefusesBadChainIDBeforeWriting(t *testing.T) {
+	home := t.TempDir()
+	opts := DevChainOptions{Home: home, Moniker: "dev", ChainID: "bad id", KDF: crypto.LightKDFParams()}
+	if _, err := InitDevChain(opts); !errors.Is(err, ledger.ErrGenesis) {
+		t.Fatalf("bad chain id: %v", err)
+	}
+	opts.ChainID = "good-id"
+	if _, err := InitDevChain(opts); err != nil {
+		t.Fatalf("init after fixing the chain id: %v", err)
 	}
 }
