@@ -217,6 +217,23 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// CheckTiming checks the consensus timing against the chain's: the engine
+// refuses an empty-block interval that is not below the genesis
+// view-change timeout, both counted in ticks (pbft.Config.EmptyBlockTicks),
+// so a node with such a pair cannot start.
+func (c ConsensusConfig) CheckTiming(p ledger.ConsensusParams) error {
+	if c.TickMs == 0 {
+		return fmt.Errorf("%w: consensus.tick_ms is 0", ErrConfig)
+	}
+	emptyTicks := c.EmptyBlockIntervalMs / c.TickMs
+	timeoutTicks := max(p.ViewChangeTimeoutMs/c.TickMs, 2)
+	if emptyTicks >= timeoutTicks {
+		return fmt.Errorf("%w: consensus.empty_block_interval_ms %d must be below the genesis view_change_timeout_ms %d (%d ticks of %d ms, not below %d)",
+			ErrConfig, c.EmptyBlockIntervalMs, p.ViewChangeTimeoutMs, emptyTicks, c.TickMs, timeoutTicks)
+	}
+	return nil
+}
+
 // Tick is the wall-clock length of one engine tick.
 func (c *Config) Tick() time.Duration { return time.Duration(c.Consensus.TickMs) * time.Millisecond }
 

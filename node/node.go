@@ -119,6 +119,9 @@ func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := cfg.Consensus.CheckTiming(g.Consensus); err != nil {
+		return nil, err
+	}
 	keys, err := LoadKeys(opts.Home, opts.Password)
 	if err != nil {
 		return nil, err

@@ -66,6 +66,18 @@ func testnetMemTableMiB(i, n int) int {
 	return 12 + 12*i/(n-1)
 }
 
+// testnetEmptyBlockIntervalMs is the nodes' empty-block interval: the
+// default, or a quarter of a view-change timeout too short for it (at
+// least a tick). The engine refuses an interval that is not below the
+// timeout, so with the default a short --view-change-timeout-ms made a
+// network none of whose nodes would start.
+func testnetEmptyBlockIntervalMs(c ConsensusConfig, p ledger.ConsensusParams) uint64 {
+	if c.CheckTiming(p) == nil {
+		return c.EmptyBlockIntervalMs
+	}
+	return max(p.ViewChangeTimeoutMs/4, c.TickMs)
+}
+
 // GenerateTestnet writes a whole local network: one home per validator
 // (config with distinct loopback ports and every other node as a persistent
 // peer, keys, the shared genesis), funded wallets in OutDir/wallets and the
@@ -130,6 +142,10 @@ func GenerateTestnet(opts TestnetOptions) ([]TestnetNode, error) {
 		cfg.Metrics.Listen = fmt.Sprintf("127.0.0.1:%d", port+2)
 		cfg.Admin.Listen = fmt.Sprintf("127.0.0.1:%d", port+3)
 		cfg.Store.MemTableMiB = testnetMemTableMiB(i, opts.Validators)
+		cfg.Consensus.EmptyBlockIntervalMs = testnetEmptyBlockIntervalMs(cfg.Consensus, opts.Params)
+		if err := cfg.Consensus.CheckTiming(opts.Params); err != nil {
+			return nil, fmt.Errorf("testnet: %w", err)
+		}
 		home := filepath.Join(opts.OutDir, cfg.Moniker)
 		keys, err := InitHome(home, cfg, password, crypto.LightKDFParams(), rng)
 		if err != nil {

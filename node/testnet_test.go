@@ -104,3 +104,32 @@ func TestInitDevChainRefusesBadChainIDBeforeWriting(t *testing.T) {
 		t.Fatalf("init after fixing the chain id: %v", err)
 	}
 }
+
+// TestTestnetNodesStartWithAShortTimeout: with a view-change timeout not
+// above the default empty-block interval (in ticks) every generated node
+// would refuse to start; the generator gives the nodes an interval below
+// the timeout instead, and keeps the default when the timeout allows it.
+func TestTestnetNodesStartWithAShortTimeout(t *testing.T) {
+	def := DefaultConfig("").Consensus
+	for _, timeoutMs := range []uint64{10, 100, 500, def.EmptyBlockIntervalMs, def.EmptyBlockIntervalMs + def.TickMs, 2000} {
+		params := ledger.DefaultConsensusParams()
+		params.ViewChangeTimeoutMs = timeoutMs
+		nodes, err := GenerateTestnet(TestnetOptions{Validators: 2, OutDir: t.TempDir(), ChainID: "timing-net", BasePort: 40300,
+			Accounts: 1, Params: params})
+		if err != nil {
+			t.Fatalf("timeout %d ms: %v", timeoutMs, err)
+		}
+		for i, n := range nodes {
+			cfg, err := LoadConfig(n.Home)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cfg.Consensus.CheckTiming(params); err != nil {
+				t.Fatalf("timeout %d ms: node %d cannot start: %v", timeoutMs, i, err)
+			}
+			if timeoutMs >= 2*def.EmptyBlockIntervalMs && cfg.Consensus.EmptyBlockIntervalMs != def.EmptyBlockIntervalMs {
+				t.Fatalf("timeout %d ms: empty-block interval %d ms, want the default %d", timeoutMs, cfg.Consensus.EmptyBlockIntervalMs, def.EmptyBlockIntervalMs)
+			}
+		}
+	}
+}

@@ -25,7 +25,7 @@ var (
 	tnOMVerifyFlag   = &cli.BoolFlag{Name: "om-verify", Usage: "enable OM(m) checkpoint verification on every node", Category: "TESTNET"}
 	tnPruneFlag      = &cli.BoolFlag{Name: "prune-history", Usage: "nodes keep only the current state of accounts, not their history (store.prune_history)", Category: "TESTNET"}
 	tnCheckpointFlag = &cli.Uint64Flag{Name: "checkpoint-interval", Usage: "heights between checkpoints", Value: 16, Category: "TESTNET"}
-	tnTimeoutFlag    = &cli.Uint64Flag{Name: "view-change-timeout-ms", Usage: "base view-change timeout (above the nodes' empty_block_interval_ms)", Value: 2000, Category: "TESTNET"}
+	tnTimeoutFlag    = &cli.Uint64Flag{Name: "view-change-timeout-ms", Usage: "base view-change timeout; a timeout too short for the nodes' empty_block_interval_ms lowers it to a quarter of the timeout", Value: 2000, Category: "TESTNET"}
 	tnHeightFlag     = &cli.Uint64Flag{Name: "height", Usage: "height every node must reach", Value: 1}
 	tnWaitFlag       = &cli.DurationFlag{Name: "timeout", Usage: "how long to wait", Value: time.Minute}
 )
