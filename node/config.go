@@ -15,6 +15,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/synod-chain/synod/ledger"
+	"github.com/synod-chain/synod/mempool"
 	"github.com/synod-chain/synod/p2p"
 )
 
@@ -151,6 +152,11 @@ func DefaultConfig(moniker string) Config {
 	}
 }
 
+// MempoolTxsMaxCeiling bounds mempool.txs_max: the node's signature cache
+// holds twice that many tx hashes (open), and a pool of 16 Mi pending txs
+// already takes gigabytes.
+const MempoolTxsMaxCeiling = 1 << 24
+
 // ErrConfig wraps every config validation failure.
 var ErrConfig = errors.New("config")
 
@@ -194,6 +200,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Mempool.TxsMax < 1 || c.Mempool.BytesMax < 1024 || c.Mempool.PerSenderTxsMax < 1 {
 		return fmt.Errorf("%w: mempool limits must be positive (bytes_max >= 1024)", ErrConfig)
+	}
+	if c.Mempool.TxsMax > MempoolTxsMaxCeiling {
+		return fmt.Errorf("%w: mempool.txs_max %d above %d", ErrConfig, c.Mempool.TxsMax, MempoolTxsMaxCeiling)
+	}
+	if c.Mempool.PerSenderTxsMax > mempool.PerSenderTxsCeiling {
+		return fmt.Errorf("%w: mempool.per_sender_txs_max %d above %d", ErrConfig, c.Mempool.PerSenderTxsMax, mempool.PerSenderTxsCeiling)
 	}
 	if lo, hi := ledger.MemTableBytesMin>>20, ledger.MemTableBytesMax>>20; c.Store.MemTableMiB < lo || c.Store.MemTableMiB > hi {
 		return fmt.Errorf("%w: store.memtable_mib %d not in %d..%d", ErrConfig, c.Store.MemTableMiB, lo, hi)
@@ -328,11 +340,11 @@ tick_ms = {{.Consensus.TickMs}}
 empty_block_interval_ms = {{.Consensus.EmptyBlockIntervalMs}}
 
 [mempool]
-# Most pending transactions kept.
+# Most pending transactions kept (1..16777216).
 txs_max = {{.Mempool.TxsMax}}
 # Most bytes of pending transactions kept.
 bytes_max = {{.Mempool.BytesMax}}
-# Most pending transactions of one sender.
+# Most pending transactions of one sender (1..4096).
 per_sender_txs_max = {{.Mempool.PerSenderTxsMax}}
 
 [sync]

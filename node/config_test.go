@@ -94,3 +94,29 @@ func TestRPCErrorMapsMempoolRefusals(t *testing.T) {
 		t.Errorf("ledger error changed: %v", err)
 	}
 }
+
+// TestConfigRejectsMempoolLimitsTheNodeCannotRun: mempool limits the node
+// would refuse or crash on once it builds the pool (a txs_max whose
+// signature cache, twice its size, overflows; a per-sender limit above the
+// pool's ceiling) are refused by config validation with the key's name,
+// not by a panic or a late error naming an internal field.
+func TestConfigRejectsMempoolLimitsTheNodeCannotRun(t *testing.T) {
+	for name, c := range map[string]struct {
+		edit func(*Config)
+		want string
+	}{
+		"txs_max 2^62":                 {func(c *Config) { c.Mempool.TxsMax = 1 << 62 }, "mempool.txs_max"},
+		"per_sender_txs_max too large": {func(c *Config) { c.Mempool.PerSenderTxsMax = mempool.PerSenderTxsCeiling + 1 }, "mempool.per_sender_txs_max"},
+	} {
+		cfg := DefaultConfig("x")
+		c.edit(&cfg)
+		if err := cfg.Validate(); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), c.want) {
+			t.Fatalf("%s: got %v, want an ErrConfig naming %q", name, err, c.want)
+		}
+	}
+	cfg := DefaultConfig("x")
+	cfg.Mempool.TxsMax, cfg.Mempool.PerSenderTxsMax = 10_000_000, mempool.PerSenderTxsCeiling
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("largest limits refused: %v", err)
+	}
+}
