@@ -227,8 +227,8 @@ func newOMVerifier(cfg omConfig) (*omVerifier, error) {
 		return nil, fmt.Errorf("om verify: validator %d of %d", cfg.Self, n)
 	}
 	// Checks n and m against the om package's limits once, at start-up.
-	if _, err := om.NewInteractive(om.InteractiveConfig{Nodes: n, Faults: faults, Self: om.NodeID(cfg.Self)}, nil); err != nil {
-		return nil, fmt.Errorf("om verify with %d validators: %w", n, err)
+	if err := omVerifySupported(n, faults, om.NodeID(cfg.Self)); err != nil {
+		return nil, err
 	}
 	if cfg.RoundTicks < 1 {
 		return nil, fmt.Errorf("om verify: round of %d ticks", cfg.RoundTicks)
@@ -244,6 +244,16 @@ func newOMVerifier(cfg omConfig) (*omVerifier, error) {
 		v.perSender = (perInstance + n - 2) / (n - 1)
 	}
 	return v, nil
+}
+
+// omVerifySupported reports whether the om package can run interactive
+// consistency among n validators with m = faults (its tree of messages is
+// bounded: om.TreeNodesMax).
+func omVerifySupported(n, faults int, self om.NodeID) error {
+	if _, err := om.NewInteractive(om.InteractiveConfig{Nodes: n, Faults: faults, Self: self}, nil); err != nil {
+		return fmt.Errorf("om verify with %d validators: %w", n, err)
+	}
+	return nil
 }
 
 // enableOM turns on OM verification in a driver being built (om_verify).

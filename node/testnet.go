@@ -106,6 +106,12 @@ func GenerateTestnet(opts TestnetOptions) ([]TestnetNode, error) {
 	if err := opts.Params.Validate(); err != nil {
 		return nil, err
 	}
+	if opts.OMVerify {
+		// f of n validators, as the genesis validator set gives it.
+		if err := omVerifySupported(opts.Validators, (opts.Validators-1)/3, 0); err != nil {
+			return nil, fmt.Errorf("testnet: %w", err)
+		}
+	}
 	if entries, err := os.ReadDir(opts.OutDir); err == nil && len(entries) > 0 {
 		return nil, fmt.Errorf("testnet: %s is not empty", opts.OutDir)
 	}

@@ -133,3 +133,25 @@ func TestTestnetNodesStartWithAShortTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestTestnetRefusesOMVerifyOnTooManyValidators: OM(m) verification with
+// m = f has a limit on n (om.TreeNodesMax), and a node with om_verify on a
+// larger chain refuses to start; the generator refuses such a network
+// before writing anything rather than write one no node of which starts.
+func TestTestnetRefusesOMVerifyOnTooManyValidators(t *testing.T) {
+	for _, tc := range []struct {
+		n  int
+		ok bool
+	}{{15, true}, {16, false}} {
+		dir := t.TempDir()
+		_, err := GenerateTestnet(TestnetOptions{Validators: tc.n, OutDir: dir, ChainID: "om-net", BasePort: 40400,
+			Accounts: 1, OMVerify: true, Params: ledger.DefaultConsensusParams()})
+		entries, _ := os.ReadDir(dir)
+		switch {
+		case tc.ok && err != nil:
+			t.Fatalf("%d validators: %v", tc.n, err)
+		case !tc.ok && (err == nil || len(entries) != 0):
+			t.Fatalf("%d validators with om_verify: err %v, %d entries written", tc.n, err, len(entries))
+		}
+	}
+}
