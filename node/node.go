@@ -221,9 +221,11 @@ func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
 
 // validatorPeers reads each validator's peer id from the /p2p/ part of its
 // genesis net address; a validator without one cannot be sent to directly
-// (broadcast still reaches it).
+// (broadcast still reaches it). Two validators may not name one peer: what
+// is sent to one would reach the other.
 func validatorPeers(g *ledger.Genesis) ([]peer.ID, error) {
 	ids := make([]peer.ID, len(g.Validators))
+	first := make(map[peer.ID]int, len(g.Validators))
 	for i, v := range g.Validators {
 		if v.NetAddress == "" {
 			continue
@@ -236,6 +238,10 @@ func validatorPeers(g *ledger.Genesis) ([]peer.ID, error) {
 		if err != nil {
 			return nil, fmt.Errorf("genesis validator %d net address: %w", i, err)
 		}
+		if j, dup := first[info.ID]; dup {
+			return nil, fmt.Errorf("genesis validators %d and %d share peer id %s in their net addresses", j, i, info.ID)
+		}
+		first[info.ID] = i
 		ids[i] = info.ID
 	}
 	return ids, nil

@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -153,5 +154,28 @@ func TestTestnetRefusesOMVerifyOnTooManyValidators(t *testing.T) {
 		case !tc.ok && (err == nil || len(entries) != 0):
 			t.Fatalf("%d validators with om_verify: err %v, %d entries written", tc.n, err, len(entries))
 		}
+	}
+}
+
+// TestValidatorPeersRefuseSharedPeerID: two genesis validators naming the
+// same peer in their net addresses would make every message meant for one
+// go to the other (which, with om_verify, penalizes the honest sender for
+// a misaddressed envelope); the node refuses such a genesis at start.
+func TestValidatorPeersRefuseSharedPeerID(t *testing.T) {
+	nodes, err := GenerateTestnet(TestnetOptions{Validators: 3, OutDir: t.TempDir(), ChainID: "peer-net", BasePort: 40500,
+		Accounts: 1, Params: ledger.DefaultConsensusParams()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := ledger.ReadGenesisFile(filepath.Join(nodes[0].Home, GenesisFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := validatorPeers(g); err != nil {
+		t.Fatalf("generated genesis: %v", err)
+	}
+	g.Validators[2].NetAddress = g.Validators[0].NetAddress
+	if _, err := validatorPeers(g); err == nil {
+		t.Fatal("validators 0 and 2 share a peer id, and the genesis was accepted")
 	}
 }
