@@ -67,6 +67,9 @@ so 'synod start --home HOME' runs unattended. For a multi-validator local
 network use 'synod testnet' or testnet/run.sh instead.`,
 		Flags: []cli.Flag{homeFlag, initMonikerFlag, initChainIDFlag, nodePasswordFileFlag},
 		Action: func(c *cli.Context) error {
+			if err := noArgs(c); err != nil {
+				return err
+			}
 			var password []byte
 			if pwFile := c.String(nodePasswordFileFlag.Name); pwFile != "" {
 				var err error
@@ -99,6 +102,9 @@ func startCommand() *cli.Command {
 		Usage: "run the validator daemon until SIGINT or SIGTERM",
 		Flags: []cli.Flag{homeFlag, nodePasswordFileFlag, omVerifyFlag, logLevelFlag, logFormatFlag, rpcListenFlag},
 		Action: func(c *cli.Context) error {
+			if err := noArgs(c); err != nil {
+				return err
+			}
 			home := c.String(homeFlag.Name)
 			pwFile := c.String(nodePasswordFileFlag.Name)
 			if pwFile == "" {
@@ -142,6 +148,9 @@ func keysCommand() *cli.Command {
 			Usage: "print the validator's public key and address and the node's peer id (no password needed)",
 			Flags: []cli.Flag{homeFlag},
 			Action: func(c *cli.Context) error {
+				if err := noArgs(c); err != nil {
+					return err
+				}
 				info, err := node.ShowKeys(c.String(homeFlag.Name))
 				if err != nil {
 					return err

@@ -47,6 +47,9 @@ func omSimulateCommand() *cli.Command {
 			&cli.BoolFlag{Name: "trace", Usage: "print every message sent"},
 		},
 		Action: func(ctx *cli.Context) error {
+			if err := noArgs(ctx); err != nil {
+				return err
+			}
 			flags := omSimulateFlags{
 				nodes:            ctx.Int("n"),
 				faults:           ctx.Int("m"),

@@ -41,6 +41,9 @@ peers), the shared genesis with funded accounts, and their wallets in
 OUT/wallets. testnet/run.sh builds, generates, starts and watches one.`,
 		Flags: []cli.Flag{tnValidatorsFlag, tnOutFlag, tnChainIDFlag, tnBasePortFlag, tnAccountsFlag, tnOMVerifyFlag, tnPruneFlag, tnCheckpointFlag, tnTimeoutFlag},
 		Action: func(c *cli.Context) error {
+			if err := noArgs(c); err != nil {
+				return err
+			}
 			if c.String(tnOutFlag.Name) == "" {
 				return errors.New("--out is required to generate a testnet")
 			}

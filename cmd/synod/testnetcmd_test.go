@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -49,6 +51,37 @@ func TestOverlapsEphemeral(t *testing.T) {
 		elo, ehi, got := overlapsEphemeral(c.lo, c.hi, c.text)
 		if got != c.want || (got && (elo != 32768 || ehi != 60999)) {
 			t.Errorf("%d..%d against %q: %d..%d %v, want %v", c.lo, c.hi, c.text, elo, ehi, got, c.want)
+		}
+	}
+}
+
+// TestCommandsWithoutArgumentsRefuseThem: init, start, keys show, the
+// testnet generator and om simulate take flags only. urfave/cli stops
+// reading flags at the first argument, so `synod init DIR --chain-id x`
+// would initialise the default home with the default chain id and say
+// nothing of the flags it skipped; each refuses a stray argument instead,
+// before doing anything.
+func TestCommandsWithoutArgumentsRefuseThem(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "default-home")
+	t.Setenv("SYNOD_HOME", home)
+	out := filepath.Join(t.TempDir(), "net")
+	for _, args := range [][]string{
+		// start before init: without the refusal, start must find no home
+		// to run.
+		{"start", "mydir", "--om-verify"},
+		{"keys", "show", "mydir"},
+		{"init", "mydir", "--chain-id", "mine"},
+		{"testnet", "--out", out, "extra", "--om-verify"},
+		{"om", "simulate", "7", "--m", "2"},
+	} {
+		_, err := runSynod(t, args...)
+		if err == nil || !strings.Contains(err.Error(), "unexpected argument") {
+			t.Errorf("%v: %v, want a refusal of the argument", args, err)
+		}
+	}
+	for _, dir := range []string{home, out} {
+		if _, err := os.Stat(dir); err == nil {
+			t.Errorf("%s was written", dir)
 		}
 	}
 }

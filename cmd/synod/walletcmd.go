@@ -624,6 +624,11 @@ func positionalArgs(c *cli.Context, max int) (*cli.Context, []string, error) {
 	return cli.NewContext(c.App, set, c), positional, nil
 }
 
+// noArgs refuses arguments to a command that takes flags only: urfave/cli
+// stops reading flags at the first argument, so without it every flag
+// after a stray argument would be skipped silently and the command would
+// run with their defaults (`synod init DIR --chain-id x` on the default
+// home, with the default chain id).
 func noArgs(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (options go before nothing else; see --help)", c.Args().First())
