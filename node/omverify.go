@@ -145,6 +145,10 @@ type omConfig struct {
 	RoundTicks int
 	// CheckpointInterval is the genesis's K: runs are at its multiples.
 	CheckpointInterval uint64
+	// StartHeight is the committed head when verification starts (after a
+	// restart, no checkpoint has become stable here yet): early messages
+	// are kept for the checkpoints just above it or the last stable one.
+	StartHeight uint64
 	// CorruptState is the test hook: claim a wrong state root.
 	CorruptState bool
 	// StateAt is the committed state root at a height, false if the block
@@ -262,6 +266,7 @@ func (d *driver) enableOM(cfg driverConfig, vals *ledger.ValidatorSet) error {
 		ChainID: cfg.Genesis.ChainID, Validators: vals, Self: cfg.Self, Key: cfg.Key,
 		RoundTicks:         omRoundTicks(cfg.Genesis.Consensus.ViewChangeTimeoutMs, cfg.Tick),
 		CheckpointInterval: cfg.Genesis.Consensus.CheckpointInterval,
+		StartHeight:        d.store.Head().Height,
 		CorruptState:       cfg.OMCorruptState,
 		StateAt: func(h uint64) (crypto.Hash, bool) {
 			if d.store.Head().Height < h {
@@ -378,7 +383,11 @@ func (v *omVerifier) receive(peer string, raw []byte) {
 	// leaves the table when a stable checkpoint reaches it, so a height no
 	// checkpoint will reach (a traitor's) would hold its place for ever.
 	k := v.cfg.CheckpointInterval
-	if m.Instance%k != 0 || (m.Instance-v.stable-1)/k >= omFutureHeightsMax {
+	// After a restart no checkpoint is stable here yet: count from the
+	// head the verifier started at too, or a faster peer's messages for
+	// the first checkpoint above it would all be dropped.
+	base := max(v.stable, v.cfg.StartHeight-v.cfg.StartHeight%k)
+	if m.Instance%k != 0 || m.Instance > base+omFutureHeightsMax*k {
 		v.cfg.Metrics.omDropped.Inc()
 		return
 	}

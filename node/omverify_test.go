@@ -382,3 +382,21 @@ func TestOMFarFutureHeightsDoNotCrowdOutEarlyMessages(t *testing.T) {
 		t.Fatalf("%d early heights kept, limit %d", len(v.future), omFutureHeightsMax)
 	}
 }
+
+func TestOMEarlyMessagesKeptAfterRestart(t *testing.T) {
+	// Goal: a node restarted high up the chain, which has seen no stable
+	// checkpoint since, still keeps a faster peer's messages for the next
+	// checkpoint above its head; method: a verifier started at height 1001
+	// receives validator 1's round-1 claim for checkpoint 1004 before that
+	// checkpoint is stable here, then the checkpoint becomes stable.
+	c := newOMCluster(t, 4)
+	v := c.vs[0]
+	v.cfg.StartHeight = 1001
+	const next = 1004
+	m := om.Message{Instance: next, From: 1, To: 0, Path: []om.NodeID{1}, Value: encodeOMClaim(next, omTestRoot(next))}
+	v.receive("peer", c.vs[1].seal(m))
+	v.checkpointStable(next)
+	if run := v.run(next); run == nil || run.direct[1] == nil || run.recvd != 1 {
+		t.Fatalf("validator 1's early claim for checkpoint %d was not kept after a restart at %d", next, v.cfg.StartHeight)
+	}
+}
