@@ -94,6 +94,11 @@ type Config struct {
 	// FutureMessagesPerPeerMax bounds the messages kept per peer for a view
 	// this replica has not entered yet; 0 means 4 per window height.
 	FutureMessagesPerPeerMax int
+	// FutureBytesPerPeerMax bounds the bytes of the blocks those messages
+	// carry, per peer; 0 means one block of the chain's largest size per
+	// window height, what an honest primary has in flight. The count alone
+	// let one faulty peer pin FutureMessagesPerPeerMax largest blocks.
+	FutureBytesPerPeerMax int
 	// EvidenceMax bounds the evidence kept; 0 means 64.
 	EvidenceMax int
 }

@@ -58,6 +58,8 @@ type clusterOpts struct {
 	noop     bool
 	k, w     uint64
 	timeoutT uint64
+	// blockBytes, if set, is the genesis's block_bytes_max.
+	blockBytes uint32
 }
 
 func newCluster(t testing.TB, o clusterOpts) *cluster {
@@ -71,6 +73,9 @@ func newCluster(t testing.TB, o clusterOpts) *cluster {
 	keys := make([]crypto.PrivateKey, o.n)
 	g := &ledger.Genesis{ChainID: c.chainID, GenesisTime: time.Unix(1_700_000_000, 0).UTC(), Consensus: ledger.DefaultConsensusParams()}
 	g.Consensus.CheckpointInterval, g.Consensus.WindowHeights = o.k, o.w
+	if o.blockBytes != 0 {
+		g.Consensus.BlockBytesMax = o.blockBytes
+	}
 	for i := range keys {
 		seed := crypto.Sum256(fmt.Appendf(nil, "pbft-test/%d", i))
 		keys[i], _ = crypto.PrivateKeyFromSeed(seed[:])

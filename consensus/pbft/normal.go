@@ -136,11 +136,21 @@ func (r *Replica) early(m *Message) bool {
 		return false
 	}
 	q := append(r.future[m.From], m)
-	if len(q) > r.cfg.FutureMessagesPerPeerMax {
-		q = q[len(q)-r.cfg.FutureMessagesPerPeerMax:]
+	bytes := r.futureBytes[m.From] + blockBytes(m)
+	for len(q) > r.cfg.FutureMessagesPerPeerMax || bytes > r.cfg.FutureBytesPerPeerMax {
+		bytes -= blockBytes(q[0]) // the oldest goes
+		q[0], q = nil, q[1:]
 	}
-	r.future[m.From] = q
+	r.future[m.From], r.futureBytes[m.From] = q, bytes
 	return true
+}
+
+// blockBytes is the encoded size of the block a message carries, 0 if none.
+func blockBytes(m *Message) int {
+	if m.Block == nil {
+		return 0
+	}
+	return m.Block.EncodedSize()
 }
 
 func (r *Replica) stepPrepare(m *Message) error {

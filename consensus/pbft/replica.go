@@ -48,6 +48,7 @@ type Replica struct {
 	newView     *Message // the NEW-VIEW installed for the current view
 	reproposals []*Message
 	future      map[uint16][]*Message
+	futureBytes map[uint16]int // per peer, blockBytes of its future messages
 	sent        map[sentKey]crypto.Hash
 
 	evidence      []*Evidence
@@ -89,6 +90,9 @@ func NewReplica(cfg Config) (*Replica, error) {
 	if cfg.FutureMessagesPerPeerMax == 0 {
 		cfg.FutureMessagesPerPeerMax = 4 * int(cfg.Params.WindowHeights)
 	}
+	if cfg.FutureBytesPerPeerMax == 0 {
+		cfg.FutureBytesPerPeerMax = int(cfg.Params.WindowHeights) * int(cfg.Params.BlockBytesMax)
+	}
 	if cfg.EvidenceMax == 0 {
 		cfg.EvidenceMax = 64
 	}
@@ -103,6 +107,7 @@ func NewReplica(cfg Config) (*Replica, error) {
 		checkpoints: make(map[uint16][]*Message),
 		viewChanges: make(map[uint16]*Message),
 		future:      make(map[uint16][]*Message),
+		futureBytes: make(map[uint16]int),
 		sent:        make(map[sentKey]crypto.Hash),
 	}
 	if cfg.Head.Height == 0 && cfg.Head.Hash() != cfg.Genesis {
@@ -196,7 +201,14 @@ func (r *Replica) checkMessage(m *Message) error {
 		return ErrOwnMessage // a PRE-PREPARE may come back relayed, for its block
 	}
 	switch m.Kind {
-	case KindPrePrepare, KindPrepare, KindCommit, KindCheckpoint:
+	case KindPrePrepare:
+		// A block over the chain's limit can never be valid; refused here,
+		// before its signature is checked, it is never kept or buffered
+		// (the decoder admits any block up to ledger.BlockBytesMax).
+		if size := blockBytes(m); size > int(r.cfg.Params.BlockBytesMax) {
+			return fmt.Errorf("%w: %s carries a block of %d bytes, the chain allows %d", ErrInvalid, m, size, r.cfg.Params.BlockBytesMax)
+		}
+	case KindPrepare, KindCommit, KindCheckpoint:
 	case KindViewChange:
 		if m.ViewChange == nil {
 			return fmt.Errorf("%w: VIEW-CHANGE without body", ErrInvalid)

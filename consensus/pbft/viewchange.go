@@ -374,14 +374,17 @@ func (r *Replica) replayFuture() {
 	for _, from := range r.sortedPeers(r.future) {
 		q := r.future[from]
 		delete(r.future, from)
+		delete(r.futureBytes, from)
 		var keep []*Message
+		bytes := 0
 		for _, m := range q {
 			if m.View > r.view {
 				keep = append(keep, m)
+				bytes += blockBytes(m)
 			}
 		}
 		if len(keep) > 0 {
-			r.future[from] = keep
+			r.future[from], r.futureBytes[from] = keep, bytes
 		}
 		for _, m := range q {
 			if m.View == r.view {
