@@ -241,11 +241,7 @@ func TestCatchUpPastStallingPeer(t *testing.T) {
 		t.Skip("two-node integration test; skipped in -short")
 	}
 	const blocks = 12
-	net := newCatchUpNet(t, 8)
-	net.buildChain(t, blocks, 8, nil)
-	peer0 := net.start(t, 0)
-	n := net.start(t, 1)
-	net.waitConnected(t, n, peer0.host.ID())
+	net, peer0, n := startSyncPair(t, blocks)
 	keys2, err := LoadKeys(net.nodes[2].Home, net.password)
 	if err != nil {
 		t.Fatal(err)
@@ -272,11 +268,7 @@ func TestCatchUpAsksValidatorsFirst(t *testing.T) {
 		t.Skip("two-node integration test; skipped in -short")
 	}
 	const blocks = 12
-	net := newCatchUpNet(t, 8)
-	net.buildChain(t, blocks, 8, nil)
-	peer0 := net.start(t, 0)
-	n := net.start(t, 1)
-	net.waitConnected(t, n, peer0.host.ID())
+	net, _, n := startSyncPair(t, blocks)
 	for range 3 {
 		key, err := crypto.GenerateKey(rand.Reader)
 		if err != nil {
@@ -288,6 +280,18 @@ func TestCatchUpAsksValidatorsFirst(t *testing.T) {
 	waitUntil(t, "the node to catch up from the validator", syncRequestTimeout-5*time.Second, func() bool {
 		return n.store.Head().Height >= blocks
 	})
+}
+
+// startSyncPair builds a chain of blocks 8-tx blocks into node0's store
+// and starts node0 and a fresh node1 connected to it.
+func startSyncPair(t *testing.T, blocks int) (net *catchUpNet, peer0, n *Node) {
+	t.Helper()
+	net = newCatchUpNet(t, 8)
+	net.buildChain(t, blocks, 8, nil)
+	peer0 = net.start(t, 0)
+	n = net.start(t, 1)
+	net.waitConnected(t, n, peer0.host.ID())
+	return net, peer0, n
 }
 
 // startStallingPeer starts a host with node key key serving
@@ -322,11 +326,7 @@ func TestIdleWatchAsksOnlyValidators(t *testing.T) {
 		t.Skip("two-node integration test; skipped in -short")
 	}
 	const blocks, strangers = 12, 6
-	net := newCatchUpNet(t, 8)
-	net.buildChain(t, blocks, 8, nil)
-	peer0 := net.start(t, 0)
-	n := net.start(t, 1)
-	net.waitConnected(t, n, peer0.host.ID())
+	net, _, n := startSyncPair(t, blocks)
 	for range strangers {
 		key, err := crypto.GenerateKey(rand.Reader)
 		if err != nil {
