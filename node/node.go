@@ -289,15 +289,37 @@ func (n *Node) admitValidators() {
 // batch). A tx accepted into the mempool is forwarded; a provably invalid
 // one punishes the peer that sent it; anything else (duplicate, stale
 // nonce, pool full) is dropped quietly.
+//
+// A full pool refuses a cheap tx before checking its signature. If the
+// message is forwarded anyway (another of its txs was taken), those
+// signatures are checked here: the message goes on as the bytes it came
+// in, and a peer with room would find a forged signature in it and
+// punish this node for forwarding it.
 func (n *Node) validateGossipTxs(txs []*ledger.Tx) []error {
 	errs := n.pool.AddBatch(txs)
+	taken := false
+	var unchecked []int // refused as pool full, perhaps before their signature
 	for i, err := range errs {
-		if err == nil {
+		switch {
+		case err == nil:
+			taken = true
 			signal(n.txsArrived)
-		}
-		if err != nil && isProvablyInvalid(err) {
+		case errors.Is(err, mempool.ErrMempoolFull) && !n.sigs.Contains(txs[i].Hash()):
+			unchecked = append(unchecked, i)
+		case isProvablyInvalid(err):
 			n.metrics.txsRejected.WithLabelValues("gossip").Inc()
 			errs[i] = fmt.Errorf("%w: %w", p2p.ErrInvalid, err)
+		}
+	}
+	if taken && len(unchecked) > 0 {
+		check := make([]*ledger.Tx, len(unchecked))
+		for j, i := range unchecked {
+			check[j] = txs[i]
+		}
+		// One bad tx is enough: it rejects the whole message.
+		if bad, err := ledger.CheckTxsCached(n.pool.Config().ChainID, check, n.sigs); err != nil {
+			n.metrics.txsRejected.WithLabelValues("gossip").Inc()
+			errs[unchecked[bad]] = fmt.Errorf("%w: %w", p2p.ErrInvalid, err)
 		}
 	}
 	return errs
