@@ -258,17 +258,25 @@ func (g *txGossip) close() {
 
 // PublishTxs gossips txs in as few batches as the limits allow. Publish
 // only txs the node's mempool accepted: the host does not check its own
-// messages against ValidateTx.
+// messages against ValidateTx. A tx given twice goes out once: a batch
+// that repeats a tx is malformed, and every validator (this host's too)
+// would reject it with the other txs in it.
 func (n *Host) PublishTxs(txs []*ledger.Tx) error {
 	if n.closed() {
 		return ErrClosed
 	}
-	encs := make([][]byte, len(txs))
+	encs := make([][]byte, 0, len(txs))
+	seen := make(map[string]struct{}, len(txs))
 	for i, tx := range txs {
-		encs[i] = tx.Encode()
-		if len(encs[i]) > ledger.TxBytesMax {
-			return fmt.Errorf("publish txs: tx %d: %w: %d bytes", i, ledger.ErrTxTooLarge, len(encs[i]))
+		enc := tx.Encode()
+		if len(enc) > ledger.TxBytesMax {
+			return fmt.Errorf("publish txs: tx %d: %w: %d bytes", i, ledger.ErrTxTooLarge, len(enc))
 		}
+		if _, dup := seen[string(enc)]; dup {
+			continue
+		}
+		seen[string(enc)] = struct{}{}
+		encs = append(encs, enc)
 	}
 	for _, batch := range splitTxBatches(encs, n.cfg.TxBatchTxsMax, n.cfg.TxBatchBytesMax) {
 		if err := n.tx.topic.Publish(n.ctx, encodeTxBatch(rand.Uint64(), batch)); err != nil {

@@ -388,3 +388,22 @@ func startConnectedSinks(t *testing.T, n int, tweak func(*Config)) ([]*Host, []*
 	waitTopicPeers(t, hosts...)
 	return hosts, sinks
 }
+
+func TestTxGossipPublishesTxGivenTwice(t *testing.T) {
+	// Goal: a tx handed to PublishTxs twice in one call (the node's gossip
+	// batcher collects for up to 100 ms, and a tx evicted from the pool
+	// and admitted again in that time is queued twice) does not make the
+	// batch one that every validator, the publisher's own included,
+	// rejects as malformed, losing its other txs until a rebroadcast.
+	// Method: two hosts; one call with a tx repeated; both txs arrive.
+	hosts, sinks := startConnectedSinks(t, 2, func(*Config) {})
+	key := testKey(t, 100)
+	a, b := signedTx(t, key, 0, ""), signedTx(t, key, 1, "")
+	if err := hosts[0].PublishTxs([]*ledger.Tx{a, b, a}); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	waitFor(t, testWait, "both txs at host 1", func() bool { return sinks[1].has(a.Hash()) && sinks[1].has(b.Hash()) })
+	if got := hosts[0].Stats().TxsPublished; got != 2 {
+		t.Errorf("published %d txs, want 2", got)
+	}
+}
