@@ -136,6 +136,7 @@ func (m *Metrics) registerP2P(stats func() p2p.Stats) {
 		counter("txs_delivered_total", "Peers' txs accepted from gossip.", func(s p2p.Stats) uint64 { return s.TxsDelivered }),
 		counter("tx_duplicates_total", "Copies of tx gossip messages already seen, dropped unread.", func(s p2p.Stats) uint64 { return s.TxDuplicates }),
 		counter("tx_rpcs_dropped_total", "Tx gossip RPCs dropped on a peer's full send queue.", func(s p2p.Stats) uint64 { return s.TxRPCsDropped }),
+		counter("tx_batches_throttled_total", "Peers' gossip messages of txs dropped unread on a full validation queue.", func(s p2p.Stats) uint64 { return s.TxBatchesThrottled }),
 		counter("consensus_sent_total", "Consensus messages sent.", func(s p2p.Stats) uint64 { return s.ConsensusSent }),
 		counter("consensus_received_total", "Consensus messages received.", func(s p2p.Stats) uint64 { return s.ConsensusReceived }),
 		counter("consensus_outbound_dropped_total", "Consensus messages dropped on a full send queue.", func(s p2p.Stats) uint64 { return s.ConsensusOutboundDropped }),

@@ -12,6 +12,7 @@ type Stats struct {
 	TxsDelivered       uint64 // txs handed to OnTxs
 	TxDuplicates       uint64 // copies of gossip messages already seen, dropped unread
 	TxRPCsDropped      uint64 // gossip RPCs dropped on a peer's full send queue
+	TxBatchesThrottled uint64 // peers' messages dropped unread on a full validation queue
 
 	ConsensusSent            uint64 // messages written to a stream
 	ConsensusReceived        uint64 // messages handed to OnConsensus
@@ -32,6 +33,7 @@ type counters struct {
 	txBatchesPublished, txsPublished                       atomic.Uint64
 	txBatchesAccepted, txBatchesRejected, txBatchesIgnored atomic.Uint64
 	txsDelivered, txDuplicates, txRPCsDropped              atomic.Uint64
+	txBatchesThrottled                                     atomic.Uint64
 	consSent, consReceived, consOutDropped, consInDropped  atomic.Uint64
 	consStreamErrors, consRefused                          atomic.Uint64
 	syncServed, syncRefused, syncBlocksServed              atomic.Uint64
@@ -50,6 +52,7 @@ func (n *Host) Stats() Stats {
 		TxsDelivered:             c.txsDelivered.Load(),
 		TxDuplicates:             c.txDuplicates.Load(),
 		TxRPCsDropped:            c.txRPCsDropped.Load(),
+		TxBatchesThrottled:       c.txBatchesThrottled.Load(),
 		ConsensusSent:            c.consSent.Load(),
 		ConsensusReceived:        c.consReceived.Load(),
 		ConsensusOutboundDropped: c.consOutDropped.Load(),

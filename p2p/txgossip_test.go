@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -406,4 +407,34 @@ func TestTxGossipPublishesTxGivenTwice(t *testing.T) {
 	if got := hosts[0].Stats().TxsPublished; got != 2 {
 		t.Errorf("published %d txs, want 2", got)
 	}
+}
+
+func TestTxGossipCountsMessagesDroppedOnFullValidationQueue(t *testing.T) {
+	// Goal: a gossip message that gossipsub drops because the validation
+	// queue is full is counted, not lost without a trace. Method: the
+	// receiver's validator blocks, its queue holds one message; the
+	// sender publishes 20 one-tx messages; then the validator is freed.
+	release := make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free)
+	sender := startHost(t, testConfig(t, 0), Handlers{ValidateTx: checkTx})
+	cfg := testConfig(t, 1)
+	cfg.TxValidateQueueLen = 1
+	receiver := startHost(t, cfg, Handlers{ValidateTx: func(tx *ledger.Tx) error { <-release; return nil }})
+	connect(t, sender, receiver)
+	waitTopicPeers(t, sender, receiver)
+	key := testKey(t, 100)
+	const messages = 20
+	for i := range messages {
+		if err := sender.PublishTxs([]*ledger.Tx{signedTx(t, key, uint64(i), "")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, testWait, "a throttled message", func() bool { return receiver.Stats().TxBatchesThrottled > 0 })
+	free()
+	waitFor(t, testWait, "every message accepted or throttled", func() bool {
+		s := receiver.Stats()
+		return s.TxBatchesAccepted+s.TxBatchesThrottled == messages
+	})
 }
