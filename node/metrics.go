@@ -70,7 +70,7 @@ func NewMetrics(mempoolSize, peerCount func() float64) *Metrics {
 	m.consensusSent = prometheus.NewCounterVec(prometheus.CounterOpts(f("consensus_messages_sent_total", "Consensus messages sent, by kind.")), []string{"kind"})
 	m.consensusReceived = prometheus.NewCounterVec(prometheus.CounterOpts(f("consensus_messages_received_total", "Consensus messages received, by kind.")), []string{"kind"})
 	m.consensusInvalid = prometheus.NewCounter(prometheus.CounterOpts(f("consensus_messages_invalid_total", "Consensus messages refused as malformed or badly signed.")))
-	m.consensusDropped = prometheus.NewCounter(prometheus.CounterOpts(f("consensus_messages_dropped_total", "Consensus messages dropped because the inbox was full.")))
+	m.consensusDropped = prometheus.NewCounter(prometheus.CounterOpts(f("consensus_messages_dropped_total", "Consensus messages dropped on their way to the consensus loop: it had stopped, or (in-process networks) its inbox was full.")))
 	m.evidence = prometheus.NewCounter(prometheus.CounterOpts(f("evidence_total", "Evidence of validator misbehaviour seen.")))
 	m.txsRejected = prometheus.NewCounterVec(prometheus.CounterOpts(f("txs_rejected_total", "Transactions refused by the mempool, by source.")), []string{"source"})
 	m.txsRebroadcast = prometheus.NewCounter(prometheus.CounterOpts(f("txs_rebroadcast_total", "Pending transactions gossiped again because no block took them within the rebroadcast interval.")))
@@ -140,9 +140,14 @@ func (m *Metrics) registerP2P(stats func() p2p.Stats) {
 		counter("consensus_sent_total", "Consensus messages sent.", func(s p2p.Stats) uint64 { return s.ConsensusSent }),
 		counter("consensus_received_total", "Consensus messages received.", func(s p2p.Stats) uint64 { return s.ConsensusReceived }),
 		counter("consensus_outbound_dropped_total", "Consensus messages dropped on a full send queue.", func(s p2p.Stats) uint64 { return s.ConsensusOutboundDropped }),
+		counter("consensus_inbound_dropped_total", "Consensus messages dropped, oldest first, from a peer's full receive queue (the consensus loop did not keep up, or the peer floods).", func(s p2p.Stats) uint64 { return s.ConsensusInboundDropped }),
 		counter("consensus_stream_errors_total", "Consensus stream failures.", func(s p2p.Stats) uint64 { return s.ConsensusStreamErrors }),
+		counter("consensus_streams_refused_total", "Inbound consensus streams refused (not from a validator).", func(s p2p.Stats) uint64 { return s.ConsensusStreamsRefused }),
+		counter("sync_requests_served_total", "Block sync requests served.", func(s p2p.Stats) uint64 { return s.SyncRequestsServed }),
+		counter("sync_requests_refused_total", "Block sync requests refused (busy, or not from a validator).", func(s p2p.Stats) uint64 { return s.SyncRequestsRefused }),
 		counter("sync_blocks_served_total", "Blocks served to syncing peers.", func(s p2p.Stats) uint64 { return s.SyncBlocksServed }),
 		counter("penalties_total", "Penalties given to misbehaving peers.", func(s p2p.Stats) uint64 { return s.Penalties }),
+		counter("peers_blocked_total", "Peers blocked for their penalties.", func(s p2p.Stats) uint64 { return s.PeersBlocked }),
 	)
 }
 

@@ -3,12 +3,14 @@ package node
 import (
 	"io"
 	"net/http/httptest"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/synod-chain/synod/ledger"
+	"github.com/synod-chain/synod/p2p"
 )
 
 // scrape fetches /metrics from m's handler and returns each unlabelled
@@ -66,6 +68,36 @@ func TestMetricsExportStoreStats(t *testing.T) {
 	stats.WALBytes = 4096
 	if v := scrape(t, m)["synod_store_wal_bytes_total"]; v != 4096 {
 		t.Errorf("after the store wrote more: %v, want 4096", v)
+	}
+}
+
+// TestMetricsExportEveryP2PCounter: every counter of the network host's
+// p2p.Stats is on /metrics, so what the host counts (inbound consensus
+// messages dropped for a flooding peer, peers blocked, sync requests
+// refused) reaches an operator. Method: give each field a distinct value
+// and find each value among the synod_p2p_ samples; a field left out of
+// the export leaves its value missing.
+func TestMetricsExportEveryP2PCounter(t *testing.T) {
+	var stats p2p.Stats
+	v := reflect.ValueOf(&stats).Elem()
+	for i := range v.NumField() {
+		v.Field(i).SetUint(uint64(1000 + i))
+	}
+	m := NewMetrics(func() float64 { return 0 }, func() float64 { return 0 })
+	m.registerP2P(func() p2p.Stats { return stats })
+	exported := map[float64]string{}
+	for name, value := range scrape(t, m) {
+		if strings.HasPrefix(name, "synod_p2p_") {
+			exported[value] = name
+		}
+	}
+	for i := range v.NumField() {
+		if _, ok := exported[float64(1000+i)]; !ok {
+			t.Errorf("p2p.Stats.%s is not exported", v.Type().Field(i).Name)
+		}
+	}
+	if len(exported) != v.NumField() {
+		t.Errorf("%d synod_p2p_ metrics for %d p2p.Stats fields", len(exported), v.NumField())
 	}
 }
 
