@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -339,5 +342,53 @@ func TestSummarize(t *testing.T) {
 	}
 	if (Summarize(nil) != LatencySummary{}) {
 		t.Fatal("empty input must give a zero summary")
+	}
+}
+
+// TestRetryElsewhereCountsDuplicateAsAcknowledged offers txs to two nodes,
+// the first of which passes each tx on to the chain (it reaches the chain) but drops
+// the connection before replying, as a node that dies mid-request does.
+// The generator then offers the tx to the second node, which answers that
+// it already has it: the tx got in, so it is acknowledged, measured and
+// not counted as rejected.
+func TestRetryElsewhereCountsDuplicateAsAcknowledged(t *testing.T) {
+	_, url := startFake(t, true)
+	drop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		resp, err := http.Post(url, "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer resp.Body.Close()
+		if !bytes.Contains(body, []byte("synod_sendRawTransaction")) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.Copy(w, resp.Body)
+			return
+		}
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		conn.Close()
+	}))
+	defer drop.Close()
+	// Requests alternate between the nodes, the dropping one first.
+	_, res := runOnce(t, Config{RPC: []string{drop.URL, url}, WatchRPC: []string{url}, Rate: 20, Duration: 200 * time.Millisecond,
+		Grace: 5 * time.Second, Keys: fakeKeys(), InFlightMax: 1, SendLagMax: 10 * time.Second})
+	if res.Submitted != 4 || res.Committed != 4 {
+		t.Fatalf("submitted %d committed %d, want 4 each", res.Submitted, res.Committed)
+	}
+	if res.Acknowledged != 4 || res.Rejected != 0 || res.CommittedUnacked != 0 || res.Latency.Count != 4 {
+		t.Fatalf("acked %d rejected %d (%v) committed unacked %d measured %d, want 4 acked and measured, none rejected",
+			res.Acknowledged, res.Rejected, res.RejectedByCode, res.CommittedUnacked, res.Latency.Count)
+	}
+	if res.Requests != 6 {
+		t.Fatalf("%d requests, want 6 (two txs retried on the second node)", res.Requests)
 	}
 }

@@ -245,9 +245,10 @@ func (g *Generator) send(ctx context.Context, first int, idx []int32) {
 // A tx that got no answer at all (the node is down or unreachable) is
 // offered to the next node at once, as a wallet would: a signed tx is
 // valid wherever it lands. Unless final, the txs refused for a passing
-// reason are returned unrecorded, to be offered again. On a resubmission
-// a duplicate answer means the tx got in after all (a node took it from
-// gossip), so it counts as acknowledged.
+// reason are returned unrecorded, to be offered again. On a resubmission,
+// or on another node after one gave no answer, a duplicate answer means
+// the tx got in after all (a node took it from gossip, or the silent node
+// took it before failing to reply), so it counts as acknowledged.
 func (g *Generator) submit(ctx context.Context, first int, idx []int32, raws map[int32]string, resubmission, final bool) []int32 {
 	var later []int32
 	for attempt := 0; attempt < len(g.clients) && len(idx) > 0 && ctx.Err() == nil; attempt++ {
@@ -267,7 +268,7 @@ func (g *Generator) submit(ctx context.Context, first int, idx []int32, raws map
 			case !final && passingRejection(code):
 				later = append(later, i)
 				continue
-			case resubmission && code == rpc.CodeTxDuplicate:
+			case (resubmission || attempt > 0) && code == rpc.CodeTxDuplicate:
 				hashes[k], errs[k] = g.recs[i].hash, nil
 			}
 			done, doneHashes, doneErrs = append(done, i), append(doneHashes, hashes[k]), append(doneErrs, errs[k])
