@@ -10,6 +10,8 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -390,5 +392,123 @@ func TestRetryElsewhereCountsDuplicateAsAcknowledged(t *testing.T) {
 	}
 	if res.Requests != 6 {
 		t.Fatalf("%d requests, want 6 (two txs retried on the second node)", res.Requests)
+	}
+}
+
+// frozenProxy relays TCP connections to a node until frozen; from then
+// on it holds what it reads and accepts new connections without serving
+// them, as a node stopped with SIGSTOP does (its sockets stay open).
+type frozenProxy struct {
+	l      net.Listener
+	target string
+	frozen atomic.Bool
+	done   chan struct{}
+	mu     sync.Mutex
+	conns  []net.Conn
+}
+
+func startFrozenProxy(t *testing.T, targetURL string) *frozenProxy {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &frozenProxy{l: l, target: strings.TrimPrefix(targetURL, "http://"), done: make(chan struct{})}
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		close(p.done)
+		l.Close()
+		p.mu.Lock()
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.mu.Unlock()
+		wg.Wait()
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			p.keep(c)
+			if p.frozen.Load() {
+				continue
+			}
+			up, err := net.Dial("tcp", p.target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.keep(up)
+			wg.Add(2)
+			go func() { defer wg.Done(); p.pipe(up, c) }()
+			go func() { defer wg.Done(); p.pipe(c, up) }()
+		}
+	}()
+	return p
+}
+
+func (p *frozenProxy) keep(c net.Conn) {
+	p.mu.Lock()
+	p.conns = append(p.conns, c)
+	p.mu.Unlock()
+}
+
+func (p *frozenProxy) url() string { return "http://" + p.l.Addr().String() }
+
+func (p *frozenProxy) pipe(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if err != nil {
+			dst.Close()
+			return
+		}
+		for p.frozen.Load() {
+			select {
+			case <-p.done:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		if _, err := dst.Write(buf[:n]); err != nil {
+			src.Close()
+			return
+		}
+	}
+}
+
+// TestWatcherLeavesFrozenNode freezes the node whose blocks the
+// generator follows early in the run, its connections left open: the
+// watcher must give up on it and follow the next node, so that the txs
+// committed meanwhile count as committed, not lost.
+func TestWatcherLeavesFrozenNode(t *testing.T) {
+	_, url := startFake(t, true)
+	p := startFrozenProxy(t, url)
+	g, err := New(Config{RPC: []string{url}, WatchRPC: []string{p.url(), url}, Rate: 20, Duration: time.Second,
+		Grace: 9 * time.Second, Keys: fakeKeys(), InFlightMax: 1, SendLagMax: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := g.Prepare(ctx); err != nil {
+		t.Fatal(err)
+	}
+	freeze := time.AfterFunc(400*time.Millisecond, func() { p.frozen.Store(true) })
+	defer freeze.Stop()
+	res, err := g.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Acknowledged != 20 || res.Committed != 20 || res.Lost != 0 || res.Latency.Count != 20 {
+		t.Fatalf("acked %d committed %d lost %d measured %d, want 20 acked, committed and measured (watch errors %q)",
+			res.Acknowledged, res.Committed, res.Lost, res.Latency.Count, res.WatchErrors)
+	}
+	if len(res.WatchErrors) == 0 {
+		t.Fatal("no watch error reported, yet the watched node froze")
 	}
 }

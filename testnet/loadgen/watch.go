@@ -26,6 +26,11 @@ const (
 	// watchMarksMax bounds the heights known but not yet read; past it
 	// the oldest marks merge (their heights take a later time).
 	watchMarksMax = 4096
+	// watchCallTimeout bounds each call of the watcher (dial, subscribe,
+	// head, block), so a node that stops answering but keeps its
+	// connection open (frozen, wedged) is left for the next URL instead
+	// of being followed blind until the run ends.
+	watchCallTimeout = 5 * time.Second
 )
 
 // mark says heights up to height were known committed at atNs.
@@ -90,26 +95,43 @@ func (w *watcher) errs() []string {
 	return append([]string(nil), w.errList...)
 }
 
-// follow subscribes on one node and reads heights until the connection or
-// ctx ends.
-func (w *watcher) follow(ctx context.Context, httpURL string) error {
+// callCtx bounds one call of the watcher.
+func callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, watchCallTimeout)
+}
+
+// follow subscribes on one node and reads heights until the connection
+// fails, a call takes longer than watchCallTimeout, or ctx ends.
+func (w *watcher) follow(ctx context.Context, httpURL string) (err error) {
 	wsURL, err := client.WebSocketURL(httpURL)
 	if err != nil {
 		return err
 	}
-	c, err := client.DialWebSocket(ctx, wsURL)
+	cctx, cancel := callCtx(ctx)
+	c, err := client.DialWebSocket(cctx, wsURL)
+	cancel()
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	sub, err := c.SubscribeNewBlocks(ctx)
+	defer func() {
+		// Closing waits for the peer's close frame, up to seconds from a
+		// node that does not answer: leave it behind when moving on.
+		if err != nil && ctx.Err() == nil {
+			go c.Close()
+			return
+		}
+		c.Close()
+	}()
+	cctx, cancel = callCtx(ctx)
+	sub, err := c.SubscribeNewBlocks(cctx)
+	cancel()
 	if err != nil {
 		return err
 	}
 	w.once.Do(func() { close(w.ready) })
 	poll := time.NewTicker(watchPollInterval)
 	defer poll.Stop()
-	head, err := c.BlockNumber(ctx)
+	head, err := w.blockNumber(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -133,13 +155,19 @@ func (w *watcher) follow(ctx context.Context, httpURL string) error {
 			w.learn(hdr.Height)
 			w.drain(sub)
 		case <-poll.C:
-			head, err := c.BlockNumber(ctx)
+			head, err := w.blockNumber(ctx, c)
 			if err != nil {
 				return err
 			}
 			w.learn(head)
 		}
 	}
+}
+
+func (w *watcher) blockNumber(ctx context.Context, c *client.Client) (uint64, error) {
+	cctx, cancel := callCtx(ctx)
+	defer cancel()
+	return c.BlockNumber(cctx)
 }
 
 // drain takes the notifications already queued, so one read pass covers
@@ -175,7 +203,9 @@ func (w *watcher) learn(h uint64) {
 // a height yet (a lagging one after a switch) is asked again later.
 func (w *watcher) readUpTo(ctx context.Context, c *client.Client) error {
 	for w.next <= w.known {
-		b, err := c.BlockByNumber(ctx, rpc.AtHeight(w.next), false)
+		cctx, cancel := callCtx(ctx)
+		b, err := c.BlockByNumber(cctx, rpc.AtHeight(w.next), false)
+		cancel()
 		if err != nil {
 			return err
 		}
