@@ -631,7 +631,7 @@ func positionalArgs(c *cli.Context, max int) (*cli.Context, []string, error) {
 // home, with the default chain id).
 func noArgs(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q (options go before nothing else; see --help)", c.Args().First())
+		return fmt.Errorf("unexpected argument %q: this command takes options only (see --help)", c.Args().First())
 	}
 	return nil
 }
