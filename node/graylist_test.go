@@ -1,9 +1,7 @@
 package node
 
 import (
-	"context"
 	"crypto/rand"
-	"fmt"
 	"testing"
 	"time"
 
@@ -33,15 +31,7 @@ func TestNodeGraylistsInvalidTxFlooder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := p2p.DefaultConfig()
-	cfg.ChainID = ln.genesis.ChainID
-	cfg.Key = attackerKey
-	cfg.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
-	cfg.PersistentPeers = []string{fmt.Sprintf("%s/p2p/%s", victim.host.Addrs()[0], victim.host.ID())}
-	attacker, err := p2p.New(context.Background(), cfg, p2p.Handlers{}) // accepts its own garbage
-	if err != nil {
-		t.Fatal(err)
-	}
+	attacker := startTestHost(t, ln.genesis.ChainID, attackerKey, victim.host, p2p.Handlers{}) // accepts its own garbage
 	defer attacker.Close()
 	ln.waitFor("the attacker to join the tx topic", 20*time.Second, func() bool {
 		for _, p := range victim.host.TxTopicPeers() {

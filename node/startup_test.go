@@ -43,14 +43,7 @@ func TestConsensusBeforeDriverDoesNotCrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pcfg := p2p.DefaultConfig()
-	pcfg.ChainID = net.genesis.ChainID
-	pcfg.Key = keys0.Node
-	pcfg.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
-	val0, err := p2p.New(context.Background(), pcfg, p2p.Handlers{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	val0 := startTestHost(t, net.genesis.ChainID, keys0.Node, nil, p2p.Handlers{})
 	defer val0.Close()
 	if val0.ID() != n.peerOf[0] {
 		t.Fatalf("validator 0's host is %s, genesis names %s", val0.ID(), n.peerOf[0])
@@ -133,14 +126,7 @@ func testFloodDoesNotCrowdOut(t *testing.T, om bool) {
 	}()
 
 	validator := func(i int) *p2p.Host {
-		pcfg := p2p.DefaultConfig()
-		pcfg.ChainID = net.genesis.ChainID
-		pcfg.Key = keys[i].Node
-		pcfg.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
-		h, err := p2p.New(context.Background(), pcfg, p2p.Handlers{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		h := startTestHost(t, net.genesis.ChainID, keys[i].Node, nil, p2p.Handlers{})
 		h.AddPeerAddrs(peer.AddrInfo{ID: n.host.ID(), Addrs: n.host.Addrs()})
 		h.SetValidators([]peer.ID{n.host.ID()})
 		return h

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -299,15 +298,7 @@ func startSyncPair(t *testing.T, blocks int) (net *catchUpNet, peer0, n *Node) {
 func startStallingPeer(t *testing.T, net *catchUpNet, n *Node, key crypto.PrivateKey, mute bool) *p2p.Host {
 	t.Helper()
 	src := stallingSource{release: make(chan struct{}), mute: mute}
-	cfg := p2p.DefaultConfig()
-	cfg.ChainID = net.genesis.ChainID
-	cfg.Key = key
-	cfg.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
-	cfg.PersistentPeers = []string{fmt.Sprintf("%s/p2p/%s", n.host.Addrs()[0], n.host.ID())}
-	liar, err := p2p.New(context.Background(), cfg, p2p.Handlers{Blocks: src})
-	if err != nil {
-		t.Fatal(err)
-	}
+	liar := startTestHost(t, net.genesis.ChainID, key, n.host, p2p.Handlers{Blocks: src})
 	t.Cleanup(func() {
 		close(src.release) // before Close, which waits for the stalled handlers
 		liar.Close()
@@ -388,15 +379,7 @@ func TestCatchUpPastTricklingValidator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := p2p.DefaultConfig()
-	cfg.ChainID = net.genesis.ChainID
-	cfg.Key = keys2.Node
-	cfg.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
-	cfg.PersistentPeers = []string{fmt.Sprintf("%s/p2p/%s", n.host.Addrs()[0], n.host.ID())}
-	byz, err := p2p.New(context.Background(), cfg, p2p.Handlers{Blocks: &tricklingSource{chain: chain, delay: time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	byz := startTestHost(t, net.genesis.ChainID, keys2.Node, n.host, p2p.Handlers{Blocks: &tricklingSource{chain: chain, delay: time.Second}})
 	defer byz.Close()
 	net.waitConnected(t, n, byz.ID())
 	waitUntil(t, "the node to catch up", 15*time.Second, func() bool { return n.store.Head().Height >= blocks })
