@@ -125,9 +125,12 @@ func (r *Replica) stepViewChange(m *Message) error {
 	if m.View == 0 {
 		return fmt.Errorf("%w: VIEW-CHANGE to view 0", ErrInvalid)
 	}
-	if err := r.checkViewChangeBody(m); err != nil {
-		return err
-	}
+	// What the replica would ignore is ignored before the body is checked:
+	// the body costs a signature check per vote of every certificate
+	// inside (up to W times a quorum), and a stale or repeated VIEW-CHANGE
+	// (a replay of a validator's signed message, by anyone) must not buy
+	// that work again. The retransmission below needs only the sender,
+	// whose signature Step has checked.
 	if m.View < r.view || (m.View == r.view && !r.changing) {
 		if r.newView != nil && !r.changing {
 			r.send(m.From, r.newView) // the sender missed it (§4.5.2 retransmission)
@@ -136,6 +139,9 @@ func (r *Replica) stepViewChange(m *Message) error {
 	}
 	if old := r.viewChanges[m.From]; old != nil && old.View >= m.View {
 		return nil
+	}
+	if err := r.checkViewChangeBody(m); err != nil {
+		return err
 	}
 	r.viewChanges[m.From] = m
 	r.adoptCheckpoint(m.ViewChange.Checkpoint)

@@ -190,3 +190,41 @@ func TestNewViewWithoutQuorumRefusedBeforeVerifyingViewChanges(t *testing.T) {
 		t.Fatalf("checked %d signatures of a NEW-VIEW without a quorum of VIEW-CHANGEs, want only its own", n)
 	}
 }
+
+// TestRepeatedViewChangeNotVerifiedAgain: anyone can replay a validator's
+// signed VIEW-CHANGE, and each one holds up to W prepared certificates of
+// a quorum of votes. A copy of one the replica already holds, or one for a
+// view it has left, must cost only the check of its own signature.
+func TestRepeatedViewChangeNotVerifiedAgain(t *testing.T) {
+	c := newCluster(t, clusterOpts{n: 4, k: 8, w: 16})
+	c.tickUntil(50, c.allCommitted(6, 0, 1, 2, 3))
+	var certs []pbft.PreparedCertificate
+	for _, rec := range c.records[3] {
+		if rec.Kind == pbft.RecordPrepared && rec.Prepared.Height() <= 6 && len(certs) < int(rec.Prepared.Height()) {
+			certs = append(certs, *rec.Prepared)
+		}
+	}
+	if len(certs) != 6 {
+		t.Fatalf("%d certificates", len(certs))
+	}
+	vc := c.resign(3, &pbft.Message{Kind: pbft.KindViewChange, View: 1, ViewChange: &pbft.ViewChange{
+		Checkpoint: pbft.CheckpointProof{Height: 0, Digest: c.genesis.Hash()}, Prepared: certs}})
+	n := 0
+	c.verif = countingVerifier{Verifier: c.verif, n: &n}
+	c.start(1, 10)
+	if err := c.reps[1].Step(vc); err != nil {
+		t.Fatalf("first VIEW-CHANGE: %v", err)
+	}
+	if n < 1+len(certs)*3 {
+		t.Fatalf("first VIEW-CHANGE: %d signatures checked, want its certificates' too", n)
+	}
+	for range 3 {
+		n = 0
+		if err := c.reps[1].Step(vc); err != nil {
+			t.Fatalf("repeated VIEW-CHANGE: %v", err)
+		}
+		if n != 1 {
+			t.Fatalf("repeated VIEW-CHANGE: %d signatures checked, want only its own", n)
+		}
+	}
+}
