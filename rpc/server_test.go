@@ -332,10 +332,15 @@ func TestDecimalAndBlockTag(t *testing.T) {
 	if err := tag.UnmarshalJSON([]byte(`"latest"`)); err != nil || !tag.Latest {
 		t.Errorf("latest: %v %+v", err, tag)
 	}
+	// Any JSON spelling of the string latest is latest.
+	tag = rpc.BlockTag{}
+	if err := tag.UnmarshalJSON([]byte(`"\u006catest"`)); err != nil || !tag.Latest {
+		t.Errorf("escaped latest: %v %+v", err, tag)
+	}
 	if err := tag.UnmarshalJSON([]byte(`7`)); err != nil || tag.Latest || tag.Height != 7 {
 		t.Errorf("7: %v %+v", err, tag)
 	}
-	for _, s := range []string{`"7"`, `1e3`, `-0`, `null`, `true`} {
+	for _, s := range []string{`"7"`, `1e3`, `-0`, `null`, `true`, `"Latest"`, `"latest "`, `"\u006catest`} {
 		if err := tag.UnmarshalJSON([]byte(s)); err == nil {
 			t.Errorf("%s accepted", s)
 		}

@@ -97,6 +97,15 @@ func (t *BlockTag) UnmarshalJSON(b []byte) error {
 		*t = Latest
 		return nil
 	}
+	if len(b) > 0 && b[0] == '"' {
+		// A string is "latest" however it is escaped ("\u006catest" too),
+		// as for any JSON decoder; any other string is refused.
+		var s string
+		if json.Unmarshal(b, &s) == nil && s == "latest" {
+			*t = Latest
+			return nil
+		}
+	}
 	h, err := parseUintNumber(b)
 	if err != nil {
 		return fmt.Errorf(`block tag must be "latest" or a height: %w`, err)
