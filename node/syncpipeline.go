@@ -47,7 +47,8 @@ import (
 // Stage 2 checks certificates ahead of the loop so that the loop, which
 // checks them again (the replica trusts nothing it did not verify), finds
 // a bad one only if stage 2 would have: a peer serving an uncertified
-// block is penalized and the run ends there.
+// block is penalized, and the run fetches from that height again from the
+// other peers, without it.
 
 // Block sync pipeline limits.
 const (
@@ -85,35 +86,65 @@ type fetchedBatch struct {
 
 // syncRange fetches [from, to] from the candidates (then any connected
 // peer) and hands the blocks to the consensus loop in order; it returns
-// when done, when no peer serves the next height, or on the first block
-// whose certificate does not verify.
+// when done, when no peer serves the next height, or when the run's time
+// is up. A peer that serves a block whose certificate does not verify is
+// penalized and left out of the rest of the run, which fetches from that
+// height again: a Byzantine validator gets its turn in the round of
+// batches (fetchRange), and ending the run there would hold catch-up up
+// until the idle watch starts another, at each of its turns, until it is
+// blocked. Each pass leaves out one more peer, so the passes are bounded
+// by the peers.
 func (n *Node) syncRange(ctx context.Context, from, to uint64, candidates []peer.ID) {
 	ctx, cancel := context.WithTimeout(ctx, syncRunTimeout)
 	defer cancel()
-	fetched := make(chan fetchedBatch, syncFetchAheadBatches)
-	go n.fetchRange(ctx, from, to, candidates, fetched)
 	ahead := syncAhead{store: n.store, budget: n.syncAheadBudget()}
+	excluded := make(map[peer.ID]bool)
+	for from <= to {
+		bad, badFrom, ok := n.syncPass(ctx, from, to, candidates, excluded, &ahead)
+		if !ok {
+			return
+		}
+		excluded[bad] = true
+		from = badFrom
+	}
+}
+
+// syncPass is one pass of syncRange over [from, to] without the excluded
+// peers. It reports ok false when the pass ended (done, no peer serving,
+// ctx over); otherwise the peer that served the uncertified block at
+// height badFrom, all blocks below it having gone to the loop.
+func (n *Node) syncPass(ctx context.Context, from, to uint64, candidates []peer.ID, excluded map[peer.ID]bool, ahead *syncAhead) (bad peer.ID, badFrom uint64, ok bool) {
+	ctx, cancel := context.WithCancel(ctx)
+	fetched := make(chan fetchedBatch, syncFetchAheadBatches)
+	defer func() {
+		cancel()
+		for range fetched { // the fetcher closes it once it sees ctx end
+		}
+	}()
+	go n.fetchRange(ctx, from, to, candidates, excluded, fetched)
 	for fb := range fetched {
 		for blocks := fb.blocks; len(blocks) > 0; {
 			k := checkChunk(blocks)
 			if !ahead.wait(ctx, blockTxs(blocks[:k])) {
-				return
+				return "", 0, false
 			}
 			good, err := n.checkAhead(blocks[:k])
 			for _, sb := range blocks[:good] {
 				if n.driver.deliverSynced(ctx, sb.Block, sb.Certificate) != nil {
-					return
+					return "", 0, false
 				}
 				ahead.delivered(sb.Block)
 			}
 			if err != nil {
-				n.log.Warn("block sync: peer served an uncertified block", "peer", fb.from, "height", blocks[good].Block.Height(), "err", err)
+				h := blocks[good].Block.Height()
+				n.log.Warn("block sync: peer served an uncertified block", "peer", fb.from, "height", h, "err", err)
 				n.host.Penalize(fb.from, "block sync: invalid commit certificate")
-				return
+				return fb.from, h, true
 			}
 			blocks = blocks[k:]
 		}
 	}
+	return "", 0, false
 }
 
 // syncAheadBudget is syncAheadTxsMax, less if the SigCache is small: it
@@ -124,7 +155,7 @@ func (n *Node) syncAheadBudget() int {
 
 // fetchRange is stage 1: it fetches [from, to] in batches into out and
 // closes out. It asks the candidates and every other connected validator,
-// then the other connected peers. Only validators run Synod (open refuses
+// then the other connected peers, never the excluded ones. Only validators run Synod (open refuses
 // any other key), at most f of them faulty, while a stranger costs nothing
 // to multiply: strangers are asked only when no validator serves. A peer
 // that fails a request or has nothing to serve is not asked again in this
@@ -133,13 +164,13 @@ func (n *Node) syncAheadBudget() int {
 // syncRequestTimeout, not all of it. The batches go round the validators,
 // starting with the candidates, so one that answers in time with a block
 // at a time, however slowly, serves only its share of them.
-func (n *Node) fetchRange(ctx context.Context, from, to uint64, candidates []peer.ID, out chan<- fetchedBatch) {
+func (n *Node) fetchRange(ctx context.Context, from, to uint64, candidates []peer.ID, excluded map[peer.ID]bool, out chan<- fetchedBatch) {
 	defer close(out)
 	var vals, strangers []peer.ID
 	seen := make(map[peer.ID]bool)
 	for _, p := range append(candidates, n.host.Peers()...) {
 		switch {
-		case seen[p]:
+		case seen[p] || excluded[p]:
 		case slices.Contains(n.peerOf, p):
 			vals = append(vals, p)
 		default:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -383,4 +384,71 @@ func TestCatchUpPastTricklingValidator(t *testing.T) {
 	defer byz.Close()
 	net.waitConnected(t, n, byz.ID())
 	waitUntil(t, "the node to catch up", 15*time.Second, func() bool { return n.store.Head().Height >= blocks })
+}
+
+// chainSource serves a certified chain, as an honest peer's store would.
+type chainSource struct {
+	chain []p2p.SyncedBlock // chain[i] is height i+1
+}
+
+func (s chainSource) Head() ledger.Header { return s.chain[len(s.chain)-1].Block.Header }
+
+func (s chainSource) EncodedBlock(h uint64) ([]byte, error) {
+	if h == 0 || h > uint64(len(s.chain)) {
+		return nil, errors.New("no such block")
+	}
+	return s.chain[h-1].Block.Encode(), nil
+}
+
+func (s chainSource) EncodedCertificate(h uint64) ([]byte, error) {
+	if h == 0 || h > uint64(len(s.chain)) {
+		return nil, errors.New("no such certificate")
+	}
+	return s.chain[h-1].Certificate.Encode(), nil
+}
+
+// TestSyncRunGoesOnPastUncertifiedBlock: a Byzantine validator whose turn
+// it is to serve a batch serves it with a broken certificate. The run must
+// penalize it and fetch those heights again from the others, rather than
+// end and leave the node behind until another run. Method: one run
+// (syncRange, with the idle watch kept out) over a 12-block chain, asking
+// the Byzantine validator first and node 0 second; the node must reach the
+// chain's head from that run alone.
+func TestSyncRunGoesOnPastUncertifiedBlock(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two-node integration test; skipped in -short")
+	}
+	const blocks = 12
+	net := newCatchUpNet(t, 8)
+	chain := syncedChain(t, net, blocks, 8, nil)
+	forged := slices.Clone(chain)
+	cert := *forged[0].Certificate
+	cert.Signatures = slices.Clone(cert.Signatures)
+	cert.Signatures[1].Signature[0] ^= 1
+	forged[0].Certificate = &cert
+	peer0 := net.start(t, 0)
+	n := net.start(t, 1)
+	net.waitConnected(t, n, peer0.host.ID())
+	keys2, err := LoadKeys(net.nodes[2].Home, net.password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byz := startTestHost(t, net.genesis.ChainID, keys2.Node, n.host, p2p.Handlers{Blocks: chainSource{chain: forged}})
+	defer byz.Close()
+	net.waitConnected(t, n, byz.ID())
+
+	n.syncMu.Lock()
+	if n.syncing {
+		n.syncMu.Unlock()
+		t.Fatal("a sync run started before the test's")
+	}
+	n.syncing = true // keeps the idle watch from starting a run of its own
+	n.syncMu.Unlock()
+	n.syncRange(context.Background(), 1, blocks, []peer.ID{byz.ID(), peer0.host.ID()})
+	waitUntil(t, "the synced blocks to be stored", 20*time.Second, func() bool {
+		return n.store.Head().Height >= blocks
+	})
+	if got := n.store.Head().Hash(); got != chain[blocks-1].Block.Hash() {
+		t.Fatalf("head %s, want %s", got.Short(), chain[blocks-1].Block.Hash().Short())
+	}
 }
