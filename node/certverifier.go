@@ -22,9 +22,24 @@ type certVerifier struct {
 	// verified holds the encoding hashes of certificates that verified
 	// against Validators; nil remembers nothing.
 	verified *ledger.SigCache
+	// votes holds the verdicts of the consensus loop's vote batch (the
+	// replica's verifier only; nil for block sync's).
+	votes *voteSigs
 }
 
-var _ pbft.CertificateVerifier = certVerifier{}
+var (
+	_ pbft.CertificateVerifier = certVerifier{}
+	_ pbft.Verifier            = certVerifier{}
+)
+
+// Verify implements pbft.Verifier: a vote the loop's batch found valid is
+// not checked again.
+func (v certVerifier) Verify(validator uint16, payload []byte, sig crypto.Signature) error {
+	if v.votes != nil && v.votes.verified(validator, payload, sig) {
+		return nil
+	}
+	return v.Ed25519Verifier.Verify(validator, payload, sig)
+}
 
 // VerifyCertificate implements pbft.CertificateVerifier.
 func (v certVerifier) VerifyCertificate(c *ledger.CommitCertificate, vals *ledger.ValidatorSet) error {

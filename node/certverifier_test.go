@@ -21,7 +21,7 @@ func TestCertVerifierRemembersOnlyWhatVerified(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := certVerifier{pbft.Ed25519Verifier{Validators: vals, ChainID: net.genesis.ChainID}, ledger.NewSigCache(16)}
+	v := certVerifier{pbft.Ed25519Verifier{Validators: vals, ChainID: net.genesis.ChainID}, ledger.NewSigCache(16), nil}
 	good := chain[0].Certificate
 	if n, err := v.verifyBlocks(chain[:1]); n != 1 || err != nil {
 		t.Fatal(n, err)

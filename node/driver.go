@@ -88,6 +88,9 @@ type driver struct {
 	tick    time.Duration
 	now     func() time.Time
 	inbox   chan inboundMessage
+	// votes verifies the signatures of the votes stepped together in one
+	// batch (stepAll); the replica's verifier reads its verdicts.
+	votes *voteSigs
 	// statusReq asks the loop for the replica's one-line state.
 	statusReq chan chan string
 	// txsArrived tells the loop the mempool got new txs (1-buffered: one
@@ -236,6 +239,7 @@ func newDriver(cfg driverConfig) (*driver, error) {
 		synced:     make(chan deliveredBlock, deliveredBlocksMax),
 		stopped:    make(chan struct{}),
 		walLog:     records,
+		votes:      newVoteSigs(vals, cfg.Genesis.ChainID, cfg.Self),
 	}
 	params := cfg.Genesis.Consensus
 	d.replica, err = pbft.NewReplica(pbft.Config{
@@ -248,7 +252,7 @@ func newDriver(cfg driverConfig) (*driver, error) {
 		}, IdleFunc: func() bool { return !d.pool.Executable() }},
 		EmptyBlockTicks: uint64(cfg.EmptyBlockInterval / cfg.Tick),
 		Signer:          pbft.Ed25519Signer{Key: cfg.Key, ChainID: cfg.Genesis.ChainID},
-		Verifier:        certVerifier{pbft.Ed25519Verifier{Validators: vals, ChainID: cfg.Genesis.ChainID}, cfg.VerifiedCerts},
+		Verifier:        certVerifier{pbft.Ed25519Verifier{Validators: vals, ChainID: cfg.Genesis.ChainID}, cfg.VerifiedCerts, d.votes},
 		Head:            head,
 		Genesis:         genesisBlock.Hash(),
 		Records:         records,
@@ -381,18 +385,20 @@ func (d *driver) run(ctx context.Context) (err error) {
 		case <-ctx.Done():
 			return nil
 		case m := <-d.inbox:
-			d.step(m)
 			// Step whatever else has arrived before handling the output:
-			// one Ready, and one fsync, then covers all of it.
-			for range inboxStepBatchMax - 1 {
+			// one Ready, and one fsync, then covers all of it, and one
+			// signature batch covers its votes.
+			batch := append(make([]inboundMessage, 0, inboxStepBatchMax), m)
+			for len(batch) < inboxStepBatchMax {
 				select {
 				case m := <-d.inbox:
-					d.step(m)
+					batch = append(batch, m)
 					continue
 				default:
 				}
 				break
 			}
+			d.stepAll(batch)
 		case <-ticker.C:
 			d.replica.Tick(d.now().UnixMilli())
 			if d.om != nil {
@@ -416,21 +422,39 @@ func (d *driver) run(ctx context.Context) (err error) {
 	}
 }
 
-func (d *driver) step(m inboundMessage) {
-	msg, err := pbft.Decode(m.raw)
-	if err != nil {
-		d.metrics.consensusInvalid.Inc()
-		d.penalize(m.from, err)
-		return
+// stepAll decodes the messages, verifies their votes' signatures in one
+// batch (voteSigs), and steps them in order.
+func (d *driver) stepAll(batch []inboundMessage) {
+	msgs := make([]*pbft.Message, len(batch))
+	decoded := make([]*pbft.Message, 0, len(batch))
+	for i, m := range batch {
+		msg, err := pbft.Decode(m.raw)
+		if err != nil {
+			d.metrics.consensusInvalid.Inc()
+			d.penalize(m.from, err)
+			continue
+		}
+		d.metrics.consensusReceived.WithLabelValues(msg.Kind.String()).Inc()
+		msgs[i] = msg
+		decoded = append(decoded, msg)
 	}
-	d.metrics.consensusReceived.WithLabelValues(msg.Kind.String()).Inc()
+	d.votes.verify(decoded)
+	defer d.votes.clear()
+	for i, msg := range msgs {
+		if msg != nil {
+			d.stepDecoded(batch[i].from, msg)
+		}
+	}
+}
+
+func (d *driver) stepDecoded(from string, msg *pbft.Message) {
 	if err := d.replica.Step(msg); err != nil {
 		if errors.Is(err, pbft.ErrBadSignature) || errors.Is(err, pbft.ErrUnknownSender) || errors.Is(err, pbft.ErrMalformed) {
 			d.metrics.consensusInvalid.Inc()
-			d.penalize(m.from, err)
+			d.penalize(from, err)
 			return
 		}
-		d.log.Debug("consensus message refused", "peer", m.from, "kind", msg.Kind, "from", msg.From, "err", err)
+		d.log.Debug("consensus message refused", "peer", from, "kind", msg.Kind, "from", msg.From, "err", err)
 	}
 }
 

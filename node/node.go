@@ -136,7 +136,7 @@ func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
 	}
 	n := &Node{cfg: cfg, genesis: g, vals: vals, self: uint16(self), log: logger.With("node", cfg.Moniker),
 		events: newBlockFeed(), startedAt: time.Now(), txsArrived: make(chan struct{}, 1), sigs: ledger.NewSigCache(2 * cfg.Mempool.TxsMax)}
-	n.certs = certVerifier{pbft.Ed25519Verifier{Validators: vals, ChainID: g.ChainID}, ledger.NewSigCache(verifiedCertsMax)}
+	n.certs = certVerifier{pbft.Ed25519Verifier{Validators: vals, ChainID: g.ChainID}, ledger.NewSigCache(verifiedCertsMax), nil}
 	closeOnErr := func(c io.Closer) {
 		if err != nil {
 			c.Close()

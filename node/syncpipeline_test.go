@@ -62,7 +62,7 @@ func TestCheckAheadStopsAtBadCertificate(t *testing.T) {
 				t.Fatal(err)
 			}
 			n := &Node{genesis: net.genesis, vals: vals, sigs: ledger.NewSigCache(1000),
-				certs: certVerifier{pbft.Ed25519Verifier{Validators: vals, ChainID: net.genesis.ChainID}, ledger.NewSigCache(16)}}
+				certs: certVerifier{pbft.Ed25519Verifier{Validators: vals, ChainID: net.genesis.ChainID}, ledger.NewSigCache(16), nil}}
 			n.cfg.Sync.VerifyTxSignatures = tc.verify
 			good, err := n.checkAhead(chain)
 			if good != tc.wantGood || (err != nil) != tc.tamper.cert {
