@@ -365,7 +365,12 @@ func (s *Store) InitGenesis(g *Genesis) error {
 	if s.Initialized() {
 		have, err := s.get(keyGenesisHash)
 		if err != nil {
-			return err
+			return fmt.Errorf("%w: genesis hash: %w", ErrStoreCorrupt, err)
+		}
+		// Check data after reading: a damaged record must refuse the
+		// store, not panic in the conversion to a hash.
+		if len(have) != crypto.HashBytes {
+			return fmt.Errorf("%w: genesis hash record of %d bytes", ErrStoreCorrupt, len(have))
 		}
 		if gh := g.Hash(); crypto.Hash(have) != gh {
 			return fmt.Errorf("%w: store genesis %s, given %s", ErrStoreWrongChain, crypto.Hash(have).Short(), gh.Short())

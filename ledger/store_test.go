@@ -403,3 +403,37 @@ func TestStoreTablesNeverShareAFile(t *testing.T) {
 		t.Fatalf("%d files after a full compaction, want one or more per table (7)", files)
 	}
 }
+
+// TestStoreInitGenesisRefusesDamagedGenesisHash: a node calls InitGenesis
+// on every start, so a damaged or missing genesis-hash record must be
+// reported as corruption, not panic the node or read as "not found".
+// The test damages the record in a store and calls InitGenesis again.
+func TestStoreInitGenesisRefusesDamagedGenesisHash(t *testing.T) {
+	c := newSTChain(t, 2, 5)
+	for _, damaged := range [][]byte{{1, 2, 3}, make([]byte, crypto.HashBytes-1), nil} {
+		s := openSTStore(t, vfs.NewMem(), c.genesis.ChainID)
+		if err := s.InitGenesis(c.genesis); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		if damaged == nil {
+			err = s.db.Delete(keyGenesisHash, nil)
+		} else {
+			err = s.db.Set(keyGenesisHash, damaged, nil)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Fatalf("genesis hash record %x: InitGenesis panicked: %v", damaged, r)
+				}
+			}()
+			if err := s.InitGenesis(c.genesis); !errors.Is(err, ErrStoreCorrupt) {
+				t.Fatalf("genesis hash record %x: InitGenesis: %v, want ErrStoreCorrupt", damaged, err)
+			}
+		}()
+		s.Close()
+	}
+}
