@@ -126,10 +126,19 @@ func (p *PendingChain) Block(h crypto.Hash) (*Block, bool) {
 }
 
 // Validate checks b fully on top of its parent and keeps it as pending.
-// Validating a block already pending is a no-op.
+// Validating a block already pending only checks that b carries the
+// pending block's txs.
 func (p *PendingChain) Validate(b *Block) error {
 	hash := b.Hash()
-	if _, ok := p.pending[hash]; ok {
+	if pb, ok := p.pending[hash]; ok {
+		// The hash covers the header, not the txs: a body with other txs
+		// under a validated header (a peer serving a forged body with the
+		// block's real certificate, or a primary re-proposing a digest)
+		// would otherwise pass as validated, and be committed and stored
+		// with the diff of txs it does not hold.
+		if b != pb.block && !slices.Equal(b.TxHashes(), pb.block.TxHashes()) {
+			return fmt.Errorf("%w: txs differ from those of pending block %s with the same header", ErrBlockBadRoots, hash.Short())
+		}
 		return nil
 	}
 	parent, state, ok := p.parentOf(b.Header.ParentHash)

@@ -313,3 +313,42 @@ func TestVouchedBlockSkipsOnlySignatures(t *testing.T) {
 		t.Fatalf("txs not under the vouched tx root: %v", err)
 	}
 }
+
+// TestPendingChainRevalidationChecksTheTxs: a block's hash covers only
+// its header, so a body with other txs under the header of a pending
+// block (a forged body served with the real certificate) must be refused,
+// not taken as the block validated before. The test validates a block,
+// then offers its header with fewer, reordered and foreign txs.
+func TestPendingChainRevalidationChecksTheTxs(t *testing.T) {
+	c := startChain(t, testGenesis(1, 1000, 1000))
+	pc := ledger.NewPendingChain(testChain, c.params, c.head, c.state)
+	b, _ := buildOn(t, &c.head, c.state, c.head.Timestamp+1,
+		signedTx(testChain, testKey(0), 0, testAddr(2), 100, 1, nil),
+		signedTx(testChain, testKey(1), 0, testAddr(3), 50, 1, nil))
+	if err := pc.Validate(b); err != nil {
+		t.Fatal(err)
+	}
+	same := &ledger.Block{Header: b.Header, Txs: append([]*ledger.Tx(nil), b.Txs...)}
+	if err := pc.Validate(same); err != nil {
+		t.Fatalf("revalidating the same txs in another Block: %v", err)
+	}
+	foreign := signedTx(testChain, testKey(1), 0, testAddr(4), 999, 1, nil)
+	for name, txs := range map[string][]*ledger.Tx{
+		"fewer":     b.Txs[:1],
+		"none":      nil,
+		"reordered": {b.Txs[1], b.Txs[0]},
+		"foreign":   {b.Txs[0], foreign},
+	} {
+		forged := &ledger.Block{Header: b.Header, Txs: txs}
+		if forged.Hash() != b.Hash() {
+			t.Fatalf("fixture: %s: the forged block's hash differs", name)
+		}
+		if err := pc.Validate(forged); !errors.Is(err, ledger.ErrBlockBadRoots) {
+			t.Fatalf("%s txs under a pending block's header: err = %v, want ErrBlockBadRoots", name, err)
+		}
+	}
+	got, _, err := pc.Commit(b.Hash())
+	if err != nil || got != b {
+		t.Fatalf("Commit: %v, block %p want %p", err, got, b)
+	}
+}
