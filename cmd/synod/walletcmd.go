@@ -364,6 +364,12 @@ func signTransfer(c *cli.Context, f sendFlags) (*ledger.Tx, error) {
 	if err != nil {
 		return nil, rpcErr("get chain id", err)
 	}
+	// The chain id is the node's word, and signing treats one too long
+	// for a signing payload as a programmer error (a panic): refuse it
+	// here as the bad answer it is.
+	if err := crypto.ValidateChainID(st.ChainID); err != nil {
+		return nil, fmt.Errorf("the node's chain id cannot be signed for: %w", err)
+	}
 	if !f.nonceSet {
 		if f.nonce, err = cl.Nonce(ctx, f.from, rpc.NoncePending); err != nil {
 			return nil, rpcErr("get nonce", err)

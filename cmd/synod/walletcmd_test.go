@@ -236,3 +236,18 @@ func TestReadRawKey(t *testing.T) {
 		}
 	}
 }
+
+func TestWalletSendRefusesOversizedChainID(t *testing.T) {
+	// Goal: a node that reports a chain id too long to sign for makes
+	// send fail with an error, not crash the wallet; method: a fake node
+	// whose synod_status says so.
+	e := newWalletEnv(t)
+	from := strings.TrimSpace(e.must(t, "0x"+hex.EncodeToString(rpctest.Key(0).Seed()),
+		"import", "--keystore", e.keystore, "--password-file", e.password, "--lightkdf"))
+	_, url := newFakeNode(t, rpc.NodeStatus{ChainID: strings.Repeat("c", 65)})
+	_, _, err := e.run(t, "", "send", "--keystore", e.keystore, "--password-file", e.password, "--rpc", url,
+		"--from", from, "--to", rpctest.Address(1).String(), "--amount", "1")
+	if err == nil || !strings.Contains(err.Error(), "chain id too long") {
+		t.Fatalf("send to a node with a 65-byte chain id: %v", err)
+	}
+}
