@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/synod-chain/synod/crypto"
+	"github.com/synod-chain/synod/ledger"
 	"github.com/synod-chain/synod/rpc"
 	"github.com/synod-chain/synod/rpc/rpctest"
 )
@@ -249,5 +251,37 @@ func TestWalletSendRefusesOversizedChainID(t *testing.T) {
 		"--from", from, "--to", rpctest.Address(1).String(), "--amount", "1")
 	if err == nil || !strings.Contains(err.Error(), "chain id too long") {
 		t.Fatalf("send to a node with a 65-byte chain id: %v", err)
+	}
+}
+
+func TestWalletSendWaitRefusesBadReceipt(t *testing.T) {
+	// Goal: send --wait fails with an error, not a crash or a false
+	// "committed", when the node's receipt lacks a height and block or
+	// names another tx; method: a fake node that sends such receipts.
+	e := newWalletEnv(t)
+	from := strings.TrimSpace(e.must(t, "0x"+hex.EncodeToString(rpctest.Key(0).Seed()),
+		"import", "--keystore", e.keystore, "--password-file", e.password, "--lightkdf"))
+	// ed25519 signs deterministically, so this is the tx send will sign.
+	tx := &ledger.Tx{ChainID: rpctest.ChainID, Nonce: 0, To: rpctest.Address(1), Amount: 1}
+	tx.Sign(rpctest.Key(0))
+	pending := rpc.NewPendingTransaction(tx)
+	other := rpc.NewCommittedTransaction(tx, 7, 0, crypto.Hash{7})
+	other.Hash = crypto.Hash{9}
+	for _, tc := range []struct {
+		name    string
+		receipt *rpc.Transaction
+		want    string
+	}{
+		{"pending", pending, "without a height"},
+		{"other tx", other, "receipt of " + other.Hash.String()},
+	} {
+		node, url := newFakeNode(t, rpc.NodeStatus{ChainID: rpctest.ChainID})
+		node.sentHash = tx.Hash().String()
+		node.receipt, _ = json.Marshal(tc.receipt)
+		_, _, err := e.run(t, "", "send", "--keystore", e.keystore, "--password-file", e.password, "--rpc", url,
+			"--from", from, "--to", rpctest.Address(1).String(), "--amount", "1", "--wait", "--wait.timeout", "3s")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: send --wait: %v, want an error mentioning %q", tc.name, err, tc.want)
+		}
 	}
 }
