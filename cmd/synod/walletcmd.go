@@ -413,8 +413,15 @@ func submitTransfer(c *cli.Context, tx *ledger.Tx) error {
 		}
 	}
 	hash, err := cl.SendTransaction(ctx, tx)
-	if err != nil {
+	var refusal *client.Error
+	if errors.As(err, &refusal) {
 		return rpcErr("node refused the tx", err)
+	}
+	if err != nil {
+		// No answer is not a refusal: the tx may have reached the node,
+		// and a second send would take the next nonce and pay twice.
+		return fmt.Errorf("submit tx %s: %w; the node may have it all the same: check with 'synod wallet tx %s' before sending again",
+			tx.Hash(), err, tx.Hash())
 	}
 	if sub == nil {
 		return printResult(c, map[string]any{"hash": hash, "nonce": tx.Nonce, "status": rpc.TxStatusPending},

@@ -16,9 +16,12 @@ import (
 // scripts, to play a buggy or hostile node the real server never is:
 // synod_status with status, synod_getNonce with 0, synod_sendRawTransaction
 // with sentHash, and a "tx" subscription on /ws whose one notification is
-// receipt, sent once the tx has been submitted.
+// receipt, sent once the tx has been submitted. With dropSend it reads
+// synod_sendRawTransaction and closes the connection without an answer,
+// as a node that crashes (or a network that fails) mid-call does.
 type fakeNode struct {
 	status   rpc.NodeStatus
+	dropSend bool
 	sentHash string
 	receipt  json.RawMessage
 	sent     chan struct{} // closed by synod_sendRawTransaction
@@ -63,6 +66,12 @@ func (n *fakeNode) serve(w http.ResponseWriter, r *http.Request) {
 	var req fakeRequest
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if n.dropSend && req.Method == "synod_sendRawTransaction" {
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			_ = conn.Close()
+		}
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

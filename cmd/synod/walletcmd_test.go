@@ -285,3 +285,23 @@ func TestWalletSendWaitRefusesBadReceipt(t *testing.T) {
 		}
 	}
 }
+
+func TestWalletSendNoAnswerIsNotARefusal(t *testing.T) {
+	// Goal: when the submission gets no answer (the connection drops), send
+	// does not claim the node refused the tx, which may have arrived: the
+	// error names the tx and says to check it before sending again, since
+	// a second send would take the next nonce and pay twice; method: a
+	// fake node that hangs up on synod_sendRawTransaction.
+	e := newWalletEnv(t)
+	from := strings.TrimSpace(e.must(t, "0x"+hex.EncodeToString(rpctest.Key(0).Seed()),
+		"import", "--keystore", e.keystore, "--password-file", e.password, "--lightkdf"))
+	tx := &ledger.Tx{ChainID: rpctest.ChainID, Nonce: 0, To: rpctest.Address(1), Amount: 1}
+	tx.Sign(rpctest.Key(0))
+	node, url := newFakeNode(t, rpc.NodeStatus{ChainID: rpctest.ChainID})
+	node.dropSend = true
+	_, _, err := e.run(t, "", "send", "--keystore", e.keystore, "--password-file", e.password, "--rpc", url,
+		"--from", from, "--to", rpctest.Address(1).String(), "--amount", "1")
+	if err == nil || strings.Contains(err.Error(), "refused") || !strings.Contains(err.Error(), "synod wallet tx "+tx.Hash().String()) {
+		t.Fatalf("send to a node that hangs up: %v", err)
+	}
+}
