@@ -105,6 +105,12 @@ func syncDir(dir string) error {
 // ReadKeyFile reads a key file of at most KeystoreBytesMax bytes. It does
 // not decrypt or parse it; DecryptKey and InspectKey do.
 func ReadKeyFile(path string) ([]byte, error) {
+	// Check the kind before opening too: opening a FIFO blocks until a
+	// writer comes, so one under a key file's name would hang the caller.
+	// The check after opening stays for a file swapped in between.
+	if info, err := os.Stat(path); err == nil && !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("crypto: read key file %s: %w: not a regular file", path, ErrKeystoreFormat)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("crypto: read key file: %w", err)
