@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -10,9 +9,6 @@ import (
 
 	"github.com/synod-chain/synod/crypto"
 )
-
-// passwordBytesMax bounds a password file.
-const passwordBytesMax = 4096
 
 // ErrHomeExists is returned by InitHome for a home that already has a
 // config or keys: init never overwrites a validator key.
@@ -84,16 +80,6 @@ func LoadKeys(home string, password []byte) (HomeKeys, error) {
 	return keys, nil
 }
 
-// ReadPasswordFile reads a password from its file; one trailing newline is
-// not part of the password.
-func ReadPasswordFile(path string) ([]byte, error) {
-	b, err := readFileMax(path, passwordBytesMax)
-	if err != nil {
-		return nil, fmt.Errorf("password file: %w", err)
-	}
-	b = bytes.TrimSuffix(bytes.TrimSuffix(b, []byte("\n")), []byte("\r"))
-	if len(b) == 0 {
-		return nil, fmt.Errorf("password file %s is empty", path)
-	}
-	return b, nil
-}
+// ReadPasswordFile reads a password from its file, as every command does
+// (crypto.ReadPasswordFile).
+func ReadPasswordFile(path string) ([]byte, error) { return crypto.ReadPasswordFile(path) }

@@ -85,9 +85,6 @@ var (
 	}
 )
 
-// walletPasswordBytesMax bounds a password file read.
-const walletPasswordBytesMax = 4 << 10
-
 // walletRPCTimeout bounds each command's RPC work other than --wait.
 const walletRPCTimeout = 30 * time.Second
 
@@ -759,20 +756,11 @@ func loadKey(c *cli.Context, addr crypto.Address) (crypto.PrivateKey, error) {
 // than read a secret from a pipe that may be echoing it.
 func readPassword(c *cli.Context, confirm bool) ([]byte, error) {
 	if path := c.String(walletPasswordFileFlag.Name); path != "" {
-		f, err := os.Open(path)
+		pw, err := crypto.ReadPasswordFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("--password-file: %w", err)
 		}
-		defer f.Close()
-		data, err := io.ReadAll(io.LimitReader(f, walletPasswordBytesMax+1))
-		if err != nil {
-			return nil, fmt.Errorf("--password-file: %w", err)
-		}
-		if len(data) > walletPasswordBytesMax {
-			return nil, fmt.Errorf("--password-file: more than %d bytes", walletPasswordBytesMax)
-		}
-		line, _, _ := strings.Cut(string(data), "\n")
-		return []byte(strings.TrimSuffix(line, "\r")), nil
+		return pw, nil
 	}
 	fd := int(os.Stdin.Fd())
 	if !term.IsTerminal(fd) {

@@ -1,42 +1,16 @@
 package loadgen
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/synod-chain/synod/crypto"
 )
 
-// PasswordBytesMax bounds a password file.
-const PasswordBytesMax = 4096
-
-// ReadPasswordFile reads a keystore password: the file's first line,
-// without its line ending.
-func ReadPasswordFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("loadgen: password file: %w", err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, PasswordBytesMax+1))
-	if err != nil {
-		return nil, fmt.Errorf("loadgen: password file: %w", err)
-	}
-	if len(b) > PasswordBytesMax {
-		return nil, fmt.Errorf("loadgen: password file %s exceeds %d bytes", path, PasswordBytesMax)
-	}
-	if i := bytes.IndexByte(b, '\n'); i >= 0 {
-		b = b[:i]
-	}
-	b = bytes.TrimSuffix(b, []byte("\r"))
-	if len(b) == 0 {
-		return nil, fmt.Errorf("loadgen: password file %s is empty", path)
-	}
-	return b, nil
-}
+// ReadPasswordFile reads a keystore password as every command does
+// (crypto.ReadPasswordFile).
+func ReadPasswordFile(path string) ([]byte, error) { return crypto.ReadPasswordFile(path) }
 
 // LoadKeystore decrypts the first count keys (in address order) of the
 // keystore in dir; count <= 0 means all of them, up to AccountsMax. A
