@@ -17,10 +17,12 @@ import (
 //
 // Rejections: ledger's stateless errors (ledger.CheckTx), ErrDuplicate,
 // ledger.ErrTxNonceTooLow, ErrNonceTooFarAhead, ErrReplacementUnderpriced,
-// ErrSenderFull, ledger.ErrTxInsufficientFunds, ErrMempoolFull; or an error
-// reading the account from the state. A full pool refuses a tx that
-// replaces nothing and outbids no pending tail before checking its
-// signature, so an overloaded node does not verify what it turns away.
+// ErrSenderFull (also for the sender's next nonce once its pending txs
+// fill the NonceAheadMax window), ledger.ErrTxInsufficientFunds,
+// ErrMempoolFull; or an error reading the account from the state. A full
+// pool refuses a tx that replaces nothing and outbids no pending tail
+// before checking its signature, so an overloaded node does not verify
+// what it turns away.
 func (m *Mempool) Add(tx *ledger.Tx) error {
 	return m.AddBatch([]*ledger.Tx{tx})[0]
 }
@@ -141,10 +143,17 @@ func (m *Mempool) addLocked(e *entry, acct ledger.Account) error {
 	if tx.Nonce < acct.Nonce {
 		return fmt.Errorf("%w: nonce %d, account nonce %d", ledger.ErrTxNonceTooLow, tx.Nonce, acct.Nonce)
 	}
+	q, known := m.senders[e.from]
 	if tx.Nonce-acct.Nonce > m.cfg.NonceAheadMax {
+		// Every nonce below this one pending means it is the sender's
+		// next (what PendingNonce tells its wallet), not a gap: the
+		// sender has as many pending txs as the window allows, and the
+		// wallet must wait for some to commit rather than fix its nonce.
+		if known && q.nextFree(acct.Nonce) == tx.Nonce {
+			return fmt.Errorf("%w: nonces %d to %d pending, at most %d ahead of the account nonce", ErrSenderFull, acct.Nonce, tx.Nonce-1, m.cfg.NonceAheadMax)
+		}
 		return fmt.Errorf("%w: nonce %d, account nonce %d, at most %d ahead", ErrNonceTooFarAhead, tx.Nonce, acct.Nonce, m.cfg.NonceAheadMax)
 	}
-	q, known := m.senders[e.from]
 	if known {
 		m.refresh(q, acct) // the account read now is at least as new
 	} else {

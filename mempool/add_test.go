@@ -94,6 +94,36 @@ func TestAddRejections(t *testing.T) {
 	}
 }
 
+// TestAddNextNonceBeyondWindowIsSenderLimit checks that a sender whose
+// pending txs fill the nonce window without a gap is told it has too many
+// pending (ErrSenderFull, which the RPC layer reports as the sender limit),
+// not that its nonce leaves a gap: the tx carries exactly the nonce
+// PendingNonce tells its wallet to use. A nonce past a real gap keeps
+// ErrNonceTooFarAhead. Per-sender room is left above the window, as the
+// node configures it (1,000 per sender, 64 ahead).
+func TestAddNextNonceBeyondWindowIsSenderLimit(t *testing.T) {
+	chain := newTestChain(1000, 1000)
+	cfg := testConfig()
+	cfg.NonceAheadMax = 3
+	m := newPool(t, cfg, chain.state)
+	mustAdd(t, m, signedTx(0, 0, 1, 1), signedTx(0, 1, 1, 1), signedTx(0, 2, 1, 1), signedTx(0, 3, 1, 1))
+	if n := m.PendingNonce(testAddr(0)); n != 4 {
+		t.Fatalf("PendingNonce = %d, want 4", n)
+	}
+	err := m.Add(signedTx(0, 4, 1, 1))
+	if !errors.Is(err, ErrSenderFull) || errors.Is(err, ErrNonceTooFarAhead) {
+		t.Fatalf("next nonce past a full window: %v, want ErrSenderFull", err)
+	}
+	// Sender 1 has a gap at nonce 1: nonce 4 is past it, not its next.
+	mustAdd(t, m, signedTx(1, 0, 1, 1), signedTx(1, 2, 1, 1), signedTx(1, 3, 1, 1))
+	if err := m.Add(signedTx(1, 4, 1, 1)); !errors.Is(err, ErrNonceTooFarAhead) {
+		t.Fatalf("nonce past a gap and the window: %v, want ErrNonceTooFarAhead", err)
+	}
+	if err := m.checkInvariants(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestAddSameTransferOtherSignature checks that a second encoding of a
 // pending tx (same transfer, another signature, so another hash) is a
 // duplicate, not a replacement, by handing the pool's internal path an

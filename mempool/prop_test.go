@@ -125,6 +125,15 @@ func (p *poolModel) add(tx *ledger.Tx) error {
 		return ledger.ErrTxNonceTooLow
 	}
 	if tx.Nonce > acct.Nonce+p.cfg.NonceAheadMax {
+		// The sender's next nonce, every one below it pending, is a
+		// sender limit, not a gap.
+		next := acct.Nonce
+		for slices.ContainsFunc(p.txs[from], func(t *modelTx) bool { return t.tx.Nonce == next }) {
+			next++
+		}
+		if next == tx.Nonce {
+			return ErrSenderFull
+		}
 		return ErrNonceTooFarAhead
 	}
 	if _, ok := p.txs[from]; ok {

@@ -95,6 +95,15 @@ func (q *senderQueue) executable() int {
 	return n
 }
 
+// nextFree is the first nonce from n up that q holds no tx for.
+func (q *senderQueue) nextFree(n uint64) uint64 {
+	i, _ := q.find(n)
+	for ; i < len(q.txs) && q.txs[i].nonce == n; i++ {
+		n++
+	}
+	return n
+}
+
 func (q *senderQueue) last() *entry { return q.txs[len(q.txs)-1] }
 
 // priority orders txs for Reap: higher fee first, then earlier arrival.
