@@ -98,10 +98,10 @@ func (m *Mempool) pending(h crypto.Hash) bool {
 
 // surelyFull reports that e would be refused as ErrMempoolFull whatever
 // its signature: the pool is at a limit, e replaces none of its sender's
-// txs, and no pending tail pays less than e (eviction takes only cheaper
-// tails). Checked before the signature, it keeps an overloaded node from
-// spending a verification on every tx it must turn away. A false answer
-// decides nothing; addLocked judges again.
+// txs, and no pending tail counts as paying less than e (eviction takes
+// only tails with a lower evictFee). Checked before the signature, it
+// keeps an overloaded node from spending a verification on every tx it
+// must turn away. A false answer decides nothing; addLocked judges again.
 func (m *Mempool) surelyFull(e *entry) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -113,7 +113,7 @@ func (m *Mempool) surelyFull(e *entry) bool {
 			return false
 		}
 	}
-	return m.tails.len() == 0 || m.tails.items[0].tail.fee >= e.tx.Fee
+	return m.tails.len() == 0 || m.tails.items[0].evictFee() >= e.tx.Fee
 }
 
 // addChecked adds an entry whose stateless checks passed.
@@ -176,7 +176,16 @@ func (m *Mempool) addLocked(e *entry, acct ledger.Account) error {
 	if e.cost > acct.Balance || spent > acct.Balance-e.cost {
 		return fmt.Errorf("%w: balance %d, pending txs cost %d, this one %d", ledger.ErrTxInsufficientFunds, acct.Balance, spent, e.cost)
 	}
-	if (needTxs > 0 || needBytes > 0) && !m.evict(q, tx.Fee, needTxs, needBytes) {
+	// A tx behind a nonce gap bids nothing for room, as it would count as
+	// paying nothing once in (evictFee): it takes only free room.
+	bid, next := tx.Fee, q.nextFree(acct.Nonce)
+	if tx.Nonce > next {
+		bid = 0
+	}
+	if (needTxs > 0 || needBytes > 0) && !m.evict(q, bid, needTxs, needBytes) {
+		if tx.Nonce > next {
+			return fmt.Errorf("%w: %d txs, %d bytes, and nonce %d waits behind a gap at nonce %d, so it takes no pending tx's place", ErrMempoolFull, len(m.byHash), m.bytes, tx.Nonce, next)
+		}
 		return fmt.Errorf("%w: %d txs, %d bytes, and no pending tx pays less than fee %d", ErrMempoolFull, len(m.byHash), m.bytes, tx.Fee)
 	}
 	m.insert(q, i, e, found)
@@ -200,9 +209,10 @@ func (m *Mempool) checkReplacement(old, e *entry) error {
 }
 
 // evict makes room for needTxs txs and needBytes bytes by dropping the
-// cheapest tails of other senders, each paying strictly less than fee. If
-// it cannot make enough room it puts every dropped tx back and reports
-// false, so a rejected tx never costs anyone their place.
+// cheapest tails of other senders (tails behind a nonce gap first), each
+// with an evictFee strictly less than fee. If it cannot make enough room
+// it puts every dropped tx back and reports false, so a rejected tx never
+// costs anyone their place.
 func (m *Mempool) evict(own *senderQueue, fee uint64, needTxs, needBytes int) bool {
 	// own's tail is never a victim: evicting below the new tx's nonce
 	// would open a gap, and above it would let a sender evict itself.
@@ -212,7 +222,7 @@ func (m *Mempool) evict(own *senderQueue, fee uint64, needTxs, needBytes int) bo
 	var victims []*entry
 	ok := true
 	for needTxs > 0 || needBytes > 0 {
-		if m.tails.len() == 0 || m.tails.items[0].tail.fee >= fee {
+		if m.tails.len() == 0 || m.tails.items[0].evictFee() >= fee {
 			ok = false
 			break
 		}

@@ -3,9 +3,12 @@
 // into a block. It enforces the pool's limits (txs, bytes, txs per sender,
 // how far a nonce may run ahead of its account), deduplicates by hash and
 // by (sender, nonce), applies the fee-bump rule for replacements, evicts
-// the cheapest tails when full, reaps executable txs for the primary in
-// fee-priority order with each sender's nonces in order, rechecks after
-// every committed block, and hands out txs that are due for re-gossip.
+// the cheapest tails when full (a tx waiting behind a nonce gap counts as
+// paying nothing, as its fee is paid only if its gap fills: it outbids no
+// one, and every executable tx that pays outbids it), reaps executable
+// txs for the primary in fee-priority order with each sender's nonces in
+// order, rechecks after every committed block, and hands out txs that are
+// due for re-gossip.
 //
 // # Usage
 //

@@ -181,3 +181,38 @@ func fees(txs []*ledger.Tx) []uint64 {
 	}
 	return out
 }
+
+// TestEvictionQueuedTxsPayNothing checks that txs waiting behind a nonce
+// gap cannot hold a full pool against executable txs: such a tx never
+// runs, so its fee is never paid, and one sender with a few funded
+// accounts could otherwise fill every pool with them at a fee no honest
+// tx outbids, for free. It fills the pool with one sender's gapped txs at
+// a high fee, then adds a cheap executable tx (it must get in, evicting
+// the queued top nonce) and another gapped tx at an even higher fee (it
+// must not evict the executable one).
+func TestEvictionQueuedTxsPayNothing(t *testing.T) {
+	chain := newTestChain(1_000_000, 1_000_000, 1_000_000)
+	cfg := testConfig()
+	cfg.TxsMax = 4
+	m := newPool(t, cfg, chain.state)
+	mustAdd(t, m, signedTx(0, 1, 1, 100), signedTx(0, 2, 1, 100), signedTx(0, 3, 1, 100), signedTx(0, 4, 1, 100))
+	if m.Executable() {
+		t.Fatal("a pool of gapped txs reports an executable one")
+	}
+	honest := signedTx(1, 0, 1, 1)
+	if err := m.Add(honest); err != nil {
+		t.Fatalf("executable tx into a pool full of gapped ones: %v", err)
+	}
+	if _, ok := m.Get(signedTx(0, 4, 1, 100).Hash()); ok {
+		t.Error("the gapped sender's top nonce was not the one evicted")
+	}
+	if err := m.Add(signedTx(2, 1, 1, 1000)); !errors.Is(err, ErrMempoolFull) {
+		t.Fatalf("gapped tx into a full pool: %v, want ErrMempoolFull", err)
+	}
+	if got := m.Reap(10, 1<<20); len(got) != 1 || got[0].Hash() != honest.Hash() {
+		t.Fatalf("Reap = %d txs, want the executable one", len(got))
+	}
+	if err := m.checkInvariants(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -209,6 +209,9 @@ func (m *Mempool) fixSender(q *senderQueue) {
 	}
 	m.senders[q.addr] = q
 	q.head, q.tail = q.txs[0].prio, q.last().prio
+	// Nonces ascend from at least the account nonce, so the last tx is
+	// behind a gap exactly when they are not all consecutive from it.
+	q.tailQueued = q.last().nonce-q.acct.Nonce != uint64(len(q.txs)-1)
 	switch {
 	case q.ready() && q.readyIdx >= 0:
 		m.ready.fix(q.readyIdx)

@@ -160,8 +160,15 @@ func (p *poolModel) add(tx *ledger.Tx) error {
 	if need.Cmp(new(big.Int).SetUint64(acct.Balance)) > 0 {
 		return ledger.ErrTxInsufficientFunds
 	}
+	bid, free := tx.Fee, acct.Nonce
+	for slices.ContainsFunc(p.txs[from], func(t *modelTx) bool { return t.tx.Nonce == free }) {
+		free++
+	}
+	if tx.Nonce > free {
+		bid = 0
+	}
 	next := p.clone()
-	if !next.makeRoom(from, old, mt) {
+	if !next.makeRoom(from, old, mt, bid) {
 		return ErrMempoolFull
 	}
 	*p = *next
@@ -186,12 +193,28 @@ func (p *poolModel) surelyFull(mt *modelTx) bool {
 			return false
 		}
 	}
-	for _, txs := range p.txs {
-		if txs[len(txs)-1].tx.Fee < mt.tx.Fee {
+	for addr := range p.txs {
+		if p.evictFee(addr) < mt.tx.Fee {
 			return false
 		}
 	}
 	return true
+}
+
+// tailQueued: addr's last tx waits behind a nonce gap.
+func (p *poolModel) tailQueued(addr crypto.Address) bool {
+	txs := p.txs[addr]
+	return txs[len(txs)-1].tx.Nonce != p.accts[addr].Nonce+uint64(len(txs)-1)
+}
+
+// evictFee: what addr's last tx counts as paying for eviction, nothing
+// behind a nonce gap.
+func (p *poolModel) evictFee(addr crypto.Address) uint64 {
+	if p.tailQueued(addr) {
+		return 0
+	}
+	txs := p.txs[addr]
+	return txs[len(txs)-1].tx.Fee
 }
 
 // bumped is the replacement rule in exact arithmetic: fee >= old * (100 +
@@ -202,9 +225,10 @@ func bumped(old, fee, pct uint64) bool {
 	return fee > old && lhs.Cmp(rhs) >= 0
 }
 
-// makeRoom evicts other senders' cheapest tails (newest first among equal
-// fees) while the pool with mt would be over a limit.
-func (p *poolModel) makeRoom(own crypto.Address, old, mt *modelTx) bool {
+// makeRoom evicts other senders' tails behind a nonce gap, then their
+// cheapest tails (newest first among equal fees), while the pool with mt
+// would be over a limit; bid is mt's fee, or 0 if mt is behind a gap.
+func (p *poolModel) makeRoom(own crypto.Address, old, mt *modelTx, bid uint64) bool {
 	for {
 		count, size := p.totals()
 		count++
@@ -220,11 +244,15 @@ func (p *poolModel) makeRoom(own crypto.Address, old, mt *modelTx) bool {
 		var best *modelTx
 		for addr, txs := range p.txs {
 			tail := txs[len(txs)-1]
-			if addr != own && (best == nil || tail.tx.Fee < best.tx.Fee || (tail.tx.Fee == best.tx.Fee && tail.seq > best.seq)) {
+			if addr == own {
+				continue
+			}
+			if best == nil || p.tailQueued(addr) && !p.tailQueued(victim) ||
+				p.tailQueued(addr) == p.tailQueued(victim) && (tail.tx.Fee < best.tx.Fee || (tail.tx.Fee == best.tx.Fee && tail.seq > best.seq)) {
 				victim, best = addr, tail
 			}
 		}
-		if best == nil || best.tx.Fee >= mt.tx.Fee {
+		if best == nil || p.evictFee(victim) >= bid {
 			return false
 		}
 		p.txs[victim] = p.txs[victim][:len(p.txs[victim])-1]

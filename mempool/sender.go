@@ -59,8 +59,10 @@ type senderQueue struct {
 	readyIdx int
 	tailIdx  int
 	// head and tail are the priorities of the first and last tx, kept by
-	// fixSender so the heaps compare without following pointers.
+	// fixSender so the heaps compare without following pointers;
+	// tailQueued too, which says that the last tx waits behind a nonce gap.
 	head, tail priority
+	tailQueued bool
 }
 
 func newSenderQueue(addr crypto.Address, acct ledger.Account) *senderQueue {
@@ -122,6 +124,23 @@ func (a priority) before(b priority) bool {
 // readyFirst orders the ready heap by each queue's first tx.
 func readyFirst(a, b *senderQueue) bool { return a.head.before(b.head) }
 
-// evictFirst orders the eviction heap: the cheapest tail first, then the
-// most recent one.
-func evictFirst(a, b *senderQueue) bool { return b.tail.before(a.tail) }
+// evictFirst orders the eviction heap: tails waiting behind a nonce gap
+// first, then the cheapest tail, then the most recent one. The top queue
+// thus has the lowest evictFee.
+func evictFirst(a, b *senderQueue) bool {
+	if a.tailQueued != b.tailQueued {
+		return a.tailQueued
+	}
+	return b.tail.before(a.tail)
+}
+
+// evictFee is the fee q's tail counts as paying when a newcomer needs its
+// room: none if it waits behind a nonce gap. Such a tx runs only once its
+// gap fills, so its fee may never be paid; counted at face value, gapped
+// txs at a fee no honest tx outbids would hold a full pool for free.
+func (q *senderQueue) evictFee() uint64 {
+	if q.tailQueued {
+		return 0
+	}
+	return q.tail.fee
+}
