@@ -181,6 +181,9 @@ func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
 	if kept+dropped > 0 {
 		n.log.Info("tx journal replayed", "pending", kept, "dropped", dropped)
 	}
+	// Past twice what the mempool holds, at least half the journal is txs
+	// gone from it: sweeping then costs a lookup or two per write.
+	n.journal.limitHeld(2*mcfg.TxsMax, func(h crypto.Hash) bool { _, ok := n.pool.Get(h); return ok })
 	if err = n.startHost(ctx, cfg, keys); err != nil {
 		return nil, err
 	}

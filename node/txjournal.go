@@ -40,7 +40,8 @@ import (
 // The journal remembers which hashes it holds (and their bytes, for the
 // rewrite), so committing a block records only the txs this node
 // journaled, and sweep drops those that left the mempool without
-// committing (evicted, replaced).
+// committing (evicted, replaced): every so many heights, and on a write
+// once more txs are held than the mempool can hold (limitHeld).
 type txJournal struct {
 	fs   vfs.FS
 	dir  string
@@ -57,6 +58,10 @@ type txJournal struct {
 	// rotateBytes: rewrite once the file is longer than this and more
 	// than twice what the held txs take.
 	rotateBytes int64
+	// pending, if set, says whether a held tx is still in the mempool;
+	// a write that leaves more than heldMax txs held sweeps with it.
+	pending func(crypto.Hash) bool
+	heldMax int
 }
 
 // Journal file layout. A record is a 4-byte big-endian length n, a 4-byte
@@ -348,8 +353,27 @@ func (j *txJournal) write(txs []*ledger.Tx) (durable func() error) {
 	}
 	j.writes++
 	seq := j.writes
+	pending := j.pending
+	sweep := pending != nil && len(j.held) > j.heldMax
 	j.mu.Unlock()
+	if sweep {
+		// A failed append of its forget records fails the next flush,
+		// which rewrites the file from what is held; the wait reports it.
+		_ = j.sweep(pending)
+	}
 	return j.sync.written(seq)
+}
+
+// limitHeld makes a write that leaves more than heldMax txs held sweep
+// first with pending. The sweep at commit heights keeps the journal as
+// small as the mempool only while blocks commit: while the chain stalls,
+// every tx a wallet gets in by eviction or by a fee bump leaves the one
+// it displaced held for good, and a sender bumping its own fees over and
+// over would grow the journal, in memory and on disk, without bound.
+func (j *txJournal) limitHeld(heldMax int, pending func(crypto.Hash) bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.heldMax, j.pending = heldMax, pending
 }
 
 // appendLocked writes records at the end of the file. A failed write
@@ -381,6 +405,10 @@ func (j *txJournal) remove(txs []*ledger.Tx) error {
 func (j *txJournal) forget(hashes []crypto.Hash) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	return j.forgetLocked(hashes)
+}
+
+func (j *txJournal) forgetLocked(hashes []crypto.Hash) error {
 	var buf, data []byte
 	for _, h := range hashes {
 		if !j.drop(h) {
@@ -402,17 +430,20 @@ func (j *txJournal) forget(hashes []crypto.Hash) error {
 
 // sweep forgets the journaled txs pending no longer reports (they left
 // the mempool without committing), so the journal stays as small as the
-// mempool however long the node runs.
+// mempool however long the node runs. It decides and forgets under one
+// lock: a wallet may send a tx again after it left the mempool, and a
+// write of it landing in between would find it still held, add nothing,
+// and see it forgotten right after its acknowledgment.
 func (j *txJournal) sweep(pending func(crypto.Hash) bool) error {
 	j.mu.Lock()
+	defer j.mu.Unlock()
 	var gone []crypto.Hash
 	for h := range j.held {
 		if !pending(h) {
 			gone = append(gone, h)
 		}
 	}
-	j.mu.Unlock()
-	return j.forget(gone)
+	return j.forgetLocked(gone)
 }
 
 // size is the number of txs journaled.

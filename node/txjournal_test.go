@@ -460,3 +460,34 @@ func TestTxJournalRecoversFromFailedWrites(t *testing.T) {
 		t.Fatalf("replayed nonces %v, want %v", got, want)
 	}
 }
+
+// TestTxJournalStaysBoundedWithoutCommits: while no block commits, no
+// commit forgets a tx and no commit height sweeps, yet wallets still get
+// txs in by eviction or fee bumps, each leaving one that is gone from the
+// mempool behind in the journal. Here each write leaves the tx two
+// before it gone (a sender bumping its fee); with a held limit of 4 the
+// journal must never hold more, and a reopened one must replay the txs
+// still pending.
+func TestTxJournalStaysBoundedWithoutCommits(t *testing.T) {
+	const heldMax = 4
+	dir, j, txs := journalFixture(t, 40)
+	pool := map[crypto.Hash]bool{}
+	j.limitHeld(heldMax, func(h crypto.Hash) bool { return pool[h] })
+	for i, tx := range txs {
+		pool[tx.Hash()] = true
+		if i >= 2 {
+			delete(pool, txs[i-2].Hash())
+		}
+		if err := j.add([]*ledger.Tx{tx}); err != nil {
+			t.Fatal(err)
+		}
+		if n := j.size(); n > heldMax {
+			t.Fatalf("after %d writes the journal holds %d txs, limit %d", i+1, n, heldMax)
+		}
+	}
+	j.Close()
+	got := replayNonces(t, dir)
+	if len(got) > heldMax || !slices.Contains(got, 38) || !slices.Contains(got, 39) {
+		t.Fatalf("replayed nonces %v, want at most %d including the pending 38 and 39", got, heldMax)
+	}
+}
