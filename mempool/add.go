@@ -54,8 +54,8 @@ func (m *Mempool) AddBatch(txs []*ledger.Tx) []error {
 			errs[i] = err
 			continue
 		}
-		if m.surelyFull(e) {
-			errs[i] = fmt.Errorf("%w: %d txs, %d bytes, and no pending tx pays less than fee %d", ErrMempoolFull, m.cfg.TxsMax, m.cfg.BytesMax, e.tx.Fee)
+		if err := m.surelyFull(e); err != nil {
+			errs[i] = err
 			continue
 		}
 		entries[i] = e
@@ -96,24 +96,30 @@ func (m *Mempool) pending(h crypto.Hash) bool {
 	return ok
 }
 
-// surelyFull reports that e would be refused as ErrMempoolFull whatever
-// its signature: the pool is at a limit, e replaces none of its sender's
-// txs, and no pending tail counts as paying less than e (eviction takes
-// only tails with a lower evictFee). Checked before the signature, it
-// keeps an overloaded node from spending a verification on every tx it
-// must turn away. A false answer decides nothing; addLocked judges again.
-func (m *Mempool) surelyFull(e *entry) bool {
+// surelyFull returns the ErrMempoolFull e would be refused with whatever
+// its signature, or nil: the pool is at a limit, e replaces none of its
+// sender's txs, and no pending tail counts as paying less than e
+// (eviction takes only tails with a lower evictFee). Checked before the
+// signature, it keeps an overloaded node from spending a verification on
+// every tx it must turn away. A nil answer decides nothing; addLocked
+// judges again.
+func (m *Mempool) surelyFull(e *entry) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if len(m.byHash) < m.cfg.TxsMax && m.bytes+e.size <= m.cfg.BytesMax {
-		return false
+		return nil
 	}
 	if q, ok := m.senders[e.from]; ok {
 		if _, replaces := q.find(e.nonce); replaces {
-			return false
+			return nil
 		}
 	}
-	return m.tails.len() == 0 || m.tails.items[0].evictFee() >= e.tx.Fee
+	if m.tails.len() > 0 && m.tails.items[0].evictFee() < e.tx.Fee {
+		return nil
+	}
+	// What the pool holds, as addLocked says it: the limits are in the
+	// config, and read as contents they mislead.
+	return fmt.Errorf("%w: %d txs, %d bytes, and no pending tx pays less than fee %d", ErrMempoolFull, len(m.byHash), m.bytes, e.tx.Fee)
 }
 
 // addChecked adds an entry whose stateless checks passed.

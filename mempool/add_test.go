@@ -2,6 +2,7 @@ package mempool
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -251,5 +252,25 @@ func TestMinReplacementFee(t *testing.T) {
 	cfg.ReplaceFeeBumpPercent = 100
 	if got, _ := cfg.minReplacementFee(^uint64(0) / 2); got != ^uint64(0)-1 {
 		t.Errorf("100%% of MaxUint64/2: %d", got)
+	}
+}
+
+// TestAddFullReportsPoolSize checks that a tx a full pool turns away
+// before its signature check is told what the pool holds, as one refused
+// after it is, not the limits dressed as its contents: an operator
+// reading "1 txs, 1048576 bytes" looks for a megabyte that is not there.
+func TestAddFullReportsPoolSize(t *testing.T) {
+	chain := newTestChain(1000, 1000)
+	cfg := testConfig()
+	cfg.TxsMax = 1
+	m := newPool(t, cfg, chain.state)
+	held := signedTx(0, 0, 1, 5)
+	mustAdd(t, m, held)
+	err := m.Add(signedTx(1, 0, 1, 5))
+	if !errors.Is(err, ErrMempoolFull) {
+		t.Fatalf("Add: %v, want ErrMempoolFull", err)
+	}
+	if want := fmt.Sprintf("1 txs, %d bytes", held.EncodedLen()); !strings.Contains(err.Error(), want) {
+		t.Fatalf("Add: %q, want it to say %q", err, want)
 	}
 }
