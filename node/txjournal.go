@@ -296,7 +296,8 @@ func (j *txJournal) rewrite() error {
 		return err
 	}
 	// From the rename on, the new file is the journal: append to it even
-	// if the directory's fsync fails (the next rewrite tries again).
+	// if the directory's fsync fails (flush then fails every write until
+	// a rewrite's rename is durable).
 	if j.file != nil {
 		j.file.Close() // its records are all in the new file or forgotten
 	}
@@ -503,9 +504,19 @@ func (j *txJournal) flush() (uint64, error) {
 	if rotate {
 		j.mu.Lock()
 		covered = j.writes
+		before := j.file
 		err := j.rewrite()
-		if err == nil {
+		switch {
+		case err == nil:
 			j.failed = nil
+		case j.file != before && j.failed == nil:
+			// Renamed over the journal, but the directory's fsync
+			// failed: a crash may bring back the old file, whose latest
+			// records were never fsynced (a rotation fsyncs the new one
+			// instead). Nothing is durable until a rewrite's rename is.
+			j.failed = fmt.Errorf("tx journal directory fsync failed earlier: %w", err)
+			j.mu.Unlock()
+			return 0, err
 		}
 		f, failed = j.file, j.failed
 		j.mu.Unlock()
@@ -515,8 +526,8 @@ func (j *txJournal) flush() (uint64, error) {
 		if failed != nil {
 			return 0, fmt.Errorf("%w (rewriting the journal: %v)", failed, err)
 		}
-		// The journal is whichever file j.file now is, whole: fsync it as
-		// if there had been no rewrite.
+		// The rewrite failed before its rename: the journal is still the
+		// old file, whole; fsync it as if there had been no rewrite.
 		if j.log != nil {
 			j.log.Warn("tx journal rewrite failed", "err", err)
 		}

@@ -491,3 +491,75 @@ func TestTxJournalStaysBoundedWithoutCommits(t *testing.T) {
 		t.Fatalf("replayed nonces %v, want at most %d including the pending 38 and 39", got, heldMax)
 	}
 }
+
+// dirSyncFS is a crashable in-memory file system whose directory fsyncs
+// fail while failDirSync is set.
+type dirSyncFS struct {
+	*vfs.MemFS
+	failDirSync atomic.Bool
+}
+
+func (fs *dirSyncFS) OpenDir(name string) (vfs.File, error) {
+	d, err := fs.MemFS.OpenDir(name)
+	if err != nil {
+		return nil, err
+	}
+	return &dirSyncFile{File: d, fs: fs}, nil
+}
+
+type dirSyncFile struct {
+	vfs.File
+	fs *dirSyncFS
+}
+
+func (d *dirSyncFile) Sync() error {
+	if d.fs.failDirSync.Load() {
+		return errDiskFull
+	}
+	return d.File.Sync()
+}
+
+// TestTxJournalRotationAcksOnlyWhatSurvives: a rotation renames the
+// rewritten file over the journal, and a crash keeps that rename only if
+// the directory's fsync succeeded. When it fails, the old file, whose
+// latest records were never fsynced, may be the journal after a crash,
+// so the writes that rotation was to cover must not be acknowledged; once
+// the directory syncs again they must be, and every acknowledged tx must
+// survive a crash that keeps nothing unsynced.
+func TestTxJournalRotationAcksOnlyWhatSurvives(t *testing.T) {
+	_, fixture, txs := journalFixture(t, 23)
+	fixture.Close()
+	fs := &dirSyncFS{MemFS: vfs.NewCrashableMem()}
+	j, err := openTxJournalFS("journal", fs, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.rotateBytes = 2 << 10
+	if err := j.add(txs[:20]); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.remove(txs[:18]); err != nil { // mostly forgotten: the next fsync rotates
+		t.Fatal(err)
+	}
+	acked := []*ledger.Tx{txs[18], txs[19]}
+	fs.failDirSync.Store(true)
+	if err := j.add(txs[20:21]); err == nil {
+		acked = append(acked, txs[20])
+	}
+	fs.failDirSync.Store(false)
+	if err := j.add(txs[21:22]); err != nil {
+		t.Fatalf("first write once the directory syncs again: %v", err)
+	}
+	acked = append(acked, txs[21])
+	crashed := fs.CrashClone(vfs.CrashCloneCfg{})
+	j.Close()
+	got := replayNoncesFS(t, crashed, "journal")
+	for _, tx := range acked {
+		if !slices.Contains(got, tx.Nonce) {
+			t.Fatalf("acknowledged nonce %d lost in a crash (replayed %v)", tx.Nonce, got)
+		}
+	}
+	if !slices.Contains(got, 20) {
+		t.Errorf("nonce 20, written and unacknowledged but pending, not replayed (%v)", got)
+	}
+}
