@@ -100,6 +100,18 @@ type MempoolConfig struct {
 	PerSenderTxsMax int `toml:"per_sender_txs_max"`
 }
 
+// poolConfig is the mempool's configuration for these limits. A sender's
+// pending txs run from its account's nonce up, so the nonce window is as
+// wide as the sender's share: with mempool's default window (64) alone,
+// no sender could ever have more than 65 txs pending, whatever
+// per_sender_txs_max said.
+func (c MempoolConfig) poolConfig(chainID string) mempool.Config {
+	mc := mempool.DefaultConfig(chainID)
+	mc.TxsMax, mc.BytesMax, mc.PerSenderTxsMax = c.TxsMax, c.BytesMax, c.PerSenderTxsMax
+	mc.NonceAheadMax = uint64(max(c.PerSenderTxsMax-1, 1))
+	return mc
+}
+
 // SyncConfig: block sync (catch-up from peers).
 type SyncConfig struct {
 	// VerifyTxSignatures makes catch-up verify every tx signature of a
@@ -146,7 +158,7 @@ func DefaultConfig(moniker string) Config {
 		RPC:       RPCConfig{Listen: "127.0.0.1:8545", RequestBytesMax: 1 << 20},
 		Metrics:   MetricsConfig{Listen: "127.0.0.1:9545"},
 		Consensus: ConsensusConfig{TickMs: 50, EmptyBlockIntervalMs: 1000},
-		Mempool:   MempoolConfig{TxsMax: 50_000, BytesMax: 64 << 20, PerSenderTxsMax: 1_000},
+		Mempool:   MempoolConfig{TxsMax: 50_000, BytesMax: 64 << 20, PerSenderTxsMax: 64},
 		Store:     StoreConfig{MemTableMiB: ledger.DefaultMemTableBytes >> 20},
 		Log:       LogConfig{Level: "info", Format: "text"},
 	}

@@ -120,3 +120,24 @@ func TestConfigRejectsMempoolLimitsTheNodeCannotRun(t *testing.T) {
 		t.Fatalf("largest limits refused: %v", err)
 	}
 }
+
+// TestMempoolConfigWindowFitsPerSenderLimit: per_sender_txs_max must be
+// what bounds a sender's pending txs. They run from its account's nonce
+// up, so the pool's nonce window must hold that many: with the mempool's
+// default window the setting did nothing above 65.
+func TestMempoolConfigWindowFitsPerSenderLimit(t *testing.T) {
+	for _, perSender := range []int{1, 64, 1000, mempool.PerSenderTxsCeiling} {
+		c := DefaultConfig("n").Mempool
+		c.PerSenderTxsMax = perSender
+		mc := c.poolConfig("chain")
+		if mc.PerSenderTxsMax != perSender || mc.TxsMax != c.TxsMax || mc.BytesMax != c.BytesMax {
+			t.Fatalf("per sender %d: pool config %+v", perSender, mc)
+		}
+		if mc.NonceAheadMax+1 < uint64(perSender) {
+			t.Fatalf("per sender %d: nonce window %d holds only %d pending txs", perSender, mc.NonceAheadMax, mc.NonceAheadMax+1)
+		}
+		if err := mc.Validate(); err != nil {
+			t.Fatalf("per sender %d: %v", perSender, err)
+		}
+	}
+}

@@ -155,8 +155,7 @@ func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
 	if err = importLegacyWAL(filepath.Join(opts.Home, DataDir, legacyWALDir), n.store, n.log); err != nil {
 		return nil, err
 	}
-	mcfg := mempool.DefaultConfig(g.ChainID)
-	mcfg.TxsMax, mcfg.BytesMax, mcfg.PerSenderTxsMax = cfg.Mempool.TxsMax, cfg.Mempool.BytesMax, cfg.Mempool.PerSenderTxsMax
+	mcfg := cfg.Mempool.poolConfig(g.ChainID)
 	mcfg.SigCache = n.sigs // verified once at admission, not again in blocks
 	mcfg.RebroadcastTxsMax = rebroadcastTxsPerTick
 	if n.pool, err = mempool.New(mcfg, n.store); err != nil {
