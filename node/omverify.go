@@ -386,8 +386,13 @@ func (v *omVerifier) receive(peer string, raw []byte) {
 	// After a restart no checkpoint is stable here yet: count from the
 	// head the verifier started at too, or a faster peer's messages for
 	// the first checkpoint above it would all be dropped.
+	// The window is the omFutureHeightsMax checkpoints above that base,
+	// exactly as many as the table holds: heights at or below it are runs
+	// the peers have finished or are finishing, too late to join, and
+	// their messages (a peer's older run, or a traitor's pick) must not
+	// take the places of the next checkpoints'.
 	base := max(v.stable, v.cfg.StartHeight-v.cfg.StartHeight%k)
-	if m.Instance%k != 0 || m.Instance > base+omFutureHeightsMax*k {
+	if m.Instance%k != 0 || m.Instance <= base || m.Instance > base+omFutureHeightsMax*k {
 		v.cfg.Metrics.omDropped.Inc()
 		return
 	}

@@ -400,3 +400,26 @@ func TestOMEarlyMessagesKeptAfterRestart(t *testing.T) {
 		t.Fatalf("validator 1's early claim for checkpoint %d was not kept after a restart at %d", next, v.cfg.StartHeight)
 	}
 }
+
+func TestOMStaleHeightsAfterRestartDoNotCrowdOutEarlyMessages(t *testing.T) {
+	// Goal: after a restart, while no checkpoint is stable here yet, messages
+	// for checkpoints at or below the head (a traitor's, or a peer's still
+	// running an old run) cannot fill the early-message table and crowd out
+	// a faster peer's claim for the next checkpoint; method: a verifier
+	// started at height 1001 receives validly signed messages for old
+	// checkpoints, 1000 included, and for the three after the next, then
+	// validator 1's claim for the next one, 1004.
+	c := newOMCluster(t, 4)
+	v := c.vs[0]
+	v.cfg.StartHeight = 1001
+	for _, h := range []uint64{4, 996, 1000, 1008, 1012, 1016} {
+		m := om.Message{Instance: h, From: 3, To: 0, Path: []om.NodeID{3}, Value: []byte{1}}
+		v.receive("traitor", c.vs[3].seal(m))
+	}
+	const next = 1004
+	m := om.Message{Instance: next, From: 1, To: 0, Path: []om.NodeID{1}, Value: encodeOMClaim(next, omTestRoot(next))}
+	v.receive("loyal", c.vs[1].seal(m))
+	if buf := v.future[next]; buf == nil || len(buf.msgs) != 1 {
+		t.Fatalf("validator 1's claim for checkpoint %d was dropped; early heights kept: %v", next, slices.Sorted(maps.Keys(v.future)))
+	}
+}
