@@ -173,3 +173,24 @@ func TestTickAfterDoneIsHarmless(t *testing.T) {
 		t.Fatalf("decision changed from %x to %x", before, after)
 	}
 }
+
+func TestValuesDifferingInOneByteAreDistinct(t *testing.T) {
+	// Goal: a node tells apart values that share all but their last byte, as
+	// checkpoint claims at one height do (same height, different root);
+	// method: Figure 4 with three such orders, whose majority is RETREAT.
+	orders := make(map[NodeID][]byte)
+	for id := NodeID(1); id <= 3; id++ {
+		v := digestValue(7)
+		v[len(v)-1] += byte(id)
+		orders[id] = v
+	}
+	commander := strategyFunc(func(_ []NodeID, to NodeID, _ []byte) ([]byte, bool) {
+		return orders[to], true
+	})
+	res := runNetwork(t, 4, 1, nil, []Strategy{commander, nil, nil, nil})
+	for _, d := range res.Decisions {
+		if d.Value != nil {
+			t.Fatalf("lieutenant %d decided %x, want RETREAT: three different orders have no majority", d.Node, d.Value)
+		}
+	}
+}

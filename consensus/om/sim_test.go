@@ -1,6 +1,7 @@
 package om
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -130,5 +131,66 @@ func TestNetworksRejectBadSizes(t *testing.T) {
 	}
 	if _, err := NewNetwork(4, 1, 4); !errors.Is(err, ErrNodeRange) {
 		t.Errorf("commander 4 of 4: %v", err)
+	}
+}
+
+func TestNetworkReportsIC1Violation(t *testing.T) {
+	// Goal: the checker every theorem test relies on can say "violated":
+	// with more traitors than m, loyal lieutenants that disagree make IC1
+	// fail; method: OM(1), n=4, the commander and lieutenant 3 both tell
+	// lieutenant 1 A and everyone else B, so 1 decides A and 2 decides B.
+	a, b := digestValue(1), digestValue(2)
+	camps := strategyFunc(func(_ []NodeID, to NodeID, _ []byte) ([]byte, bool) {
+		if to == 1 {
+			return a, true
+		}
+		return b, true
+	})
+	res := runNetwork(t, 4, 1, a, []Strategy{camps, nil, nil, camps})
+	if len(res.Decisions) != 2 || !bytes.Equal(res.Decisions[0].Value, a) || !bytes.Equal(res.Decisions[1].Value, b) {
+		t.Fatalf("decisions %v, want 1: A and 2: B", res.Decisions)
+	}
+	if res.IC1 {
+		t.Fatal("loyal lieutenants decided A and B, yet IC1 is reported to hold")
+	}
+}
+
+func TestVectorNetworkReportsIC1AndIC2Violations(t *testing.T) {
+	// Goal: the interactive-consistency checker can say "violated": IC1
+	// fails when loyal vectors differ, IC2 when a loyal node's entry is not
+	// its value; method: n=4, m=1 with two traitors (more than m), once
+	// splitting the loyal nodes into camps, once relaying RETREAT for every
+	// loyal value.
+	a, b := digestValue(1), digestValue(2)
+	values := [][]byte{a, a, a, a}
+	w, err := NewVectorNetwork(4, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	camps := strategyFunc(func(_ []NodeID, to NodeID, _ []byte) ([]byte, bool) {
+		if to == 1 {
+			return a, true
+		}
+		return b, true
+	})
+	res, err := w.Run(values, []Strategy{camps, nil, nil, camps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(res.Vectors[0].Vector[0], res.Vectors[1].Vector[0]) {
+		t.Fatalf("camps did not split the traitor's entry: %x and %x", res.Vectors[0].Vector[0], res.Vectors[1].Vector[0])
+	}
+	if res.IC1 {
+		t.Fatal("loyal vectors differ, yet IC1 is reported to hold")
+	}
+	res, err = w.Run(values, []Strategy{nil, Lie{}, nil, Lie{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Vectors[1].Vector[0]; got != nil {
+		t.Fatalf("node 2 holds %x for node 0, want RETREAT from the two liars", got)
+	}
+	if res.IC2 {
+		t.Fatal("a loyal node's entry is RETREAT instead of its value, yet IC2 is reported to hold")
 	}
 }
