@@ -129,8 +129,9 @@ type OMClaim struct {
 
 // OMEvidence is what a differing validator signed: its round-1 envelope to
 // this node (hex), which anyone can check against its public key under
-// crypto.DomainOM. Empty when it sent nothing to this node directly (the
-// agreed value then came from the relays).
+// crypto.DomainOM. Empty when it sent this node no claim that differs from
+// this node's state (it sent nothing, or told this node the truth and the
+// others a lie: the agreed value then came from the relays).
 type OMEvidence struct {
 	Validator int    `json:"validator"`
 	Envelope  string `json:"envelope,omitempty"`
@@ -559,7 +560,7 @@ func (v *omVerifier) finish(run *omRun) {
 		c.Height, c.StateRoot = height, root
 		if c.Status == OMClaimDiffers || c.Status == OMClaimMalformed {
 			rep.Differing = append(rep.Differing, i)
-			rep.Evidence = append(rep.Evidence, OMEvidence{Validator: i, Envelope: hex.EncodeToString(run.direct[i])})
+			rep.Evidence = append(rep.Evidence, OMEvidence{Validator: i, Envelope: v.evidence(run, i)})
 		}
 	}
 	switch {
@@ -582,6 +583,21 @@ func (v *omVerifier) finish(run *omRun) {
 		v.cfg.Logger.Info("om checkpoint verified", "height", run.height, "root", run.root.Short(), "sent", run.sent, "received", run.recvd)
 	}
 	v.reports.put(rep)
+}
+
+// evidence is validator i's round-1 envelope to this node (hex) if the
+// claim it signed there differs from this node's: an envelope carrying this
+// node's own claim proves nothing against i, and would contradict the alarm.
+func (v *omVerifier) evidence(run *omRun, i int) string {
+	raw := run.direct[i]
+	if len(raw) <= 1+crypto.SignatureBytes {
+		return ""
+	}
+	m, err := om.Decode(raw[1 : len(raw)-crypto.SignatureBytes])
+	if err != nil || bytes.Equal(m.Value, run.claim) {
+		return ""
+	}
+	return hex.EncodeToString(raw)
 }
 
 func (v *omVerifier) drop(run *omRun, why string) {

@@ -423,3 +423,45 @@ func TestOMStaleHeightsAfterRestartDoNotCrowdOutEarlyMessages(t *testing.T) {
 		t.Fatalf("validator 1's claim for checkpoint %d was dropped; early heights kept: %v", next, slices.Sorted(maps.Keys(v.future)))
 	}
 }
+
+func TestOMEvidenceIsAClaimThatDiffers(t *testing.T) {
+	// Goal: the evidence attached to an alarm is a claim the named
+	// validator signed that differs from this node's state, never one that
+	// matches it; method: validator 3 claims a wrong root to nodes 1 and 2
+	// but the right one to node 0, so node 0's agreed entry for 3 (from the
+	// relays) differs while 3's envelope to node 0 does not.
+	const bad, height = 3, 16
+	c := newOMCluster(t, 4, bad)
+	for _, v := range c.vs {
+		v.checkpointStable(height)
+	}
+	for i, d := range c.queue {
+		if d.to != 0 {
+			continue
+		}
+		if m, err := c.vs[0].open(d.raw); err == nil && m.From == bad && len(m.Path) == 1 {
+			m.Value = encodeOMClaim(height, omTestRoot(height))
+			c.queue[i].raw = c.vs[bad].seal(m)
+		}
+	}
+	reports := c.verify(height)
+	for i, r := range reports[:bad] {
+		if r.Verdict != OMAlarm || !slices.Equal(r.Differing, []int{bad}) || len(r.Evidence) != 1 {
+			t.Fatalf("node %d: verdict %s differing %v evidence %+v, want an alarm naming %d", i, r.Verdict, r.Differing, r.Evidence, bad)
+		}
+		raw, err := hex.DecodeString(r.Evidence[0].Envelope)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			if len(raw) != 0 {
+				t.Fatalf("node 0: evidence is validator %d's envelope with node 0's own claim", bad)
+			}
+			continue
+		}
+		m, err := om.Decode(raw[1 : len(raw)-crypto.SignatureBytes])
+		if err != nil || bytes.Equal(m.Value, encodeOMClaim(height, omTestRoot(height))) {
+			t.Fatalf("node %d: evidence %+v (%v) does not carry the wrong claim", i, m, err)
+		}
+	}
+}
