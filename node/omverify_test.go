@@ -28,6 +28,8 @@ type omCluster struct {
 	vals      *ledger.ValidatorSet
 	queue     []omDelivery
 	penalized int
+	// deliver, when set, decides which envelopes reach their receiver.
+	deliver func(from int, m om.Message) bool
 	// applied is the highest height whose block every node has applied.
 	applied uint64
 }
@@ -80,6 +82,15 @@ func (c *omCluster) flush() {
 		q := c.queue
 		c.queue = nil
 		for _, d := range q {
+			if c.deliver != nil {
+				m, err := om.Decode(d.raw[1 : len(d.raw)-crypto.SignatureBytes])
+				if err != nil {
+					c.t.Fatal(err)
+				}
+				if !c.deliver(int(m.From), m) {
+					continue
+				}
+			}
 			c.vs[d.to].receive("peer", d.raw)
 		}
 	}
@@ -462,6 +473,134 @@ func TestOMEvidenceIsAClaimThatDiffers(t *testing.T) {
 		m, err := om.Decode(raw[1 : len(raw)-crypto.SignatureBytes])
 		if err != nil || bytes.Equal(m.Value, encodeOMClaim(height, omTestRoot(height))) {
 			t.Fatalf("node %d: evidence %+v (%v) does not carry the wrong claim", i, m, err)
+		}
+	}
+}
+
+func TestOMSilentValidatorMakesRunIncomplete(t *testing.T) {
+	// Goal: a validator that claims nothing is reported silent and the
+	// checkpoint incomplete, neither verified nor an alarm; method: 4
+	// in-memory verifiers, every envelope from validator 3 lost.
+	const mute = 3
+	c := newOMCluster(t, 4)
+	c.deliver = func(from int, _ om.Message) bool { return from != mute }
+	reports := c.verify(8)
+	for i, r := range reports[:mute] {
+		if r.Verdict != OMIncomplete || len(r.Differing) != 0 || r.Claims[mute].Status != OMClaimSilent {
+			t.Fatalf("node %d: verdict %s differing %v claim %+v, want incomplete with %d silent", i, r.Verdict, r.Differing, r.Claims[mute], mute)
+		}
+	}
+}
+
+func TestOMClaimAtAnotherHeightDiffers(t *testing.T) {
+	// Goal: a claim is the pair (height, root): the right root claimed for
+	// another height is an alarm, not a match; method: validator 3's
+	// round-1 claims are re-signed as (20, root at 16) before delivery.
+	const bad, height = 3, 16
+	c := newOMCluster(t, 4)
+	for _, v := range c.vs {
+		v.checkpointStable(height)
+	}
+	for i, d := range c.queue {
+		m, err := om.Decode(d.raw[1 : len(d.raw)-crypto.SignatureBytes])
+		if err == nil && m.From == bad && len(m.Path) == 1 {
+			m.Value = encodeOMClaim(height+4, omTestRoot(height))
+			c.queue[i].raw = c.vs[bad].seal(m)
+		}
+	}
+	reports := c.verify(height)
+	for i, r := range reports[:bad] {
+		if r.Verdict != OMAlarm || !slices.Equal(r.Differing, []int{bad}) || r.Claims[bad].Height != height+4 {
+			t.Fatalf("node %d: verdict %s differing %v claim %+v, want an alarm naming %d", i, r.Verdict, r.Differing, r.Claims[bad], bad)
+		}
+	}
+}
+
+func TestOMEarlyMessagesOfARunningRun(t *testing.T) {
+	// Goal: in a running run, a faster peer's message for the next round
+	// is kept and used once this node gets there, and the early-message
+	// table is cleared of checkpoints a stable one has passed; method: node
+	// 0 in round 1 receives validator 1's round-2 relay, then ticks into
+	// round 2; then messages for checkpoints 8 and 12 wait until 12 is
+	// stable.
+	c := newOMCluster(t, 4)
+	v := c.vs[0]
+	v.checkpointStable(4)
+	run := v.run(4)
+	relay := om.Message{Instance: 4, From: 1, To: 0, Path: []om.NodeID{2, 1}, Value: encodeOMClaim(4, omTestRoot(4))}
+	v.receive("peer", c.vs[1].seal(relay))
+	if run.recvd != 0 {
+		t.Fatalf("round-2 message taken in round 1")
+	}
+	for range v.cfg.RoundTicks {
+		v.tick()
+	}
+	if run.ic.Round() != 2 || run.recvd != 1 {
+		t.Fatalf("round %d: %d messages taken, want validator 1's early relay in round 2", run.ic.Round(), run.recvd)
+	}
+
+	for _, h := range []uint64{8, 12} {
+		m := om.Message{Instance: h, From: 1, To: 0, Path: []om.NodeID{1}, Value: encodeOMClaim(h, omTestRoot(h))}
+		v.receive("peer", c.vs[1].seal(m))
+	}
+	v.checkpointStable(12)
+	if len(v.future) != 0 {
+		t.Fatalf("early messages kept for checkpoints %v, below or at the stable 12", slices.Sorted(maps.Keys(v.future)))
+	}
+	// A message for the checkpoint just made stable goes to its run, and
+	// one for a run no longer here is late: neither waits in the table.
+	late := om.Message{Instance: 4, From: 1, To: 0, Path: []om.NodeID{1}, Value: encodeOMClaim(4, omTestRoot(4))}
+	v.runs = slices.DeleteFunc(v.runs, func(r *omRun) bool { return r.height == 12 }) // as if it had finished
+	for _, m := range []om.Message{late, {Instance: 12, From: 2, To: 0, Path: []om.NodeID{2}, Value: []byte{1}}} {
+		v.receive("peer", c.vs[int(m.From)].seal(m))
+	}
+	if len(v.future) != 0 {
+		t.Fatalf("late messages kept for checkpoints %v", slices.Sorted(maps.Keys(v.future)))
+	}
+}
+
+func TestOMMalformedClaimRaisesAlarm(t *testing.T) {
+	// Goal: a validator whose agreed claim is not a (height, root) pair is
+	// named by an alarm as malformed, not passed over as verified; method:
+	// validator 3's round-1 claims are re-signed as 3 bytes before delivery.
+	const bad, height = 3, 16
+	c := newOMCluster(t, 4)
+	for _, v := range c.vs {
+		v.checkpointStable(height)
+	}
+	for i, d := range c.queue {
+		m, err := om.Decode(d.raw[1 : len(d.raw)-crypto.SignatureBytes])
+		if err == nil && m.From == bad && len(m.Path) == 1 {
+			m.Value = []byte{1, 2, 3}
+			c.queue[i].raw = c.vs[bad].seal(m)
+		}
+	}
+	reports := c.verify(height)
+	for i, r := range reports[:bad] {
+		if r.Verdict != OMAlarm || !slices.Equal(r.Differing, []int{bad}) || r.Claims[bad].Status != OMClaimMalformed {
+			t.Fatalf("node %d: verdict %s differing %v claim %+v, want an alarm naming %d as malformed", i, r.Verdict, r.Differing, r.Claims[bad], bad)
+		}
+	}
+}
+
+func TestOMPerSenderIsWhatOneValidatorSendsAnother(t *testing.T) {
+	// Goal: the early-message share of a sender is exactly what a loyal
+	// validator sends one other in a run — no smaller, or a faster loyal
+	// peer's messages would be dropped, and no larger, or a traitor could
+	// make a node hold more; method: count validator 1's envelopes to node
+	// 0 in loyal runs of 4 and 7.
+	for _, n := range []int{4, 7} {
+		c := newOMCluster(t, n)
+		sent := 0
+		c.deliver = func(from int, m om.Message) bool {
+			if from == 1 && m.To == 0 {
+				sent++
+			}
+			return true
+		}
+		c.verify(4)
+		if sent != c.vs[0].perSender {
+			t.Fatalf("n=%d: validator 1 sent node 0 %d messages, perSender is %d", n, sent, c.vs[0].perSender)
 		}
 	}
 }
