@@ -117,7 +117,10 @@ func (c *Config) check() error {
 	case c.EmptyBlockTicks > 0 && c.EmptyBlockTicks >= c.baseTimeoutTicks():
 		return fmt.Errorf("%w: EmptyBlockTicks %d must be below the view-change timeout of %d ticks", ErrConfig, c.EmptyBlockTicks, c.baseTimeoutTicks())
 	}
-	return c.Params.Validate()
+	if err := c.Params.Validate(); err != nil {
+		return err
+	}
+	return CheckParams(c.Validators.Len(), c.Params)
 }
 
 func (c *Config) baseTimeoutTicks() uint64 {

@@ -13,7 +13,8 @@ import (
 // the largest size any chain allows (ledger.BlockBytesMax) plus framing, or
 // a NEW-VIEW of ViewChangesMax view changes of at most ViewChangeBytesMax
 // bytes each. Counts inside are checked against what the remaining input
-// can hold before anything is allocated.
+// can hold before anything is allocated. CheckParams refuses a chain whose
+// view-change messages could outgrow these limits.
 const (
 	MessageVersion = 1
 	// CertificatesPerViewChangeMax bounds the prepared certificates in one
@@ -26,6 +27,46 @@ const (
 	messageHeaderBytes = 1 + 1 + 2 + 8 + 8 + crypto.HashBytes
 	voteBytesLen       = 2 + crypto.SignatureBytes
 )
+
+// viewChangeBytes is the largest VIEW-CHANGE checkViewChangeBody accepts
+// for n validators and a window of w heights: a checkpoint proof signed by
+// all n, and at each window height a certificate of the largest header
+// with the PREPAREs of all n-1 backups. A correct replica sends a quorum of
+// signatures in each, but a faulty one may pad its own with every PREPARE
+// it saw, and a correct new primary still carries it inside NEW-VIEW.
+func viewChangeBytes(n int, w uint64) uint64 {
+	checkpoint := uint64(8 + 2*crypto.HashBytes + 2 + n*voteBytesLen)
+	cert := uint64(8 + 4 + ledger.HeaderBytesMax + crypto.SignatureBytes + 2 + (n-1)*voteBytesLen)
+	return messageHeaderBytes + checkpoint + 4 + w*cert + crypto.SignatureBytes
+}
+
+// newViewBytes is the largest NEW-VIEW a correct primary of n validators
+// sends: a quorum of the largest VIEW-CHANGEs and a digest-only
+// PRE-PREPARE at each of the w window heights.
+func newViewBytes(n int, w uint64) uint64 {
+	q := uint64((n+(n-1)/3)/2 + 1) // ledger.ValidatorSet.Quorum
+	prePrepare := uint64(4 + messageHeaderBytes + 1 + crypto.SignatureBytes)
+	return messageHeaderBytes + 2 + q*(4+viewChangeBytes(n, w)) + 4 + w*prePrepare + crypto.SignatureBytes
+}
+
+// CheckParams reports whether a chain of n validators with parameters p
+// can always complete a view change: its largest VIEW-CHANGE and NEW-VIEW
+// must fit the decoder's limits. Otherwise, once the window holds enough
+// prepared heights, every replica refuses every NEW-VIEW as malformed, the
+// certificates stay until a checkpoint that can no longer come, and no view
+// change ever completes. A large validator set must pay with a small window.
+func CheckParams(n int, p ledger.ConsensusParams) error {
+	w := p.WindowHeights
+	if vc := viewChangeBytes(n, w); vc > ViewChangeBytesMax {
+		return fmt.Errorf("%w: with %d validators and window_heights %d a VIEW-CHANGE can reach %d bytes, above %d: lower window_heights",
+			ErrConfig, n, w, vc, ViewChangeBytesMax)
+	}
+	if nv := newViewBytes(n, w); nv > MessageBytesMax {
+		return fmt.Errorf("%w: with %d validators and window_heights %d a NEW-VIEW can reach %d bytes, above %d: lower window_heights",
+			ErrConfig, n, w, nv, MessageBytesMax)
+	}
+	return nil
+}
 
 // ErrMalformed wraps every decoding failure.
 var ErrMalformed = errors.New("pbft: malformed message")
