@@ -21,7 +21,10 @@
 //   - Invariants, checked on every commit: no two correct replicas commit
 //     different blocks at one height; every committed block carries a valid
 //     quorum certificate for exactly that block and extends the replica's
-//     chain; balances are conserved. After GST, with at most f faulty, every
+//     chain; balances are conserved. Checked on every message a correct
+//     replica sends (promises.go): it never signs two digests for one
+//     (view, height) vote, even across a restart, and its VIEW-CHANGE
+//     carries a certificate at every height it sent COMMIT for. After GST, with at most f faulty, every
 //     correct replica must commit Heights more heights and every submitted
 //     tx must be committed within LivenessBudgetMs.
 //

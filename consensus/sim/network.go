@@ -77,6 +77,11 @@ type Network struct {
 	txCommitted map[crypto.Hash]bool
 	gstTarget   uint64
 	maxView     uint64
+	// votes and commitViews hold what correct validators signed, for
+	// the promise checker (promises.go): the digest of each vote, and per
+	// validator and height the highest view it sent a COMMIT in.
+	votes       map[voteKey]crypto.Hash
+	commitViews map[uint16]map[uint64]uint64
 	stats       Stats
 	err         error
 }
@@ -90,7 +95,8 @@ type delivery struct {
 // NewNetwork builds the nodes of sc from a genesis that funds the test
 // accounts.
 func NewNetwork(sc Scenario) (*Network, error) {
-	w := &Network{sc: sc, rng: rand.New(rand.NewPCG(sc.Seed, 0xc0ffee)), chainID: chainID, txCommitted: make(map[crypto.Hash]bool)}
+	w := &Network{sc: sc, rng: rand.New(rand.NewPCG(sc.Seed, 0xc0ffee)), chainID: chainID, txCommitted: make(map[crypto.Hash]bool),
+		votes: make(map[voteKey]crypto.Hash), commitViews: make(map[uint16]map[uint64]uint64)}
 	g, err := simGenesis(sc.N)
 	if err != nil {
 		return nil, err
@@ -253,6 +259,9 @@ func (w *Network) submit(tx *ledger.Tx) {
 
 // send puts one outbound message on the wire to every node it addresses.
 func (w *Network) send(from *Node, o pbft.Outbound) {
+	if err := w.checkPromises(from, o.Msg); err != nil {
+		w.fail(err)
+	}
 	for _, to := range w.nodes {
 		if to.ID == from.ID || (o.To != pbft.Broadcast && int(to.ID) != o.To) {
 			continue
