@@ -106,6 +106,47 @@ func TestFaultyNewPrimaryBadNewViewIsRejected(t *testing.T) {
 	}
 }
 
+// TestFaultyNewPrimaryCannotSwapReproposedBlock checks that a Byzantine new primary cannot replace a prepared block by another at the same height: its NEW-VIEW re-proposing a block of its own, signed and of the right count, differs from the recomputed selection and is rejected with evidence, and the prepared block commits in the next view.
+func TestFaultyNewPrimaryCannotSwapReproposedBlock(t *testing.T) {
+	c := newCluster(t, clusterOpts{n: 7})
+	var alt *ledger.Block
+	c.outgoing[1] = func(o pbft.Outbound) []pbft.Outbound {
+		if o.Msg.Kind != pbft.KindNewView || len(o.Msg.NewView.PrePrepares) == 0 {
+			return []pbft.Outbound{o}
+		}
+		pp := o.Msg.NewView.PrePrepares[0]
+		var err error
+		alt, err = c.chains[1].Build(c.genesis.Hash(), pp.View, c.vals.At(1).Address(), c.genesis.Header.Timestamp+99, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nv := *o.Msg.NewView
+		nv.PrePrepares = append([]*pbft.Message{c.resign(1, &pbft.Message{Kind: pbft.KindPrePrepare, View: pp.View, Height: pp.Height, Digest: alt.Hash()})}, nv.PrePrepares[1:]...)
+		swapped := c.resign(1, &pbft.Message{Kind: pbft.KindNewView, View: o.Msg.View, NewView: &nv})
+		block := c.resign(1, &pbft.Message{Kind: pbft.KindPrePrepare, View: pp.View, Height: pp.Height, Digest: alt.Hash(), Block: alt})
+		return []pbft.Outbound{{To: o.To, Msg: swapped}, {To: pbft.Broadcast, Msg: block}}
+	}
+	b := proposeOnlyPreparedAt(t, c, 4)
+	c.tickUntil(400, c.allCommitted(1, 2, 3, 4, 5, 6))
+	if alt == nil || alt.Hash() == b {
+		t.Fatal("the faulty primary never swapped the re-proposal")
+	}
+	for i := 2; i < 7; i++ {
+		if got := c.committedAt(i, 1); got.Block.Hash() != b {
+			t.Fatalf("replica %d: height 1 is %s in view %d, want %s (prepared before the view change)", i, got.Block.Hash().Short(), got.Certificate.View, b.Short())
+		}
+		found := false
+		for _, e := range c.reps[i].Evidence() {
+			if e.Kind == pbft.EvidenceBadNewView && e.Validator == 1 && e.Verify(c.verif) == nil {
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("replica %d kept no verifiable evidence of the swapped NEW-VIEW", i)
+		}
+	}
+}
+
 // TestJunkBlocksCannotEvictBlockToRepropose: a faulty replica, primary of
 // views far ahead, floods the others with PRE-PREPAREs of junk blocks just
 // before the NEW-VIEW of view 1, which must re-propose a block prepared at
