@@ -147,6 +147,59 @@ func TestFaultyNewPrimaryCannotSwapReproposedBlock(t *testing.T) {
 	}
 }
 
+// TestPaperHigherViewCertificateWins checks §4.4's rule that NEW-VIEW picks, at each height, the prepared certificate of the highest view: block A prepares at replica 2 only in view 0; view 1 forms without replica 2 and commits another block B at replica 3 only; the quorum of view 2 holds both certificates, and B, committed, must win over the older A.
+func TestPaperHigherViewCertificateWins(t *testing.T) {
+	c := newCluster(t, clusterOpts{n: 4})
+	normal := func(k pbft.Kind) bool {
+		return k == pbft.KindPrePrepare || k == pbft.KindPrepare || k == pbft.KindCommit
+	}
+	phase := 0
+	c.drop = func(e envelope) bool {
+		m := e.m
+		switch {
+		case phase == 0: // view 0: A prepares at replica 2 only
+			return m.Kind == pbft.KindCommit || (m.Kind == pbft.KindPrepare && e.to != 2)
+		case normal(m.Kind) && m.View < uint64(phase):
+			return true // the earlier views are over
+		case phase == 1: // view 1 forms without replica 2; B commits at replica 3 only
+			return (m.Kind == pbft.KindViewChange && e.from == 2 && e.to == 1) ||
+				(normal(m.Kind) && e.to == 2) || (m.Kind == pbft.KindCommit && e.to != 3)
+		}
+		return false
+	}
+	c.reps[0].Tick(c.genesis.Header.Timestamp + 10)
+	c.flush(0)
+	c.deliver()
+	var a crypto.Hash
+	for _, r := range c.records[2] {
+		if r.Kind == pbft.RecordPrepared && r.Prepared.Height() == 1 {
+			a = r.Prepared.Header.Hash()
+		}
+	}
+	if a.IsZero() {
+		t.Fatal("replica 2 did not prepare height 1 in view 0")
+	}
+	phase = 1
+	c.tickUntil(400, c.allCommitted(1, 3))
+	b := c.committedAt(3, 1)
+	if b.Certificate.View != 1 || b.Block.Hash() == a {
+		t.Fatalf("replica 3 committed %s in view %d, want a block other than A in view 1", b.Block.Hash().Short(), b.Certificate.View)
+	}
+	for i := range 3 {
+		if len(c.logs[i]) != 0 {
+			t.Fatalf("replica %d committed in view 1", i)
+		}
+	}
+	phase = 2
+	c.tickUntil(400, c.allCommitted(1, 0, 1, 2))
+	for i := range 4 {
+		if got := c.committedAt(i, 1); got.Block.Hash() != b.Block.Hash() {
+			t.Fatalf("replica %d: height 1 is %s in view %d, want %s committed at replica 3 in view 1 (A of view 0 is %s)",
+				i, got.Block.Hash().Short(), got.Certificate.View, b.Block.Hash().Short(), a.Short())
+		}
+	}
+}
+
 // TestJunkBlocksCannotEvictBlockToRepropose: a faulty replica, primary of
 // views far ahead, floods the others with PRE-PREPAREs of junk blocks just
 // before the NEW-VIEW of view 1, which must re-propose a block prepared at
