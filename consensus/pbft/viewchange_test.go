@@ -76,6 +76,40 @@ func TestPaperTwoConsecutiveViewChanges(t *testing.T) {
 	}
 }
 
+// TestPaperViewChangeTimeoutDoublesUntilProgress checks §4.5.2's timer rule: with the primaries of views 0 and 1 silent, a replica waits the base timeout before asking for view 1 and twice that before asking for view 2; once view 2 commits, the timeout is back to the base, so when primary 2 falls silent too, view 3 is asked for after the base timeout again.
+func TestPaperViewChangeTimeoutDoublesUntilProgress(t *testing.T) {
+	const base = 10
+	c := newCluster(t, clusterOpts{n: 7, timeoutT: base})
+	silent := func(pbft.Outbound) []pbft.Outbound { return nil }
+	c.outgoing[0], c.outgoing[1] = silent, silent
+	asked := map[uint64]int{} // view -> tick replica 3 asked for it
+	tick := 0
+	tickUntil := func(limit int, cond func() bool) {
+		t.Helper()
+		for ; !cond(); tick++ {
+			if limit--; limit < 0 {
+				t.Fatalf("condition not reached by tick %d", tick)
+			}
+			c.tick()
+			for _, e := range c.events[3] {
+				if vc, ok := e.(pbft.EventViewChanged); ok && !vc.Active && asked[vc.View] == 0 {
+					asked[vc.View] = tick
+				}
+			}
+		}
+	}
+	tickUntil(400, c.allCommitted(2, 2, 3, 4, 5, 6))
+	if first, second := asked[1], asked[2]-asked[1]; first < base-1 || second < 2*base-1 {
+		t.Fatalf("asked for view 1 after %d ticks and for view 2 %d ticks later, want about %d and %d", first, second, base, 2*base)
+	}
+	c.outgoing[2] = silent
+	start := tick
+	tickUntil(400, func() bool { return asked[3] != 0 })
+	if waited := asked[3] - start; waited > base+2 {
+		t.Fatalf("after view 2 committed, asked for view 3 after %d ticks, want the base timeout of %d", waited, base)
+	}
+}
+
 // TestFaultyNewPrimaryBadNewViewIsRejected checks that a Byzantine new primary cannot drop a prepared block: its NEW-VIEW without the re-proposal is rejected by recomputing the selection, kept as evidence, and the next view commits the block.
 func TestFaultyNewPrimaryBadNewViewIsRejected(t *testing.T) {
 	c := newCluster(t, clusterOpts{n: 7})
