@@ -95,6 +95,9 @@ type delivery struct {
 // NewNetwork builds the nodes of sc from a genesis that funds the test
 // accounts.
 func NewNetwork(sc Scenario) (*Network, error) {
+	if err := sc.check(); err != nil {
+		return nil, err
+	}
 	w := &Network{sc: sc, rng: rand.New(rand.NewPCG(sc.Seed, 0xc0ffee)), chainID: chainID, txCommitted: make(map[crypto.Hash]bool),
 		votes: make(map[voteKey]crypto.Hash), commitViews: make(map[uint16]map[uint64]uint64)}
 	g, err := simGenesis(sc.N)

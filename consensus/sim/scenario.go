@@ -54,6 +54,31 @@ type Crash struct {
 	MidReady bool  `json:"mid_ready"`
 }
 
+// check refuses a scenario the network cannot run: stored scenarios are
+// data, and a bad one must fail with its reason, not panic mid-run.
+func (sc *Scenario) check() error {
+	nodes := sc.N + len(sc.Twins)
+	if sc.DeltaMs < 1 || (sc.GST > 0 && sc.MaxDelayMs < 1) {
+		return fmt.Errorf("sim: scenario %q: delta_ms %d and, before GST, max_delay_ms %d must be at least 1", sc.Name, sc.DeltaMs, sc.MaxDelayMs)
+	}
+	for _, v := range sc.Twins {
+		if int(v) >= sc.N {
+			return fmt.Errorf("sim: scenario %q: twin of validator %d, n is %d", sc.Name, v, sc.N)
+		}
+	}
+	for v := range sc.Byzantine {
+		if int(v) >= sc.N {
+			return fmt.Errorf("sim: scenario %q: Byzantine validator %d, n is %d", sc.Name, v, sc.N)
+		}
+	}
+	for _, c := range sc.Crashes {
+		if c.Node < 0 || c.Node >= nodes {
+			return fmt.Errorf("sim: scenario %q: crash of node %d, there are %d", sc.Name, c.Node, nodes)
+		}
+	}
+	return nil
+}
+
 // TickMs is how often every replica ticks.
 const TickMs = 10
 

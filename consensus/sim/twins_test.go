@@ -42,3 +42,31 @@ func TestByzantineBeyondBoundBreaksSafety(t *testing.T) {
 		}
 	}
 }
+
+// TestBadScenarioRefused checks that a stored scenario the network cannot run (no delay bound, a crash or twin of a node that does not exist) is refused with its reason instead of panicking mid-run; method: run each broken scenario under recover.
+func TestBadScenarioRefused(t *testing.T) {
+	good := Scenario{Seed: 1, N: 4, GST: 100, MaxDelayMs: 10, DeltaMs: 10, TimeoutTicks: 8, Heights: 1}
+	for name, edit := range map[string]func(*Scenario){
+		"no delay before GST": func(sc *Scenario) { sc.MaxDelayMs = 0 },
+		"no delay after GST":  func(sc *Scenario) { sc.DeltaMs = 0 },
+		"crash of node 9":     func(sc *Scenario) { sc.Crashes = []Crash{{Node: 9, At: 1, Restart: 5}} },
+		"twin of validator 7": func(sc *Scenario) { sc.Twins = []uint16{7} },
+		"Byzantine 4 of 4":    func(sc *Scenario) { sc.Byzantine = map[uint16]string{4: FaultSilent} },
+	} {
+		sc := good
+		edit(&sc)
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Fatalf("%s: panic: %v", name, r)
+				}
+			}()
+			if _, err := RunScenario(sc); err == nil {
+				t.Fatalf("%s: scenario accepted", name)
+			}
+		}()
+	}
+	if _, err := RunScenario(good); err != nil {
+		t.Fatalf("good scenario: %v", err)
+	}
+}
