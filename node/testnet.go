@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/synod-chain/synod/consensus/pbft"
 	"github.com/synod-chain/synod/crypto"
 	"github.com/synod-chain/synod/ledger"
 	"github.com/synod-chain/synod/p2p"
@@ -105,6 +106,10 @@ func GenerateTestnet(opts TestnetOptions) ([]TestnetNode, error) {
 	}
 	if err := opts.Params.Validate(); err != nil {
 		return nil, err
+	}
+	// Every node would refuse to start (pbft.NewReplica checks the same).
+	if err := pbft.CheckParams(opts.Validators, opts.Params); err != nil {
+		return nil, fmt.Errorf("testnet: %w", err)
 	}
 	if opts.OMVerify {
 		// f of n validators, as the genesis validator set gives it.

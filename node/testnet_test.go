@@ -72,15 +72,21 @@ func TestTestnetPruneHistory(t *testing.T) {
 func TestTestnetRefusesBadOptionsBeforeWriting(t *testing.T) {
 	noCheckpoints := ledger.DefaultConsensusParams()
 	noCheckpoints.CheckpointInterval = 0
+	// A NEW-VIEW of 4 validators with 20,000 heights in flight exceeds
+	// pbft.MessageBytesMax: no node could start (pbft.CheckParams).
+	wideWindow := ledger.DefaultConsensusParams()
+	wideWindow.CheckpointInterval, wideWindow.WindowHeights = 10_000, 20_000
 	for name, tc := range map[string]struct {
-		chainID string
-		params  ledger.ConsensusParams
+		chainID    string
+		params     ledger.ConsensusParams
+		validators int
 	}{
-		"chain id with a space": {"bad id", ledger.DefaultConsensusParams()},
-		"checkpoint interval 0": {"good-net", noCheckpoints},
+		"chain id with a space":          {"bad id", ledger.DefaultConsensusParams(), 2},
+		"checkpoint interval 0":          {"good-net", noCheckpoints, 2},
+		"window too wide for a NEW-VIEW": {"good-net", wideWindow, 4},
 	} {
 		dir := t.TempDir()
-		_, err := GenerateTestnet(TestnetOptions{Validators: 2, OutDir: dir, ChainID: tc.chainID, BasePort: 40200,
+		_, err := GenerateTestnet(TestnetOptions{Validators: tc.validators, OutDir: dir, ChainID: tc.chainID, BasePort: 40200,
 			Accounts: 1, Params: tc.params})
 		if err == nil {
 			t.Fatalf("%s: generated", name)
