@@ -249,6 +249,12 @@ func validatorPeers(g *ledger.Genesis) ([]peer.ID, error) {
 	return ids, nil
 }
 
+// consensusFrameBytesMax bounds a frame of the consensus transport by the
+// largest message the node decodes from it, a pbft message or an OM(m)
+// envelope: p2p's own default (32 MiB) would have the host read, queue and
+// hand over frames that pbft.Decode then refuses unread.
+const consensusFrameBytesMax = max(pbft.MessageBytesMax, omEnvelopeBytesMax)
+
 func (n *Node) startHost(ctx context.Context, cfg Config, keys HomeKeys) error {
 	pcfg := p2p.DefaultConfig()
 	pcfg.ChainID = n.genesis.ChainID
@@ -256,6 +262,7 @@ func (n *Node) startHost(ctx context.Context, cfg Config, keys HomeKeys) error {
 	pcfg.ListenAddrs = cfg.P2P.Listen
 	pcfg.PersistentPeers = cfg.P2P.PersistentPeers
 	pcfg.TxMeshDegree = cfg.P2P.TxMeshDegree
+	pcfg.ConsensusMessageBytesMax = consensusFrameBytesMax
 	pcfg.Logger = n.log
 	host, err := p2p.New(ctx, pcfg, p2p.Handlers{
 		ValidateTxs: n.validateGossipTxs,

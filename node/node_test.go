@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -12,8 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/synod-chain/synod/consensus/pbft"
 	"github.com/synod-chain/synod/crypto"
 	"github.com/synod-chain/synod/ledger"
+	"github.com/synod-chain/synod/p2p"
 )
 
 // freeBasePort finds a base port whose testnet ports (TCP and UDP) are all
@@ -341,5 +344,26 @@ func assertSupply(t *testing.T, ln *localNet, which []int) {
 		if total != ln.genesis.TotalSupply() {
 			t.Fatalf("node %d: balances sum to %d, genesis supply %d", i, total, ln.genesis.TotalSupply())
 		}
+	}
+}
+
+// TestConsensusFramesBoundedByWhatTheNodeDecodes: the host must not carry
+// consensus frames larger than any message the node can decode (pbft's
+// MessageBytesMax, an OM envelope), since each one is read, queued and
+// handed over whole before it is refused. Method: a running node's host
+// refuses to send one byte over the bound and takes a message at it.
+func TestConsensusFramesBoundedByWhatTheNodeDecodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two-node integration test; skipped in -short")
+	}
+	_, peer0, _ := startSyncPair(t, 1)
+	if consensusFrameBytesMax < pbft.MessageBytesMax || consensusFrameBytesMax < omEnvelopeBytesMax {
+		t.Fatalf("frame bound %d below a message the node decodes", consensusFrameBytesMax)
+	}
+	if err := peer0.host.BroadcastConsensus(make([]byte, consensusFrameBytesMax+1)); !errors.Is(err, p2p.ErrMessageTooLarge) {
+		t.Fatalf("a frame over the bound: %v, want ErrMessageTooLarge", err)
+	}
+	if err := peer0.host.BroadcastConsensus(make([]byte, consensusFrameBytesMax)); err != nil {
+		t.Fatalf("a frame at the bound: %v", err)
 	}
 }
