@@ -38,7 +38,17 @@ echo "building synod..."
 (cd "$root" && go build -o "$bin" ./cmd/synod)
 
 if [ -d "$out" ]; then
-	# Stop anything a previous run left behind, then start fresh.
+	# Stop anything a previous run left behind, then start fresh; but
+	# delete only a testnet (or what is left of one) or the tools' own
+	# testnet/out: a DIR given by mistake, a home directory say, keeps
+	# its files.
+	if [ "$out" != "$root/testnet/out" ] && [ ! -f "$out/node0/config.toml" ]; then
+		other="$(find "$out" -mindepth 1 -maxdepth 1 ! -name 'node[0-9]*' ! -name wallets ! -name password.txt -print -quit)"
+		if [ -n "$other" ]; then
+			echo "run.sh: $out is not a testnet (it holds $other); not deleting it, pick another -o DIR" >&2
+			exit 1
+		fi
+	fi
 	"$bin" testnet stop "$out" >/dev/null 2>&1 || true
 	rm -rf "$out"
 fi
