@@ -54,21 +54,24 @@ if [ -d "$out" ]; then
 fi
 "$bin" testnet --validators "$n" --out "$out" --base-port "$base_port" --accounts "$accounts" $om_flag $prune_flag
 
-for ((i = 0; i < n; i++)); do
-	home="$out/node$i"
-	"$bin" start --home "$home" >"$home/node.log" 2>&1 &
-	echo $! >"$home/node.pid"
-done
-
 stop_all() {
 	echo
 	echo "stopping the testnet..."
 	"$bin" testnet stop "$out" || true
 }
 
-if [ "$detach" -eq 0 ]; then
-	trap stop_all INT TERM
-fi
+# A signal stops the nodes and ends the script: bash runs a trap only
+# once the command in the foreground returns, and a script that went on
+# would report a network it has just stopped as ready. Set before the
+# nodes start, so none is left behind; with --detach only until ready.
+trap 'stop_all; exit 130' INT
+trap 'stop_all; exit 143' TERM
+
+for ((i = 0; i < n; i++)); do
+	home="$out/node$i"
+	"$bin" start --home "$home" >"$home/node.log" 2>&1 &
+	echo $! >"$home/node.pid"
+done
 
 if ! "$bin" testnet wait --height 2 --timeout 60s "$out"; then
 	echo "the testnet did not come up (see above); logs are in $out/node*/node.log" >&2
@@ -84,6 +87,7 @@ echo "status:  $bin testnet status $out"
 echo "ready: $n validators committing blocks"
 
 if [ "$detach" -eq 1 ]; then
+	trap - INT TERM
 	exit 0
 fi
 echo "press Ctrl-C to stop"
