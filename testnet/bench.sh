@@ -89,12 +89,14 @@ for n in $sizes; do
 	net="$out/n$n"
 	say ""
 	say "== $n validators (network in $net) =="
+	# Current before it starts: a SIGTERM to this script alone runs the
+	# trap only once run.sh returns, with the network up.
+	current="$net"
 	"$root/testnet/run.sh" -n "$n" -o "$net" -p "$port" -a "$accounts" --detach >"$out/run-n$n.log" 2>&1 || {
 		say "could not start the $n-validator network; see $out/run-n$n.log"
 		stop_current
 		exit 1
 	}
-	current="$net"
 	urls=""
 	for ((i = 0; i < n; i++)); do
 		urls="${urls:+$urls,}$("$bin" testnet url "$net" "$i")"
