@@ -318,13 +318,17 @@ func checkInvariants(t *testing.T, ctx context.Context, netw *testnet.Network, h
 		addrs[a.Address] = true
 	}
 	for _, i := range honest {
-		var total uint64
+		var bals []uint64
 		for a := range addrs {
 			bal, err := clients[i].Balance(ctx, a, rpc.AtHeight(target))
 			if err != nil {
 				t.Fatalf("node%d balance of %s: %v", i, a, err)
 			}
-			total += bal
+			bals = append(bals, bal)
+		}
+		total, err := supplyOf(bals)
+		if err != nil {
+			t.Fatalf("node%d: %v", i, err)
 		}
 		if total != g.TotalSupply() {
 			t.Fatalf("node%d: balances sum to %d, genesis supply %d", i, total, g.TotalSupply())
