@@ -1,11 +1,69 @@
 package testnet_test
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/bits"
+	"strings"
 	"testing"
+
+	"github.com/synod-chain/synod/crypto"
+	"github.com/synod-chain/synod/rpc"
 )
+
+// chainCheck follows the chain the nodes report, height by height from
+// 1: every node must hold the same block at a height, the block must be
+// of that height, and it must link to the block below it (one hash
+// chain, not only one set of blocks).
+type chainCheck struct {
+	next   uint64 // height of the next block
+	parent crypto.Hash
+	txs    map[crypto.Hash]int // times each tx is in the chain
+}
+
+func newChainCheck() *chainCheck { return &chainCheck{next: 1, txs: make(map[crypto.Hash]int)} }
+
+// add checks the blocks the nodes hold at the next height (blocks[k] is
+// node nodes[k]'s) and returns the one they agree on. The txs are counted
+// from the first block, with whole txs or their hashes.
+func (c *chainCheck) add(nodes []int, blocks []*rpc.Block) (*rpc.Block, error) {
+	want := blocks[0]
+	for k, b := range blocks[1:] {
+		if b.Hash != want.Hash {
+			return nil, fmt.Errorf("SAFETY: node%d has block %s at height %d, node%d has %s",
+				nodes[k+1], b.Hash.Short(), c.next, nodes[0], want.Hash.Short())
+		}
+	}
+	if want.Height != c.next {
+		return nil, fmt.Errorf("asked for block %d, got block %s of height %d", c.next, want.Hash.Short(), want.Height)
+	}
+	if c.next > 1 && want.ParentHash != c.parent {
+		return nil, fmt.Errorf("SAFETY: block %d (%s) links to %s, not to block %d (%s)",
+			c.next, want.Hash.Short(), want.ParentHash.Short(), c.next-1, c.parent.Short())
+	}
+	for _, tx := range want.Txs {
+		c.txs[tx.Hash]++
+	}
+	for _, h := range want.TxHashes {
+		c.txs[h]++
+	}
+	c.parent = want.Hash
+	c.next++
+	return want, nil
+}
+
+// committedOnce checks that every acknowledged tx is in the chain
+// exactly once.
+func (c *chainCheck) committedOnce(acked []crypto.Hash) error {
+	var errs []error
+	for _, h := range acked {
+		if c.txs[h] != 1 {
+			errs = append(errs, fmt.Errorf("acknowledged tx %s is in the chain %d times", h.Short(), c.txs[h]))
+		}
+	}
+	return errors.Join(errs...)
+}
 
 // supplyOf sums the balances of the accounts, failing where the sum
 // passes 2^64 rather than wrapping: a balance that went below zero wraps
@@ -32,5 +90,87 @@ func TestSupplyOfCatchesWrappedBalance(t *testing.T) {
 	}
 	if got, err := supplyOf([]uint64{110, math.MaxUint64 - 4}); err == nil {
 		t.Fatalf("a balance below zero (wrapped) sums to %d without an error", got)
+	}
+}
+
+// testChain builds blocks 1..n of a chain, each with one tx.
+func testChain(n int) []*rpc.Block {
+	var chain []*rpc.Block
+	var parent crypto.Hash
+	for h := 1; h <= n; h++ {
+		b := &rpc.Block{BlockHeader: rpc.BlockHeader{Height: uint64(h), ParentHash: parent},
+			TxHashes: []crypto.Hash{crypto.Sum256([]byte(fmt.Sprintf("tx %d", h)))}}
+		b.Hash = crypto.Sum256([]byte(fmt.Sprintf("block %d parent %s", h, parent)))
+		chain = append(chain, b)
+		parent = b.Hash
+	}
+	return chain
+}
+
+// followChain runs the chain checker over the chains of several nodes
+// (chains[k] is node k's), as the chaos and leader-crash tests do.
+func followChain(chains [][]*rpc.Block) (*chainCheck, error) {
+	c := newChainCheck()
+	nodes := make([]int, len(chains))
+	for k := range nodes {
+		nodes[k] = k
+	}
+	for h := range chains[0] {
+		blocks := make([]*rpc.Block, len(chains))
+		for k := range chains {
+			blocks[k] = chains[k][h]
+		}
+		if _, err := c.add(nodes, blocks); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// TestChainCheckCatchesBrokenChains gives the chain checker three nodes'
+// chains: identical and linked, then with one node holding another block
+// at height 2, then identical on every node but with block 3 linked to
+// a block that is not block 2; each break must be reported.
+func TestChainCheckCatchesBrokenChains(t *testing.T) {
+	good := testChain(4)
+	if _, err := followChain([][]*rpc.Block{good, good, good}); err != nil {
+		t.Fatalf("one chain on every node: %v", err)
+	}
+
+	forked := append([]*rpc.Block(nil), good...)
+	other := *good[1]
+	other.Hash = crypto.Sum256([]byte("another block 2"))
+	forked[1] = &other
+	if _, err := followChain([][]*rpc.Block{good, forked, good}); err == nil || !strings.Contains(err.Error(), "node1 has block") {
+		t.Fatalf("node1 has another block at height 2: %v, want a SAFETY error naming node1", err)
+	}
+
+	unlinked := append([]*rpc.Block(nil), good...)
+	b3 := *good[2]
+	b3.ParentHash = crypto.Sum256([]byte("not block 2"))
+	unlinked[2] = &b3
+	if _, err := followChain([][]*rpc.Block{unlinked, unlinked, unlinked}); err == nil || !strings.Contains(err.Error(), "links to") {
+		t.Fatalf("block 3 not linked to block 2 on every node: %v, want a SAFETY error", err)
+	}
+}
+
+// TestCommittedOnceCatchesLostAndDoubled checks the tx count: a tx in
+// the chain once passes, a tx in it twice or never fails.
+func TestCommittedOnceCatchesLostAndDoubled(t *testing.T) {
+	chain := testChain(3)
+	chain[2].TxHashes = append(chain[2].TxHashes, chain[0].TxHashes[0]) // tx of block 1 again
+	c, err := followChain([][]*rpc.Block{chain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	once, twice, never := chain[1].TxHashes[0], chain[0].TxHashes[0], crypto.Sum256([]byte("never sent"))
+	if err := c.committedOnce([]crypto.Hash{once}); err != nil {
+		t.Fatalf("a tx committed once: %v", err)
+	}
+	if err := c.committedOnce([]crypto.Hash{once, twice}); err == nil || !strings.Contains(err.Error(), "2 times") {
+		t.Fatalf("a tx committed twice: %v, want an error", err)
+	}
+	if err := c.committedOnce([]crypto.Hash{never}); err == nil || !strings.Contains(err.Error(), "0 times") {
+		t.Fatalf("a tx never committed: %v, want an error", err)
 	}
 }

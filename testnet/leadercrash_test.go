@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -611,38 +610,22 @@ func lcCheckChain(t *testing.T, ctx context.Context, netw *testnet.Network, acke
 		defer c.Close()
 		clients[i] = c
 	}
-	seen := make(map[crypto.Hash]int)
-	var parent crypto.Hash
+	chain := newChainCheck()
+	nodes := make([]int, len(clients))
 	for h := uint64(1); h <= target; h++ {
-		var want *rpc.Block
+		blocks := make([]*rpc.Block, len(clients))
 		for i, c := range clients {
 			b, err := c.BlockByNumber(ctx, rpc.AtHeight(h), i == 0)
 			if err != nil || b == nil {
 				t.Fatalf("node%d block %d: %v", i, h, err)
 			}
-			if want == nil {
-				want = b
-				continue
-			}
-			if b.Hash != want.Hash {
-				t.Fatalf("SAFETY: node%d has block %s at height %d, node0 has %s", i, b.Hash.Short(), h, want.Hash.Short())
-			}
+			nodes[i], blocks[i] = i, b
 		}
-		if h > 1 && want.ParentHash != parent {
-			t.Fatalf("block %d does not link to block %d", h, h-1)
-		}
-		parent = want.Hash
-		for _, tx := range want.Txs {
-			seen[tx.Hash]++
+		if _, err := chain.add(nodes, blocks); err != nil {
+			t.Fatal(err)
 		}
 	}
-	var errs []error
-	for _, h := range acked {
-		if seen[h] != 1 {
-			errs = append(errs, fmt.Errorf("acknowledged tx %s is in the chain %d times", h.Short(), seen[h]))
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := chain.committedOnce(acked); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("checked %d heights on %d nodes, %d acknowledged txs each committed once", target, len(clients), len(acked))
