@@ -129,7 +129,7 @@ type driver struct {
 	committedTxs atomic.Uint64 // since this process started
 
 	evidenceMu sync.Mutex
-	evidence   []EvidenceSummary // the first evidenceKeptMax seen
+	evidence   []EvidenceSummary // see keepEvidence
 
 	// om and omInbox run OM(m) checkpoint verification (omverify.go);
 	// nil unless om_verify.
@@ -137,8 +137,12 @@ type driver struct {
 	omInbox chan inboundMessage
 }
 
-// evidenceKeptMax bounds the evidence a node remembers for its status.
-const evidenceKeptMax = 64
+// evidenceKeptMax bounds the evidence a node remembers for its status,
+// evidenceKeptPerValidatorMax the part of it one validator may take.
+const (
+	evidenceKeptMax             = 64
+	evidenceKeptPerValidatorMax = 4
+)
 
 // EvidenceSummary names a validator caught misbehaving, with proof kept by
 // the engine.
@@ -146,6 +150,29 @@ type EvidenceSummary struct {
 	Validator uint16 `json:"validator"`
 	Kind      uint8  `json:"kind"`
 	Reason    string `json:"reason"`
+}
+
+// keepEvidence remembers e for the status if there is room: the first
+// evidenceKeptMax seen, at most evidenceKeptPerValidatorMax of one
+// validator. A double-voter offends at every height; with no share per
+// validator its first 64 offences filled the list in seconds, and a
+// second validator caught later (an honest one that double-signed after
+// a restart, say) was never shown.
+func (d *driver) keepEvidence(e EvidenceSummary) {
+	d.evidenceMu.Lock()
+	defer d.evidenceMu.Unlock()
+	if len(d.evidence) >= evidenceKeptMax {
+		return
+	}
+	n := 0
+	for _, old := range d.evidence {
+		if old.Validator == e.Validator {
+			n++
+		}
+	}
+	if n < evidenceKeptPerValidatorMax {
+		d.evidence = append(d.evidence, e)
+	}
 }
 
 // evidenceSeen returns a copy of the evidence kept so far.
@@ -524,11 +551,7 @@ func (d *driver) handleEvents(events []pbft.Event) error {
 			}
 		case pbft.EventEvidence:
 			d.metrics.evidence.Inc()
-			d.evidenceMu.Lock()
-			if len(d.evidence) < evidenceKeptMax {
-				d.evidence = append(d.evidence, EvidenceSummary{Validator: ev.Evidence.Validator, Kind: uint8(ev.Evidence.Kind), Reason: ev.Evidence.Reason})
-			}
-			d.evidenceMu.Unlock()
+			d.keepEvidence(EvidenceSummary{Validator: ev.Evidence.Validator, Kind: uint8(ev.Evidence.Kind), Reason: ev.Evidence.Reason})
 			d.log.Warn("evidence of misbehaviour", "validator", ev.Evidence.Validator, "kind", ev.Evidence.Kind, "reason", ev.Evidence.Reason)
 		case pbft.EventCatchUp:
 			if d.catchUp != nil {

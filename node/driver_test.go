@@ -416,3 +416,26 @@ func TestDriverSyncsWhenIdle(t *testing.T) {
 		t.Fatalf("after a crash of the idle backup: head %d, committed %d before it", got, head)
 	}
 }
+
+// TestKeepEvidenceLeavesRoomForOthers floods the status's evidence list
+// with a double-voter's offences, one per height as it commits them, and
+// then reports one offence of another validator: that one must be shown,
+// or a checker reading the status (the chaos test's "no honest validator
+// in any evidence") cannot see it.
+func TestKeepEvidenceLeavesRoomForOthers(t *testing.T) {
+	d := &driver{}
+	for h := range 1000 {
+		d.keepEvidence(EvidenceSummary{Validator: 2, Kind: uint8(pbft.EvidenceConflict), Reason: fmt.Sprintf("height %d", h)})
+	}
+	d.keepEvidence(EvidenceSummary{Validator: 1, Kind: uint8(pbft.EvidenceConflict), Reason: "after the flood"})
+	seen := d.evidenceSeen()
+	if len(seen) > evidenceKeptMax {
+		t.Fatalf("%d evidence kept, limit %d", len(seen), evidenceKeptMax)
+	}
+	for _, e := range seen {
+		if e.Validator == 1 {
+			return
+		}
+	}
+	t.Fatalf("validator 1's evidence is not in the %d kept after validator 2's flood", len(seen))
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/synod-chain/synod/crypto"
 	"github.com/synod-chain/synod/rpc"
+	"github.com/synod-chain/synod/testnet"
 )
 
 // chainCheck follows the chain the nodes report, height by height from
@@ -90,6 +91,41 @@ func TestSupplyOfCatchesWrappedBalance(t *testing.T) {
 	}
 	if got, err := supplyOf([]uint64{110, math.MaxUint64 - 4}); err == nil {
 		t.Fatalf("a balance below zero (wrapped) sums to %d without an error", got)
+	}
+}
+
+// checkEvidence checks the evidence the honest nodes hold (by node):
+// none may name a validator other than byz, and with mustCatch at least
+// one must name byz.
+func checkEvidence(evidence map[int][]testnet.Evidence, byz int, mustCatch bool) error {
+	caught := false
+	for i, list := range evidence {
+		for _, ev := range list {
+			if int(ev.Validator) != byz {
+				return fmt.Errorf("node%d holds evidence against honest validator %d: %s", i, ev.Validator, ev.Reason)
+			}
+			caught = true
+		}
+	}
+	if mustCatch && !caught {
+		return fmt.Errorf("no honest node caught double-voting validator %d", byz)
+	}
+	return nil
+}
+
+// TestCheckEvidence checks the evidence checker: evidence against the
+// Byzantine validator alone passes, evidence against an honest one fails,
+// and none at all fails when the Byzantine validator must be caught.
+func TestCheckEvidence(t *testing.T) {
+	against := func(v uint16) testnet.Evidence { return testnet.Evidence{Validator: v, Kind: 1, Reason: "two commits"} }
+	if err := checkEvidence(map[int][]testnet.Evidence{0: {against(3)}, 1: nil}, 3, true); err != nil {
+		t.Fatalf("evidence against the Byzantine validator only: %v", err)
+	}
+	if err := checkEvidence(map[int][]testnet.Evidence{0: {against(3), against(1)}}, 3, false); err == nil {
+		t.Fatal("evidence against honest validator 1 passed")
+	}
+	if err := checkEvidence(map[int][]testnet.Evidence{0: nil, 1: nil}, 3, true); err == nil {
+		t.Fatal("a double-voter nobody caught passed")
 	}
 }
 
