@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
@@ -17,7 +18,8 @@ import (
 
 // adminMux is the loopback-only admin endpoint the testnet's fault injector
 // drives: partition this node from every peer but the given ones, and heal.
-// Config.Validate refuses a non-loopback admin address.
+// Config.Validate refuses a non-loopback admin address; toolsOnly keeps
+// out the browser on the same machine.
 func (n *Node) adminMux() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /admin/partition", func(w http.ResponseWriter, r *http.Request) {
@@ -55,7 +57,33 @@ func (n *Node) adminMux() http.Handler {
 	mux.HandleFunc("GET /admin/status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, n.AdminStatus())
 	})
-	return mux
+	return toolsOnly(mux)
+}
+
+// toolsOnly refuses what a web page open on this machine could send.
+// Loopback is no fence against one: it can POST /admin/partition as a
+// form would, no CORS preflight asked, or rebind its own host name to
+// 127.0.0.1 and read the answers. A browser names the page that sent a
+// request (Origin, Sec-Fetch-Site) and the host the page is on (Host);
+// a tool (synod testnet, curl) sends no Origin and names the loopback
+// address it dialled. Pages of the endpoint itself, the pprof index
+// opened by hand, still work.
+func toolsOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.Host)
+		if err != nil {
+			host = r.Host
+		}
+		ip := net.ParseIP(host)
+		loopback := host == "localhost" || (ip != nil && ip.IsLoopback())
+		origin := r.Header.Get("Origin")
+		site := r.Header.Get("Sec-Fetch-Site")
+		if !loopback || (origin != "" && origin != "http://"+r.Host) || (site != "" && site != "none" && site != "same-origin") {
+			http.Error(w, "admin endpoint: not for requests from another site", http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
