@@ -176,7 +176,7 @@ func runChaos(t *testing.T, bin string, plan chaosPlan, rng *rand.Rand) {
 		loadDone <- loadResult{res, err}
 	}()
 
-	byz := injectFaults(t, ctx, netw, plan, f, rng)
+	byz, before := injectFaults(t, ctx, netw, plan, f, rng)
 
 	lr := <-loadDone
 	if lr.err != nil {
@@ -197,13 +197,14 @@ func runChaos(t *testing.T, bin string, plan chaosPlan, rng *rand.Rand) {
 			honest = append(honest, i)
 		}
 	}
-	checkInvariants(t, ctx, netw, honest, byz, plan, gen2.Acknowledged())
+	checkInvariants(t, ctx, netw, honest, byz, before, plan, gen2.Acknowledged())
 }
 
 // injectFaults runs the fault schedule while the load runs and returns
-// the Byzantine validator's index. Crash and pause faults hit at most f
+// the Byzantine validator's index and the evidence every node held when
+// that validator turned Byzantine. Crash and pause faults hit at most f
 // nodes at once; the Byzantine phase comes last, alone.
-func injectFaults(t *testing.T, ctx context.Context, netw *testnet.Network, plan chaosPlan, f int, rng *rand.Rand) int {
+func injectFaults(t *testing.T, ctx context.Context, netw *testnet.Network, plan chaosPlan, f int, rng *rand.Rand) (int, map[int][]testnet.Evidence) {
 	n := len(netw.Members)
 	step := plan.load / 6
 	sleep := func(d time.Duration) {
@@ -245,8 +246,16 @@ func injectFaults(t *testing.T, ctx context.Context, netw *testnet.Network, plan
 	t.Logf("partitioned %v", groups)
 	sleep(step)
 	must("heal", netw.Heal(ctx))
-	// 4. One Byzantine validator for the rest of the run.
+	// 4. One Byzantine validator for the rest of the run. Until now every
+	// validator was honest, the one about to turn Byzantine too.
 	sleep(step / 2)
+	before := make(map[int][]testnet.Evidence)
+	for i := range n {
+		must(fmt.Sprintf("node%d up", i), netw.WaitUp(ctx, i))
+		ev, err := adminEvidence(ctx, netw, i)
+		must(fmt.Sprintf("evidence of node%d", i), err)
+		before[i] = ev
+	}
 	byz := rng.IntN(n)
 	cfg, err := node.LoadConfig(netw.Members[byz].Home)
 	must("load config", err)
@@ -255,10 +264,11 @@ func injectFaults(t *testing.T, ctx context.Context, netw *testnet.Network, plan
 	must("write config", node.WriteConfig(netw.Members[byz].Home, cfg))
 	must("start byzantine", netw.Start(byz))
 	t.Logf("node%d is Byzantine (%s)", byz, plan.byzantine)
-	return byz
+	return byz, before
 }
 
-func checkInvariants(t *testing.T, ctx context.Context, netw *testnet.Network, honest []int, byz int, plan chaosPlan, acked []crypto.Hash) {
+func checkInvariants(t *testing.T, ctx context.Context, netw *testnet.Network, honest []int, byz int, before map[int][]testnet.Evidence,
+	plan chaosPlan, acked []crypto.Hash) {
 	// Every honest node reaches the same height.
 	target := uint64(0)
 	for _, i := range honest {
@@ -339,7 +349,7 @@ func checkInvariants(t *testing.T, ctx context.Context, netw *testnet.Network, h
 		}
 		evidence[i] = st
 	}
-	if err := checkEvidence(evidence, byz, plan.byzantine == node.ByzantineDoubleVote); err != nil {
+	if err := checkEvidence(before, evidence, byz, plan.byzantine == node.ByzantineDoubleVote); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("checked %d heights on %d honest nodes, %d acknowledged txs, %d accounts", target, len(honest), len(acked), len(addrs))
