@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -216,6 +217,13 @@ func (n *Host) startLibp2p() error {
 	if err != nil {
 		return fmt.Errorf("p2p: start libp2p: %w", err)
 	}
+	// libp2p fails only when no address can be listened on; with one
+	// taken (a TCP port in use, its QUIC twin free) the node would run
+	// unreachable at the address the genesis gives its peers.
+	if missing := unlistened(listen, h.Network().ListenAddresses()); len(missing) > 0 {
+		h.Close()
+		return fmt.Errorf("p2p: cannot listen on %v (address in use?)", missing)
+	}
 	n.h, n.cmgr = h, cmgr
 	for _, ai := range n.persistent {
 		h.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.PermanentAddrTTL)
@@ -223,6 +231,32 @@ func (n *Host) startLibp2p() error {
 		n.wake[ai.ID] = make(chan struct{}, 1)
 	}
 	return nil
+}
+
+// unlistened returns the addresses of want that no address of got
+// listens on; a want's TCP or UDP port 0 stands for any port.
+func unlistened(want, got []ma.Multiaddr) []ma.Multiaddr {
+	var missing []ma.Multiaddr
+	for _, w := range want {
+		if !slices.ContainsFunc(got, func(g ma.Multiaddr) bool { return listensOn(w, g) }) {
+			missing = append(missing, w)
+		}
+	}
+	return missing
+}
+
+func listensOn(want, got ma.Multiaddr) bool {
+	if len(want) != len(got) {
+		return false
+	}
+	for i := range want {
+		w, g := want[i], got[i]
+		anyPort := (w.Code() == ma.P_TCP || w.Code() == ma.P_UDP) && w.Value() == "0"
+		if w.Code() != g.Code() || (w.Value() != g.Value() && !anyPort) {
+			return false
+		}
+	}
+	return true
 }
 
 func (n *Host) startServices(handlers Handlers) error {

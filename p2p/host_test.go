@@ -3,7 +3,9 @@ package p2p
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -214,5 +216,29 @@ func TestConfigRefusesUnboundedLimits(t *testing.T) {
 		if _, err := New(context.Background(), cfg, Handlers{}); !errors.Is(err, ErrConfig) {
 			t.Errorf("config accepted or wrong error: %v", err)
 		}
+	}
+}
+
+func TestNewRefusesATakenListenAddress(t *testing.T) {
+	// Goal: a listen address in use is an error at start, not a node
+	// unreachable at the address its peers dial. Method: another socket
+	// holds the TCP port, its QUIC twin is free (libp2p itself fails only
+	// when every address is taken).
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	port := taken.Addr().(*net.TCPAddr).Port
+	cfg := testConfig(t, 0)
+	cfg.ListenAddrs = []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port), "/ip4/127.0.0.1/udp/0/quic-v1"}
+	h, err := New(context.Background(), cfg, Handlers{})
+	if err == nil {
+		addrs := h.Addrs()
+		h.Close()
+		t.Fatalf("host started with tcp port %d taken, listening on %v only", port, addrs)
+	}
+	if !strings.Contains(err.Error(), fmt.Sprintf("/tcp/%d", port)) {
+		t.Fatalf("error %q does not name the address", err)
 	}
 }
