@@ -1,6 +1,7 @@
 package testnet_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/synod-chain/synod/crypto"
+	"github.com/synod-chain/synod/ledger"
 	"github.com/synod-chain/synod/rpc"
 	"github.com/synod-chain/synod/testnet"
 )
@@ -44,6 +46,9 @@ func (c *chainCheck) add(nodes []int, blocks []*rpc.Block) (*rpc.Block, error) {
 			c.next, want.Hash.Short(), want.ParentHash.Short(), c.next-1, c.parent.Short())
 	}
 	for _, tx := range want.Txs {
+		if err := signedBySender(tx); err != nil {
+			return nil, fmt.Errorf("SAFETY: block %d (%s): %w", c.next, want.Hash.Short(), err)
+		}
 		c.txs[tx.Hash]++
 	}
 	for _, h := range want.TxHashes {
@@ -52,6 +57,24 @@ func (c *chainCheck) add(nodes []int, blocks []*rpc.Block) (*rpc.Block, error) {
 	c.parent = want.Hash
 	c.next++
 	return want, nil
+}
+
+// signedBySender checks that a committed tx, as a node reports it, is
+// the tx its hash names, from the address of its public key, and signed
+// with that key.
+func signedBySender(t *rpc.Transaction) error {
+	tx := &ledger.Tx{ChainID: t.ChainID, From: t.PublicKey, Nonce: t.Nonce, To: t.To, Amount: uint64(t.Amount), Fee: uint64(t.Fee),
+		Memo: t.Memo, Signature: t.Signature}
+	switch {
+	case tx.Hash() != t.Hash:
+		return fmt.Errorf("tx %s hashes to %s", t.Hash.Short(), tx.Hash().Short())
+	case tx.Sender() != t.From:
+		return fmt.Errorf("tx %s is from %s, but its key's address is %s", t.Hash.Short(), t.From, tx.Sender())
+	}
+	if err := crypto.Verify(tx.From, crypto.DomainTx, tx.ChainID, tx.SigningBytes(), tx.Signature); err != nil {
+		return fmt.Errorf("tx %s is not signed by its sender: %w", t.Hash.Short(), err)
+	}
+	return nil
 }
 
 // committedOnce checks that every acknowledged tx is in the chain
@@ -223,5 +246,35 @@ func TestCommittedOnceCatchesLostAndDoubled(t *testing.T) {
 	}
 	if err := c.committedOnce([]crypto.Hash{never}); err == nil || !strings.Contains(err.Error(), "0 times") {
 		t.Fatalf("a tx never committed: %v, want an error", err)
+	}
+}
+
+// TestChainCheckCatchesForgedTx gives the chain checker a block whose
+// tx names one key as its sender but was signed with another (a
+// signature check that let it through), then a tx signed by its sender:
+// the first must be reported, the second pass.
+func TestChainCheckCatchesForgedTx(t *testing.T) {
+	alice, err := crypto.GenerateKey(bytes.NewReader(bytes.Repeat([]byte{1}, 64)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mallory, err := crypto.GenerateKey(bytes.NewReader(bytes.Repeat([]byte{2}, 64)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := func(signer crypto.PrivateKey) *rpc.Block {
+		tx := &ledger.Tx{ChainID: "synod-testnet", Nonce: 1, To: mallory.Public().Address(), Amount: 500, Fee: 1}
+		tx.Sign(signer)
+		tx.From = alice.Public() // the sender it claims
+		b := testChain(1)[0]
+		b.TxHashes = nil
+		b.Full, b.Txs = true, []*rpc.Transaction{rpc.NewPendingTransaction(tx)}
+		return b
+	}
+	if _, err := newChainCheck().add([]int{0}, []*rpc.Block{block(alice)}); err != nil {
+		t.Fatalf("a tx signed by its sender: %v", err)
+	}
+	if _, err := newChainCheck().add([]int{0}, []*rpc.Block{block(mallory)}); err == nil || !strings.Contains(err.Error(), "not signed by its sender") {
+		t.Fatalf("a tx from alice signed by mallory: %v, want a SAFETY error", err)
 	}
 }
