@@ -20,11 +20,14 @@ import (
 )
 
 // freeBasePort finds a base port whose testnet ports (TCP and UDP) are all
-// free on 127.0.0.1 for n nodes.
+// free on 127.0.0.1 for n nodes. The ports stay in 20000..26599: below the
+// kernel's ephemeral range (32768 up), where an outgoing connection could
+// take a node's port after the check, below the testnet package's tests
+// (27000..31999) and below the default testnet's (26600 up).
 func freeBasePort(t testing.TB, n int) int {
 	t.Helper()
 	for try := 0; try < 50; try++ {
-		base := 20000 + rand.IntN(30000)/TestnetPortsPerNode*TestnetPortsPerNode
+		base := 20000 + rand.IntN(6000)/TestnetPortsPerNode*TestnetPortsPerNode
 		ok := true
 		for i := 0; i < n*TestnetPortsPerNode && ok; i++ {
 			addr := fmt.Sprintf("127.0.0.1:%d", base+i)

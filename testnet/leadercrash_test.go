@@ -104,8 +104,10 @@ func TestLeaderCrash(t *testing.T) {
 	}
 }
 
-// lcPorts finds a free base port at 35600 or above (the range this test
-// keeps to, away from the other testnets on the machine). A range a
+// lcPorts finds a free base port in 29000..31999 (the range this test
+// keeps to, away from the other tests' testnets, and below the kernel's
+// ephemeral range, 32768 up, where an outgoing connection could take a
+// node's port). A range a
 // previous run just used may be held by sockets in TIME-WAIT for up to a
 // minute, so it waits for one to come free.
 func lcPorts(t *testing.T, n int) int {
@@ -113,14 +115,14 @@ func lcPorts(t *testing.T, n int) int {
 	span := n * node.TestnetPortsPerNode
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
-		for base := 35600; base+span <= 39600; base += span {
+		for base := 29000; base+span <= 32000; base += span {
 			if lcFree(base, span) {
 				return base
 			}
 		}
 		time.Sleep(2 * time.Second)
 	}
-	t.Fatal("no free port range at 35600..39600")
+	t.Fatal("no free port range at 29000..31999")
 	return 0
 }
 
