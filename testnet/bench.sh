@@ -54,15 +54,32 @@ mkdir -p "$out"
 summary="$out/summary.txt"
 : >"$summary"
 
-# seconds turns 20s / 1m / 500ms into whole seconds (rounded up).
+# seconds turns a duration as synod bench takes it (20s, 1m30s, 500ms,
+# 1h) into whole seconds, rounded up; a bare number is seconds.
 seconds() {
-	case "$1" in
-	*ms) echo $(((${1%ms} + 999) / 1000)) ;;
-	*s) echo "${1%s}" ;;
-	*m) echo $((${1%m} * 60)) ;;
-	*) echo "$1" ;;
-	esac
+	local d=$1 ms=0 n u
+	if [[ $d =~ ^[0-9]+$ ]]; then
+		echo "$d"
+		return
+	fi
+	while [[ $d =~ ^([0-9]+)(ms|h|m|s)(.*)$ ]]; do
+		n=${BASH_REMATCH[1]} u=${BASH_REMATCH[2]} d=${BASH_REMATCH[3]}
+		case $u in
+		h) ms=$((ms + n * 3600000)) ;;
+		m) ms=$((ms + n * 60000)) ;;
+		s) ms=$((ms + n * 1000)) ;;
+		ms) ms=$((ms + n)) ;;
+		esac
+	done
+	if [[ -n $d || $1 == "" ]]; then
+		echo "bench.sh: cannot read the duration '$1' (write it as 90s, 1m30s or 500ms)" >&2
+		return 1
+	fi
+	echo $(((ms + 999) / 1000))
 }
+for d in "$duration" "$warmup" "$grace"; do
+	seconds "$d" >/dev/null || exit 2
+done
 # Hard bound on one bench run: schedule + grace + signing and setup.
 run_limit=$(($(seconds "$duration") + $(seconds "$warmup") + $(seconds "$grace") + 120))
 
