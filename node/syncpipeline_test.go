@@ -376,13 +376,7 @@ func TestCatchUpPastTricklingValidator(t *testing.T) {
 	peer0 := net.start(t, 0)
 	n := net.start(t, 1)
 	net.waitConnected(t, n, peer0.host.ID())
-	keys2, err := LoadKeys(net.nodes[2].Home, net.password)
-	if err != nil {
-		t.Fatal(err)
-	}
-	byz := startTestHost(t, net.genesis.ChainID, keys2.Node, n.host, p2p.Handlers{Blocks: &tricklingSource{chain: chain, delay: time.Second}})
-	defer byz.Close()
-	net.waitConnected(t, n, byz.ID())
+	startValidatorSource(t, net, n, 2, &tricklingSource{chain: chain, delay: time.Second})
 	waitUntil(t, "the node to catch up", 15*time.Second, func() bool { return n.store.Head().Height >= blocks })
 }
 
@@ -429,13 +423,7 @@ func TestSyncRunGoesOnPastUncertifiedBlock(t *testing.T) {
 	peer0 := net.start(t, 0)
 	n := net.start(t, 1)
 	net.waitConnected(t, n, peer0.host.ID())
-	keys2, err := LoadKeys(net.nodes[2].Home, net.password)
-	if err != nil {
-		t.Fatal(err)
-	}
-	byz := startTestHost(t, net.genesis.ChainID, keys2.Node, n.host, p2p.Handlers{Blocks: chainSource{chain: forged}})
-	defer byz.Close()
-	net.waitConnected(t, n, byz.ID())
+	byz := startValidatorSource(t, net, n, 2, chainSource{chain: forged})
 
 	n.syncMu.Lock()
 	if n.syncing {
@@ -451,4 +439,19 @@ func TestSyncRunGoesOnPastUncertifiedBlock(t *testing.T) {
 	if got := n.store.Head().Hash(); got != chain[blocks-1].Block.Hash() {
 		t.Fatalf("head %s, want %s", got.Short(), chain[blocks-1].Block.Hash().Short())
 	}
+}
+
+// startValidatorSource starts a host with validator i's node key serving
+// src and connected to n (a Byzantine validator's block source); it stops
+// with the test.
+func startValidatorSource(t *testing.T, net *catchUpNet, n *Node, i int, src p2p.BlockSource) *p2p.Host {
+	t.Helper()
+	keys, err := LoadKeys(net.nodes[i].Home, net.password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := startTestHost(t, net.genesis.ChainID, keys.Node, n.host, p2p.Handlers{Blocks: src})
+	t.Cleanup(func() { h.Close() })
+	net.waitConnected(t, n, h.ID())
+	return h
 }

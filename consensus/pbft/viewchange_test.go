@@ -294,15 +294,7 @@ func (v countingVerifier) Verify(validator uint16, payload []byte, sig crypto.Si
 func TestNewViewWithoutQuorumRefusedBeforeVerifyingViewChanges(t *testing.T) {
 	c := newCluster(t, clusterOpts{n: 4, k: 8, w: 16})
 	c.tickUntil(50, c.allCommitted(6, 0, 1, 2, 3))
-	var certs []pbft.PreparedCertificate
-	for _, rec := range c.records[3] {
-		if rec.Kind == pbft.RecordPrepared && rec.Prepared.Height() <= 6 && len(certs) < int(rec.Prepared.Height()) {
-			certs = append(certs, *rec.Prepared)
-		}
-	}
-	if len(certs) != 6 {
-		t.Fatalf("%d certificates", len(certs))
-	}
+	certs := preparedCertificates(t, c, 3, 6)
 	const view = 7 // primary 3
 	vc := c.resign(3, &pbft.Message{Kind: pbft.KindViewChange, View: view, ViewChange: &pbft.ViewChange{
 		Checkpoint: pbft.CheckpointProof{Height: 0, Digest: c.genesis.Hash()}, Prepared: certs}})
@@ -326,15 +318,7 @@ func TestNewViewWithoutQuorumRefusedBeforeVerifyingViewChanges(t *testing.T) {
 func TestRepeatedViewChangeNotVerifiedAgain(t *testing.T) {
 	c := newCluster(t, clusterOpts{n: 4, k: 8, w: 16})
 	c.tickUntil(50, c.allCommitted(6, 0, 1, 2, 3))
-	var certs []pbft.PreparedCertificate
-	for _, rec := range c.records[3] {
-		if rec.Kind == pbft.RecordPrepared && rec.Prepared.Height() <= 6 && len(certs) < int(rec.Prepared.Height()) {
-			certs = append(certs, *rec.Prepared)
-		}
-	}
-	if len(certs) != 6 {
-		t.Fatalf("%d certificates", len(certs))
-	}
+	certs := preparedCertificates(t, c, 3, 6)
 	vc := c.resign(3, &pbft.Message{Kind: pbft.KindViewChange, View: 1, ViewChange: &pbft.ViewChange{
 		Checkpoint: pbft.CheckpointProof{Height: 0, Digest: c.genesis.Hash()}, Prepared: certs}})
 	n := 0
@@ -355,4 +339,20 @@ func TestRepeatedViewChangeNotVerifiedAgain(t *testing.T) {
 			t.Fatalf("repeated VIEW-CHANGE: %d signatures checked, want only its own", n)
 		}
 	}
+}
+
+// preparedCertificates returns the prepared certificates replica i
+// recorded for heights 1..top, one per height.
+func preparedCertificates(t *testing.T, c *cluster, i int, top uint64) []pbft.PreparedCertificate {
+	t.Helper()
+	var certs []pbft.PreparedCertificate
+	for _, rec := range c.records[i] {
+		if rec.Kind == pbft.RecordPrepared && rec.Prepared.Height() <= top && len(certs) < int(rec.Prepared.Height()) {
+			certs = append(certs, *rec.Prepared)
+		}
+	}
+	if len(certs) != int(top) {
+		t.Fatalf("replica %d recorded %d prepared certificates up to height %d", i, len(certs), top)
+	}
+	return certs
 }
