@@ -52,13 +52,21 @@ func DefaultConsensusParams() ConsensusParams {
 	}
 }
 
+// WindowHeightsMax bounds window_heights. A replica validates every block
+// in flight before its parent commits, and the pending chain holds at most
+// PendingChainBlocksMax of them; a height may hold more than one (one per
+// view that proposed it). Past that the chain refuses an honest primary's
+// next block as if it were invalid, and the replicas change view for
+// nothing. A quarter leaves room for four proposals at every height.
+const WindowHeightsMax = PendingChainBlocksMax / 4
+
 // Validate checks the parameters' ranges.
 func (p ConsensusParams) Validate() error {
 	switch {
 	case p.CheckpointInterval == 0 || p.CheckpointInterval > 10_000:
 		return fmt.Errorf("%w: checkpoint_interval %d not in 1..10000", ErrGenesis, p.CheckpointInterval)
-	case p.WindowHeights < p.CheckpointInterval || p.WindowHeights > 100_000:
-		return fmt.Errorf("%w: window_heights %d must be in checkpoint_interval..100000", ErrGenesis, p.WindowHeights)
+	case p.WindowHeights < p.CheckpointInterval || p.WindowHeights > WindowHeightsMax:
+		return fmt.Errorf("%w: window_heights %d must be in checkpoint_interval..%d", ErrGenesis, p.WindowHeights, WindowHeightsMax)
 	case p.ViewChangeTimeoutMs < 10 || p.ViewChangeTimeoutMs > 600_000:
 		return fmt.Errorf("%w: view_change_timeout_ms %d not in 10..600000", ErrGenesis, p.ViewChangeTimeoutMs)
 	case p.BlockTxsMax == 0 || p.BlockTxsMax > BlockTxsMax:

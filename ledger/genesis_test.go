@@ -80,6 +80,7 @@ func TestDecodeGenesisRejects(t *testing.T) {
 		{"zero supply", edit(func(g *ledger.Genesis) { g.Accounts = nil }), "zero total supply", nil},
 		{"checkpoint interval 0", edit(func(g *ledger.Genesis) { g.Consensus.CheckpointInterval = 0 }), "checkpoint_interval", nil},
 		{"window below checkpoint", edit(func(g *ledger.Genesis) { g.Consensus.WindowHeights = g.Consensus.CheckpointInterval - 1 }), "window_heights", nil},
+		{"window beyond the pending chain", edit(func(g *ledger.Genesis) { g.Consensus.WindowHeights = ledger.WindowHeightsMax + 1 }), "window_heights", nil},
 		{"view change timeout too short", edit(func(g *ledger.Genesis) { g.Consensus.ViewChangeTimeoutMs = 9 }), "view_change_timeout_ms", nil},
 		{"block txs max 0", edit(func(g *ledger.Genesis) { g.Consensus.BlockTxsMax = 0 }), "block_txs_max", nil},
 		{"block txs max over the ceiling", edit(func(g *ledger.Genesis) { g.Consensus.BlockTxsMax = ledger.BlockTxsMax + 1 }), "block_txs_max", nil},
@@ -212,5 +213,19 @@ func TestReadGenesisFileTooLarge(t *testing.T) {
 	}
 	if _, err := ledger.ReadGenesisFile(filepath.Join(t.TempDir(), "missing.json")); !errors.Is(err, ledger.ErrGenesis) || !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("missing file: err = %v", err)
+	}
+}
+
+// TestWindowHeightsMaxFitsPendingChain: the largest window genesis takes
+// must leave the pending chain room for several proposals at every height
+// in flight, and must itself be accepted.
+func TestWindowHeightsMaxFitsPendingChain(t *testing.T) {
+	if ledger.WindowHeightsMax*2 > ledger.PendingChainBlocksMax {
+		t.Fatalf("window %d leaves the pending chain (%d blocks) less than two blocks a height", ledger.WindowHeightsMax, ledger.PendingChainBlocksMax)
+	}
+	p := ledger.DefaultConsensusParams()
+	p.WindowHeights = ledger.WindowHeightsMax
+	if err := p.Validate(); err != nil {
+		t.Fatalf("window %d: %v", ledger.WindowHeightsMax, err)
 	}
 }

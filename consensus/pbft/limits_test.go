@@ -37,17 +37,17 @@ func replicaConfig(t *testing.T, n int, p ledger.ConsensusParams) pbft.Config {
 	}
 }
 
-// TestNewReplicaRefusesWindowTooLargeForNewView checks that a replica is not built for a chain whose view change could never complete: with 7 validators and a window of 10,000 heights, each VIEW-CHANGE can carry 10,000 certificates and a NEW-VIEW of five of them is far above MessageBytesMax, so every replica would refuse it; method: NewReplica with genesis-valid parameters must return ErrConfig naming window_heights.
+// TestNewReplicaRefusesWindowTooLargeForNewView checks that a replica is not built for a chain whose view change could never complete: with ledger.ValidatorsMax validators and the default window of 32 heights, a NEW-VIEW of a quorum of full VIEW-CHANGEs is far above MessageBytesMax, so every replica would refuse it; method: NewReplica with genesis-valid parameters must return ErrConfig naming window_heights, and accept a window of 4.
 func TestNewReplicaRefusesWindowTooLargeForNewView(t *testing.T) {
 	p := ledger.DefaultConsensusParams()
-	p.CheckpointInterval, p.WindowHeights = 10_000, 10_000
-	_, err := pbft.NewReplica(replicaConfig(t, 7, p))
-	if !errors.Is(err, pbft.ErrConfig) || !strings.Contains(fmt.Sprint(err), "window_heights") {
-		t.Fatalf("NewReplica with 7 validators and window 10000: %v, want ErrConfig about window_heights", err)
-	}
 	p.CheckpointInterval, p.WindowHeights = 16, 32
-	if _, err := pbft.NewReplica(replicaConfig(t, 7, p)); err != nil {
-		t.Fatalf("default window: %v", err)
+	_, err := pbft.NewReplica(replicaConfig(t, ledger.ValidatorsMax, p))
+	if !errors.Is(err, pbft.ErrConfig) || !strings.Contains(fmt.Sprint(err), "window_heights") {
+		t.Fatalf("NewReplica with %d validators and window 32: %v, want ErrConfig about window_heights", ledger.ValidatorsMax, err)
+	}
+	p.CheckpointInterval, p.WindowHeights = 4, 4
+	if _, err := pbft.NewReplica(replicaConfig(t, ledger.ValidatorsMax, p)); err != nil {
+		t.Fatalf("window 4: %v", err)
 	}
 }
 
@@ -73,15 +73,17 @@ func fullViewChange(n int, w uint64, from uint16) *pbft.Message {
 	return &pbft.Message{Kind: pbft.KindViewChange, From: from, View: 1, ViewChange: vc}
 }
 
-// TestLargestNewViewDecodes checks that the largest NEW-VIEW of any chain NewReplica accepts decodes, and that one window height more is refused; method: for several validator counts up to ledger.ValidatorsMax, find the largest window NewReplica accepts, build a NEW-VIEW of a quorum of the largest VIEW-CHANGEs and a PRE-PREPARE per height, and decode its encoding.
+// TestLargestNewViewDecodes checks that the largest NEW-VIEW of any chain NewReplica accepts decodes, and that one window height more is refused; method: for several validator counts up to ledger.ValidatorsMax, find the largest window CheckParams (which NewReplica applies) accepts, build a NEW-VIEW of a quorum of the largest VIEW-CHANGEs and a PRE-PREPARE per height, and decode its encoding.
 func TestLargestNewViewDecodes(t *testing.T) {
 	for _, n := range []int{4, 31, 100, ledger.ValidatorsMax} {
 		p := ledger.DefaultConsensusParams()
 		p.CheckpointInterval = 1
+		// CheckParams alone: genesis (ledger.WindowHeightsMax) bounds the
+		// window further for small validator sets, and the size bound is
+		// what this test checks.
 		accepts := func(w uint64) bool {
 			p.WindowHeights = w
-			_, err := pbft.NewReplica(replicaConfig(t, n, p))
-			return err == nil
+			return pbft.CheckParams(n, p) == nil
 		}
 		lo, hi := uint64(1), uint64(100_000) // largest accepted window in [lo, hi)
 		if !accepts(lo) {
