@@ -11,6 +11,9 @@ var (
 	ErrNodes     = errors.New("om: node count out of range")
 	ErrFaults    = errors.New("om: fault count out of range")
 	ErrTreeLarge = errors.New("om: EIG tree exceeds TreeNodesMax")
+	// ErrRunLarge: a simulation would send more than SimulateMessagesMax
+	// messages.
+	ErrRunLarge = errors.New("om: simulation exceeds SimulateMessagesMax messages")
 
 	// Message shape (decoding and Step).
 	ErrMessageShort   = errors.New("om: message truncated")

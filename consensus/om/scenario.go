@@ -3,6 +3,7 @@ package om
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 )
@@ -50,8 +51,61 @@ type Report struct {
 	Transcript uint64 // FNV-1a digest of every message sent, in order
 }
 
-// Simulate runs a scenario. Same scenario, same report.
+// SimulateMessagesMax bounds the messages of one simulated run, which are
+// all held until the run ends (each a few hundred bytes with its path and
+// the trees it fills): 4M messages take about a gigabyte. Each tree is
+// bounded (TreeNodesMax), but an interactive run has n² of them: n = 64
+// and m = 2 would send 15.5M messages and need about 3.5 GB.
+const SimulateMessagesMax = 1 << 22
+
+// Messages is how many messages OM(m) among n generals sends when each
+// sends what the algorithm asks of it: round r
+// relays every path of r distinct generals from the commander to each
+// general not on it, (n-1)(n-2)…(n-r) messages, for r = 1..m+1; an
+// interactive run is n instances. It saturates at math.MaxUint64 rather
+// than overflow.
+func Messages(n, m int, interactive bool) uint64 {
+	if n < 2 || m < 0 {
+		return 0
+	}
+	var total, round uint64 = 0, 1
+	for r := 1; r <= m+1 && r < n; r++ {
+		round = mulSat(round, uint64(n-r))
+		total = addSat(total, round)
+	}
+	if interactive {
+		total = mulSat(total, uint64(n))
+	}
+	return total
+}
+
+func mulSat(a, b uint64) uint64 {
+	if b != 0 && a > math.MaxUint64/b {
+		return math.MaxUint64
+	}
+	return a * b
+}
+
+func addSat(a, b uint64) uint64 {
+	if a > math.MaxUint64-b {
+		return math.MaxUint64
+	}
+	return a + b
+}
+
+// Simulate runs a scenario. Same scenario, same report. A run that would
+// send more than SimulateMessagesMax messages is refused (ErrRunLarge)
+// before anything is built.
 func Simulate(sc Scenario) (Report, error) {
+	// The shape's own errors (n, m, the tree) say more; only a run of
+	// trees that each fit can be too large as a whole.
+	if _, err := newShape(sc.Nodes, sc.Faults); err != nil {
+		return Report{}, err
+	}
+	if k := Messages(sc.Nodes, sc.Faults, sc.Interactive); k > SimulateMessagesMax {
+		return Report{}, fmt.Errorf("%w: n = %d, m = %d%s sends %d messages, at most %d", ErrRunLarge, sc.Nodes, sc.Faults,
+			map[bool]string{true: " interactive", false: ""}[sc.Interactive], k, SimulateMessagesMax)
+	}
 	strategies, err := sc.strategies()
 	if err != nil {
 		return Report{}, err
