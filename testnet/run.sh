@@ -78,6 +78,16 @@ if ! "$bin" testnet wait --height 2 --timeout 60s "$out"; then
 	stop_all
 	exit 1
 fi
+# testnet wait follows the nodes running when it starts (it also serves
+# after a fault kill): a node that died before then is caught here, so
+# "ready" means every node.
+for ((i = 0; i < n; i++)); do
+	if ! kill -0 "$(cat "$out/node$i/node.pid")" 2>/dev/null; then
+		echo "node$i exited during start-up; see $out/node$i/node.log" >&2
+		stop_all
+		exit 1
+	fi
+done
 
 for ((i = 0; i < n; i++)); do
 	echo "node$i  rpc $("$bin" testnet url "$out" "$i")  log $out/node$i/node.log"
