@@ -2,8 +2,10 @@ package testnet_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/bits"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"github.com/synod-chain/synod/crypto"
 	"github.com/synod-chain/synod/ledger"
 	"github.com/synod-chain/synod/rpc"
+	"github.com/synod-chain/synod/rpc/client"
 	"github.com/synod-chain/synod/testnet"
 )
 
@@ -23,9 +26,14 @@ type chainCheck struct {
 	next   uint64 // height of the next block
 	parent crypto.Hash
 	txs    map[crypto.Hash]int // times each tx is in the chain
+	// addrs holds every address a block names (proposer, senders and
+	// recipients of whole txs), for supply.
+	addrs map[crypto.Address]bool
 }
 
-func newChainCheck() *chainCheck { return &chainCheck{next: 1, txs: make(map[crypto.Hash]int)} }
+func newChainCheck() *chainCheck {
+	return &chainCheck{next: 1, txs: make(map[crypto.Hash]int), addrs: make(map[crypto.Address]bool)}
+}
 
 // add checks the blocks the nodes hold at the next height (blocks[k] is
 // node nodes[k]'s) and returns the one they agree on. The txs are counted
@@ -45,11 +53,13 @@ func (c *chainCheck) add(nodes []int, blocks []*rpc.Block) (*rpc.Block, error) {
 		return nil, fmt.Errorf("SAFETY: block %d (%s) links to %s, not to block %d (%s)",
 			c.next, want.Hash.Short(), want.ParentHash.Short(), c.next-1, c.parent.Short())
 	}
+	c.addrs[want.Proposer] = true
 	for _, tx := range want.Txs {
 		if err := signedBySender(tx); err != nil {
 			return nil, fmt.Errorf("SAFETY: block %d (%s): %w", c.next, want.Hash.Short(), err)
 		}
 		c.txs[tx.Hash]++
+		c.addrs[tx.From], c.addrs[tx.To] = true, true
 	}
 	for _, h := range want.TxHashes {
 		c.txs[h]++
@@ -87,6 +97,34 @@ func (c *chainCheck) committedOnce(acked []crypto.Hash) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// supply checks that on each node of nodes (clientOf(i) is node i's) the
+// balances at height sum to the genesis supply, over the genesis accounts
+// and every address the chain check saw (it must have read whole txs).
+func (c *chainCheck) supply(ctx context.Context, g *ledger.Genesis, clientOf func(int) *client.Client, nodes []int, height uint64) error {
+	addrs := maps.Clone(c.addrs)
+	for _, a := range g.Accounts {
+		addrs[a.Address] = true
+	}
+	for _, i := range nodes {
+		var bals []uint64
+		for a := range addrs {
+			bal, err := clientOf(i).Balance(ctx, a, rpc.AtHeight(height))
+			if err != nil {
+				return fmt.Errorf("node%d balance of %s: %w", i, a, err)
+			}
+			bals = append(bals, bal)
+		}
+		total, err := supplyOf(bals)
+		if err != nil {
+			return fmt.Errorf("node%d: %w", i, err)
+		}
+		if total != g.TotalSupply() {
+			return fmt.Errorf("SAFETY: node%d: balances sum to %d at height %d, genesis supply %d", i, total, height, g.TotalSupply())
+		}
+	}
+	return nil
 }
 
 // supplyOf sums the balances of the accounts, failing where the sum

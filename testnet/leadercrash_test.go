@@ -630,7 +630,14 @@ func lcCheckChain(t *testing.T, ctx context.Context, netw *testnet.Network, acke
 	if err := chain.committedOnce(acked); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("checked %d heights on %d nodes, %d acknowledged txs each committed once", target, len(clients), len(acked))
+	g, err := ledger.ReadGenesisFile(filepath.Join(netw.Members[0].Home, node.GenesisFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chain.supply(ctx, g, func(i int) *client.Client { return clients[i] }, nodes, target); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("checked %d heights on %d nodes, %d acknowledged txs each committed once, balances summing to the supply", target, len(clients), len(acked))
 }
 
 // lcExplainLost logs, for each acknowledged tx the load generator never
