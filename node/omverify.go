@@ -251,12 +251,25 @@ func newOMVerifier(cfg omConfig) (*omVerifier, error) {
 	return v, nil
 }
 
-// omVerifySupported reports whether the om package can run interactive
-// consistency among n validators with m = faults (its tree of messages is
-// bounded: om.TreeNodesMax).
+// omMessagesPerRunMax bounds the messages each validator signs in one run
+// (one per checkpoint), all on the consensus loop: by symmetry one
+// instance's worth, om.MessagesPerInstance(n, f), and as many to verify.
+// It admits n <= 12 (9,031 with f = 3); from n = 13 on, f = 4 and the
+// count leaps to 108,384 (266,644 at n = 15), seconds of signing per
+// checkpoint that would stall the loop and, with it, consensus.
+const omMessagesPerRunMax = 20_000
+
+// omVerifySupported reports whether interactive consistency among n
+// validators with m = faults can run in the node: the om package's tree
+// must hold it (om.TreeNodesMax) and each run must stay within
+// omMessagesPerRunMax.
 func omVerifySupported(n, faults int, self om.NodeID) error {
 	if _, err := om.NewInteractive(om.InteractiveConfig{Nodes: n, Faults: faults, Self: self}, nil); err != nil {
 		return fmt.Errorf("om verify with %d validators: %w", n, err)
+	}
+	if k := om.MessagesPerInstance(n, faults); k > omMessagesPerRunMax {
+		return fmt.Errorf("om verify with %d validators (m = %d): each would sign %d messages a checkpoint and check as many, at most %d: the mode runs with 12 validators or fewer",
+			n, faults, k, omMessagesPerRunMax)
 	}
 	return nil
 }

@@ -142,14 +142,16 @@ func TestTestnetNodesStartWithAShortTimeout(t *testing.T) {
 }
 
 // TestTestnetRefusesOMVerifyOnTooManyValidators: OM(m) verification with
-// m = f has a limit on n (om.TreeNodesMax), and a node with om_verify on a
-// larger chain refuses to start; the generator refuses such a network
-// before writing anything rather than write one no node of which starts.
+// m = f has a limit on n (om.TreeNodesMax, and omMessagesPerRunMax: from
+// 13 validators on, each run is over 100,000 signatures a node), and a
+// node with om_verify on a larger chain refuses to start; the generator
+// refuses such a network before writing anything rather than write one no
+// node of which starts.
 func TestTestnetRefusesOMVerifyOnTooManyValidators(t *testing.T) {
 	for _, tc := range []struct {
 		n  int
 		ok bool
-	}{{15, true}, {16, false}} {
+	}{{12, true}, {13, false}, {16, false}} {
 		dir := t.TempDir()
 		_, err := GenerateTestnet(TestnetOptions{Validators: tc.n, OutDir: dir, ChainID: "om-net", BasePort: 40400,
 			Accounts: 1, OMVerify: true, Params: ledger.DefaultConsensusParams()})

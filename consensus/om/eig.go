@@ -2,6 +2,7 @@ package om
 
 import (
 	"fmt"
+	"math"
 	"math/bits"
 )
 
@@ -95,15 +96,7 @@ func majority(refs []valueRef) valueRef {
 // among n nodes when nobody is silent, as the paper counts it:
 // (n-1) + (n-1)(n-2) + … + (n-1)(n-2)…(n-m-1).
 func MessagesPerInstance(nodes, faults int) int {
-	total, term := 0, 1
-	for k := 1; k <= faults+1; k++ {
-		term *= nodes - k
-		if term <= 0 {
-			break
-		}
-		total += term
-	}
-	return total
+	return int(min(Messages(nodes, faults, false), math.MaxInt))
 }
 
 // sendAsCommander is round 1: OM(m) step 1, the commander sends its value
