@@ -501,13 +501,7 @@ func TestOMClaimAtAnotherHeightDiffers(t *testing.T) {
 	for _, v := range c.vs {
 		v.checkpointStable(height)
 	}
-	for i, d := range c.queue {
-		m, err := om.Decode(d.raw[1 : len(d.raw)-crypto.SignatureBytes])
-		if err == nil && m.From == bad && len(m.Path) == 1 {
-			m.Value = encodeOMClaim(height+4, omTestRoot(height))
-			c.queue[i].raw = c.vs[bad].seal(m)
-		}
-	}
+	c.resignClaims(bad, encodeOMClaim(height+4, omTestRoot(height)))
 	reports := c.verify(height)
 	for i, r := range reports[:bad] {
 		if r.Verdict != OMAlarm || !slices.Equal(r.Differing, []int{bad}) || r.Claims[bad].Height != height+4 {
@@ -568,13 +562,7 @@ func TestOMMalformedClaimRaisesAlarm(t *testing.T) {
 	for _, v := range c.vs {
 		v.checkpointStable(height)
 	}
-	for i, d := range c.queue {
-		m, err := om.Decode(d.raw[1 : len(d.raw)-crypto.SignatureBytes])
-		if err == nil && m.From == bad && len(m.Path) == 1 {
-			m.Value = []byte{1, 2, 3}
-			c.queue[i].raw = c.vs[bad].seal(m)
-		}
-	}
+	c.resignClaims(bad, []byte{1, 2, 3})
 	reports := c.verify(height)
 	for i, r := range reports[:bad] {
 		if r.Verdict != OMAlarm || !slices.Equal(r.Differing, []int{bad}) || r.Claims[bad].Status != OMClaimMalformed {
@@ -601,6 +589,18 @@ func TestOMPerSenderIsWhatOneValidatorSendsAnother(t *testing.T) {
 		c.verify(4)
 		if sent != c.vs[0].perSender {
 			t.Fatalf("n=%d: validator 1 sent node 0 %d messages, perSender is %d", n, sent, c.vs[0].perSender)
+		}
+	}
+}
+
+// resignClaims replaces validator from's queued round-1 claims by value,
+// signed by from, as a traitor would send them.
+func (c *omCluster) resignClaims(from om.NodeID, value []byte) {
+	for i, d := range c.queue {
+		m, err := om.Decode(d.raw[1 : len(d.raw)-crypto.SignatureBytes])
+		if err == nil && m.From == from && len(m.Path) == 1 {
+			m.Value = value
+			c.queue[i].raw = c.vs[from].seal(m)
 		}
 	}
 }

@@ -8,11 +8,13 @@ import (
 	"maps"
 	"math"
 	"math/bits"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/synod-chain/synod/crypto"
 	"github.com/synod-chain/synod/ledger"
+	"github.com/synod-chain/synod/node"
 	"github.com/synod-chain/synod/rpc"
 	"github.com/synod-chain/synod/rpc/client"
 	"github.com/synod-chain/synod/testnet"
@@ -97,6 +99,20 @@ func (c *chainCheck) committedOnce(acked []crypto.Hash) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// finish ends the check at height, the last it added: every tx in acked
+// must be in the chain exactly once (committedOnce), and on each node of
+// nodes the balances must sum to the genesis supply of netw (supply).
+func (c *chainCheck) finish(ctx context.Context, netw *testnet.Network, clientOf func(int) *client.Client, nodes []int, height uint64, acked []crypto.Hash) error {
+	if err := c.committedOnce(acked); err != nil {
+		return err
+	}
+	g, err := ledger.ReadGenesisFile(filepath.Join(netw.Members[0].Home, node.GenesisFile))
+	if err != nil {
+		return err
+	}
+	return c.supply(ctx, g, clientOf, nodes, height)
 }
 
 // supply checks that on each node of nodes (clientOf(i) is node i's) the

@@ -627,14 +627,7 @@ func lcCheckChain(t *testing.T, ctx context.Context, netw *testnet.Network, acke
 			t.Fatal(err)
 		}
 	}
-	if err := chain.committedOnce(acked); err != nil {
-		t.Fatal(err)
-	}
-	g, err := ledger.ReadGenesisFile(filepath.Join(netw.Members[0].Home, node.GenesisFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := chain.supply(ctx, g, func(i int) *client.Client { return clients[i] }, nodes, target); err != nil {
+	if err := chain.finish(ctx, netw, func(i int) *client.Client { return clients[i] }, nodes, target, acked); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("checked %d heights on %d nodes, %d acknowledged txs each committed once, balances summing to the supply", target, len(clients), len(acked))
