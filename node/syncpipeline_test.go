@@ -336,10 +336,10 @@ func TestIdleWatchAsksOnlyValidators(t *testing.T) {
 // head far above everyone's and serves the real chain, one block per
 // request, each after a delay short of any timeout.
 type tricklingSource struct {
-	chain  []p2p.SyncedBlock // chain[i] is height i+1
-	delay  time.Duration
-	mu     sync.Mutex
-	served bool // this request has its block
+	chainSource // its blocks and certificates
+	delay       time.Duration
+	mu          sync.Mutex
+	served      bool // this request has its block
 }
 
 func (s *tricklingSource) Head() ledger.Header { return ledger.Header{Height: 1 << 40} }
@@ -347,17 +347,16 @@ func (s *tricklingSource) Head() ledger.Header { return ledger.Header{Height: 1 
 func (s *tricklingSource) EncodedBlock(h uint64) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.served || h == 0 || h > uint64(len(s.chain)) {
+	if s.served {
 		s.served = false
 		return nil, errors.New("one block per request")
 	}
-	time.Sleep(s.delay)
-	s.served = true
-	return s.chain[h-1].Block.Encode(), nil
-}
-
-func (s *tricklingSource) EncodedCertificate(h uint64) ([]byte, error) {
-	return s.chain[h-1].Certificate.Encode(), nil
+	b, err := s.chainSource.EncodedBlock(h)
+	if err == nil {
+		time.Sleep(s.delay)
+		s.served = true
+	}
+	return b, err
 }
 
 // TestCatchUpPastTricklingValidator: a Byzantine validator that claims the
@@ -376,7 +375,7 @@ func TestCatchUpPastTricklingValidator(t *testing.T) {
 	peer0 := net.start(t, 0)
 	n := net.start(t, 1)
 	net.waitConnected(t, n, peer0.host.ID())
-	startValidatorSource(t, net, n, 2, &tricklingSource{chain: chain, delay: time.Second})
+	startValidatorSource(t, net, n, 2, &tricklingSource{chainSource: chainSource{chain: chain}, delay: time.Second})
 	waitUntil(t, "the node to catch up", 15*time.Second, func() bool { return n.store.Head().Height >= blocks })
 }
 
