@@ -269,6 +269,12 @@ func LoadConfig(home string) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
+	return parseConfig(raw, path)
+}
+
+// parseConfig decodes and validates a config file's contents; path only
+// names the file in errors.
+func parseConfig(raw []byte, path string) (Config, error) {
 	cfg := DefaultConfig("")
 	md, err := toml.NewDecoder(bytes.NewReader(raw)).Decode(&cfg)
 	if err != nil {
