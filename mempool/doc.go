@@ -39,14 +39,21 @@
 // skip on the committed state. Eviction removes a sender's highest nonce
 // first, so it never opens a nonce gap.
 //
+// A sender whose account could not be read after a block that committed
+// its txs is stale (see Update): its txs above the nonces the block used
+// stay pending against the older account, but none is reaped, counted
+// executable or expired until a later read of the account succeeds.
+//
 // # Costs
 //
 // With n pending txs from s senders and p <= PerSenderTxsMax (a config
 // constant, at most PerSenderTxsCeiling) per sender: Add is O(log n +
 // log s + p) under the lock (map, two heaps, an insert into a sorted
 // slice), after an O(1) signature check outside it; eviction adds
-// O(log s) per victim. Update is O(log s + p) per committed tx. Reap of k
-// txs is O(k log k), without touching the senders it does not take from.
+// O(log s) per victim. Update is O(log s + p) per committed tx, plus an
+// account read and O(log s + p) per stale sender it retries (at most
+// staleRetrySendersMax). Reap of k txs is O(k log k), without touching
+// the senders it does not take from.
 // ForRebroadcast is O(returned plus the txs added since the last call).
 // Every structure is bounded by TxsMax.
 //

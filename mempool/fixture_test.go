@@ -194,6 +194,11 @@ func (m *Mempool) checkInvariants() error {
 	case m.tails.len() != len(m.senders):
 		return fmt.Errorf("eviction heap has %d queues, %d senders", m.tails.len(), len(m.senders))
 	}
+	for addr, q := range m.stale {
+		if m.senders[addr] != q || !q.stale {
+			return fmt.Errorf("stale sender %s: not pending or not marked", addr)
+		}
+	}
 	if err := checkHeap(&m.ready, func(q *senderQueue) int { return q.readyIdx }); err != nil {
 		return fmt.Errorf("ready heap: %w", err)
 	}
@@ -223,6 +228,9 @@ func (m *Mempool) checkQueue(addr crypto.Address, q *senderQueue, seen map[*entr
 	}
 	if total != q.costTotal || total > q.acct.Balance {
 		return fmt.Errorf("sender %s: cost %d, recorded %d, balance %d", addr, total, q.costTotal, q.acct.Balance)
+	}
+	if q.stale != (m.stale[addr] == q) {
+		return fmt.Errorf("sender %s: stale %v, listed %v", addr, q.stale, m.stale[addr] == q)
 	}
 	if q.ready() != (q.readyIdx >= 0) {
 		return fmt.Errorf("sender %s: ready %v, in ready heap at %d", addr, q.ready(), q.readyIdx)

@@ -37,8 +37,11 @@ type Mempool struct {
 	state    ledger.StateReader
 	stateGen uint64
 	senders  map[crypto.Address]*senderQueue
-	byHash   map[crypto.Hash]*entry
-	bytes    int
+	// stale holds the queues whose account could not be read after a
+	// block (senderQueue.stale), for Update to read again.
+	stale  map[crypto.Address]*senderQueue
+	byHash map[crypto.Hash]*entry
+	bytes  int
 	// ready holds the queues whose first tx is executable, by that tx's
 	// priority; tails holds every non-empty queue, cheapest tail first.
 	ready heapOf[*senderQueue]
@@ -67,6 +70,7 @@ func New(cfg Config, state ledger.StateReader) (*Mempool, error) {
 		minTxBytes: len((&ledger.Tx{ChainID: cfg.ChainID}).Encode()),
 		state:      state,
 		senders:    make(map[crypto.Address]*senderQueue),
+		stale:      make(map[crypto.Address]*senderQueue),
 		byHash:     make(map[crypto.Hash]*entry),
 		ready:      heapOf[*senderQueue]{first: readyFirst, setIndex: func(q *senderQueue, i int) { q.readyIdx = i }},
 		tails:      heapOf[*senderQueue]{first: evictFirst, setIndex: func(q *senderQueue, i int) { q.tailIdx = i }},
@@ -130,7 +134,9 @@ func (m *Mempool) Pending() []*ledger.Tx {
 // PendingNonce is the nonce addr's next tx should use (for synod_getNonce
 // with "pending"): its account nonce plus the run of consecutive pending
 // nonces from there. It is 0 if the account cannot be read; NextNonce
-// reports that error.
+// reports that error. A sender whose account the pool could not read
+// after its last commit is read again here, not answered from the account
+// read before.
 func (m *Mempool) PendingNonce(addr crypto.Address) uint64 {
 	n, err := m.NextNonce(addr)
 	if err != nil {
@@ -142,7 +148,7 @@ func (m *Mempool) PendingNonce(addr crypto.Address) uint64 {
 // NextNonce is PendingNonce with the error reading the account.
 func (m *Mempool) NextNonce(addr crypto.Address) (uint64, error) {
 	m.mu.Lock()
-	if q, ok := m.senders[addr]; ok {
+	if q, ok := m.senders[addr]; ok && !q.stale {
 		n := q.acct.Nonce + uint64(q.executable())
 		m.mu.Unlock()
 		return n, nil
@@ -152,6 +158,13 @@ func (m *Mempool) NextNonce(addr crypto.Address) (uint64, error) {
 	acct, err := state.GetAccount(addr)
 	if err != nil {
 		return 0, fmt.Errorf("mempool: read account %s: %w", addr, err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if q, ok := m.senders[addr]; ok {
+		// The account read now is newer than a stale queue's; either way
+		// the pending nonces from the account nonce on are taken.
+		return q.nextFree(max(acct.Nonce, q.acct.Nonce)), nil
 	}
 	return acct.Nonce, nil
 }
@@ -205,13 +218,18 @@ func (m *Mempool) fixSender(q *senderQueue) {
 		if m.senders[q.addr] == q {
 			delete(m.senders, q.addr)
 		}
+		if m.stale[q.addr] == q {
+			delete(m.stale, q.addr)
+		}
 		return
 	}
 	m.senders[q.addr] = q
 	q.head, q.tail = q.txs[0].prio, q.last().prio
 	// Nonces ascend from at least the account nonce, so the last tx is
-	// behind a gap exactly when they are not all consecutive from it.
-	q.tailQueued = q.last().nonce-q.acct.Nonce != uint64(len(q.txs)-1)
+	// behind a gap exactly when they are not all consecutive from it. A
+	// stale queue's gaps are unknown (its account nonce is old): its tail
+	// bids its fee, so a failed read does not make it the first evicted.
+	q.tailQueued = !q.stale && q.last().nonce-q.acct.Nonce != uint64(len(q.txs)-1)
 	switch {
 	case q.ready() && q.readyIdx >= 0:
 		m.ready.fix(q.readyIdx)
@@ -227,11 +245,18 @@ func (m *Mempool) fixSender(q *senderQueue) {
 	}
 }
 
-// refresh records acct as q's account and drops what it invalidates: txs
-// below the new nonce, then the highest nonces until the balance covers
-// the rest (dropping from the top never opens a gap).
+// refresh records acct, read from the current state, as q's account and
+// drops what it invalidates: txs below the new nonce, then the highest
+// nonces until the balance covers the rest (dropping from the top never
+// opens a gap). q is no longer stale.
 func (m *Mempool) refresh(q *senderQueue, acct ledger.Account) {
 	q.acct = acct
+	if q.stale {
+		q.stale = false
+		if m.stale[q.addr] == q {
+			delete(m.stale, q.addr)
+		}
+	}
 	low := 0
 	for low < len(q.txs) && q.txs[low].nonce < acct.Nonce {
 		low++

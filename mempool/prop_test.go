@@ -504,3 +504,90 @@ func checkReaped(rt *rapid.T, chain *testChainState, got []*ledger.Tx) {
 		rt.Fatalf("BuildBlock took %d of %d reaped txs", len(b.Txs), len(got))
 	}
 }
+
+// TestUnreadSendersLoseNothing runs random Add, Reap and commit sequences
+// in which each Update fails to read a random set of senders, and checks
+// after every step that the pool's invariants hold, that every reap is
+// taken whole by BuildBlock on the committed state (so no used nonce is
+// proposed), and that an accepted tx leaves the pool only once its nonce
+// is used or a later tx replaced it; funds and room are ample, so nothing
+// else may drop one. A final Update that reads everything leaves no
+// sender stale.
+func TestUnreadSendersLoseNothing(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		balances := make([]uint64, propSenders)
+		for i := range balances {
+			balances[i] = 1 << 40
+		}
+		chain := newTestChain(balances...)
+		m, err := New(testConfig(), chain.state)
+		if err != nil {
+			rt.Fatalf("New: %v", err)
+		}
+		type slot struct {
+			sender int
+			nonce  uint64
+		}
+		accepted := map[slot]*ledger.Tx{}
+		update := func(committed []*ledger.Tx, failing map[crypto.Address]bool) {
+			m.Update(committed, flakyState{chain.state, failing})
+		}
+
+		rt.Repeat(map[string]func(*rapid.T){
+			"add": func(rt *rapid.T) {
+				s := rapid.IntRange(0, propSenders-1).Draw(rt, "sender")
+				acct, _ := chain.state.GetAccount(testAddr(s))
+				p := txParams{
+					sender: s,
+					nonce:  acct.Nonce + rapid.Uint64Range(0, 5).Draw(rt, "ahead"),
+					amount: rapid.SampledFrom([]uint64{1, 30, 250}).Draw(rt, "amount"),
+					fee:    rapid.SampledFrom([]uint64{1, 2, 50}).Draw(rt, "fee"),
+				}
+				tx := propTx(p)
+				if m.Add(tx) == nil {
+					accepted[slot{s, p.nonce}] = tx
+				}
+			},
+			"reap": func(rt *rapid.T) {
+				checkReaped(rt, chain, m.Reap(rapid.IntRange(1, 12).Draw(rt, "maxTxs"), 1<<20))
+			},
+			"commit": func(rt *rapid.T) {
+				candidates := m.Reap(rapid.IntRange(0, 12).Draw(rt, "reap"), 1<<20)
+				if rapid.Bool().Draw(rt, "foreignFirst") {
+					s := rapid.IntRange(0, propSenders-1).Draw(rt, "foreignSender")
+					acct, _ := chain.state.GetAccount(testAddr(s))
+					candidates = append([]*ledger.Tx{propTx(txParams{sender: s, nonce: acct.Nonce, amount: 1, foreign: true})}, candidates...)
+				}
+				failing := map[crypto.Address]bool{}
+				for s := range propSenders {
+					if rapid.IntRange(0, 2).Draw(rt, "unreadable") == 0 {
+						failing[testAddr(s)] = true
+					}
+				}
+				update(chain.commit(rt, candidates...), failing)
+			},
+			"": func(rt *rapid.T) {
+				if err := m.checkInvariants(); err != nil {
+					rt.Fatal(err)
+				}
+				for at, tx := range accepted {
+					if _, ok := m.Get(tx.Hash()); ok {
+						continue
+					}
+					if acct, _ := chain.state.GetAccount(testAddr(at.sender)); at.nonce >= acct.Nonce {
+						rt.Fatalf("sender %d's nonce %d left the pool unused (account nonce %d)", at.sender, at.nonce, acct.Nonce)
+					}
+					delete(accepted, at)
+				}
+			},
+		})
+		update(nil, nil)
+		if err := m.checkInvariants(); err != nil {
+			rt.Fatal(err)
+		}
+		if len(m.stale) != 0 {
+			rt.Fatalf("%d senders stale after an Update that read them all", len(m.stale))
+		}
+		checkReaped(rt, chain, m.Reap(100, 1<<20))
+	})
+}

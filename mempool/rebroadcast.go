@@ -84,13 +84,18 @@ func (m *Mempool) advance(now int64) int64 {
 // and returns them. A queued tx runs only once the sender's missing nonce
 // arrives; one that never does would otherwise stay in every pool for
 // good, holding its sender's slots and being re-gossiped every interval.
-// Executable txs never expire here: they wait only for a block.
+// Executable txs never expire here: they wait only for a block. Nor do
+// the txs of a sender whose account could not be read after a block: which
+// of them wait behind a gap is unknown until it is read again.
 func (m *Mempool) ExpireQueued(now, lifetime int64) []*ledger.Tx {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now = m.advance(now)
 	var expired []*ledger.Tx
 	for _, q := range m.senders {
+		if q.stale {
+			continue
+		}
 		run := q.executable()
 		changed := false
 		for i := len(q.txs) - 1; i >= run; i-- {

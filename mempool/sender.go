@@ -63,6 +63,11 @@ type senderQueue struct {
 	// tailQueued too, which says that the last tx waits behind a nonce gap.
 	head, tail priority
 	tailQueued bool
+	// stale says that reading the account failed after a block committed
+	// txs of this sender: acct is older than the committed state, so the
+	// queue is kept but neither reaped nor trusted for nonces until a
+	// read succeeds (Mempool.markStale, refresh).
+	stale bool
 }
 
 func newSenderQueue(addr crypto.Address, acct ledger.Account) *senderQueue {
@@ -82,9 +87,10 @@ func (q *senderQueue) find(nonce uint64) (int, bool) {
 	})
 }
 
-// ready reports whether the queue's first tx is executable now.
+// ready reports whether the queue's first tx is executable now. A stale
+// queue's never is: its account nonce and balance are not known.
 func (q *senderQueue) ready() bool {
-	return len(q.txs) > 0 && q.txs[0].nonce == q.acct.Nonce
+	return !q.stale && len(q.txs) > 0 && q.txs[0].nonce == q.acct.Nonce
 }
 
 // executable is the length of the run of consecutive nonces starting at
