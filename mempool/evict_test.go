@@ -128,7 +128,7 @@ func TestEvictionSpareOwnSender(t *testing.T) {
 	}
 	mustAdd(t, m, signedTx(1, 0, 1, 2))
 	noGaps(t, m, chain.state)
-	if got := m.PendingNonce(testAddr(0)); got != 3 {
+	if got, err := m.PendingNonce(testAddr(0)); err != nil || got != 3 {
 		t.Fatalf("sender 0 pending nonce %d, want 3 after losing its top nonce", got)
 	}
 }

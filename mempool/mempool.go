@@ -133,20 +133,10 @@ func (m *Mempool) Pending() []*ledger.Tx {
 
 // PendingNonce is the nonce addr's next tx should use (for synod_getNonce
 // with "pending"): its account nonce plus the run of consecutive pending
-// nonces from there. It is 0 if the account cannot be read; NextNonce
-// reports that error. A sender whose account the pool could not read
-// after its last commit is read again here, not answered from the account
-// read before.
-func (m *Mempool) PendingNonce(addr crypto.Address) uint64 {
-	n, err := m.NextNonce(addr)
-	if err != nil {
-		return 0
-	}
-	return n
-}
-
-// NextNonce is PendingNonce with the error reading the account.
-func (m *Mempool) NextNonce(addr crypto.Address) (uint64, error) {
+// nonces from there, or an error if the account cannot be read. A sender
+// whose account the pool could not read after its last commit is read
+// again here, not answered from the account read before.
+func (m *Mempool) PendingNonce(addr crypto.Address) (uint64, error) {
 	m.mu.Lock()
 	if q, ok := m.senders[addr]; ok && !q.stale {
 		n := q.acct.Nonce + uint64(q.executable())

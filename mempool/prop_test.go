@@ -474,8 +474,8 @@ func TestPoolMatchesModel(t *testing.T) {
 					rt.Fatalf("Size = %d txs, %d bytes; model %d, %d", n, b, count, size)
 				}
 				for s := range propSenders {
-					if got, want := m.PendingNonce(testAddr(s)), model.pendingNonce(testAddr(s)); got != want {
-						rt.Fatalf("PendingNonce(sender %d) = %d, model %d", s, got, want)
+					if got, err := m.PendingNonce(testAddr(s)); err != nil || got != model.pendingNonce(testAddr(s)) {
+						rt.Fatalf("PendingNonce(sender %d) = %d, %v, model %d", s, got, err, model.pendingNonce(testAddr(s)))
 					}
 				}
 			},

@@ -66,7 +66,7 @@ func TestConcurrentUse(t *testing.T) {
 			for _, tx := range m.Pending() {
 				m.Get(tx.Hash())
 			}
-			m.PendingNonce(testAddr(int(now) % len(balances)))
+			_, _ = m.PendingNonce(testAddr(int(now) % len(balances)))
 			m.Size()
 		}
 	}()

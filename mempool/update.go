@@ -26,7 +26,7 @@ const staleRetrySendersMax = 256
 // only its txs at or below the highest nonce the block committed for it
 // (committed, or displaced by another tx), which can never run again. Its other txs, which wallets may have been told are accepted,
 // stay pending but stale: not reaped, not expired, and not used to answer
-// NextNonce, until its account is read again, by a later Update (each one
+// PendingNonce, until its account is read again, by a later Update (each one
 // retries up to staleRetrySendersMax stale senders) or by Add.
 // A nil state keeps the previous one.
 func (m *Mempool) Update(committed []*ledger.Tx, state ledger.StateReader) {

@@ -116,7 +116,7 @@ func TestUpdateUnreadableKeepsPending(t *testing.T) {
 	if got := m.Reap(10, 1<<20); len(got) != 1 || got[0].Hash() != b1.Hash() {
 		t.Fatalf("Reap while sender 0 is unread: %d txs, want b1 only", len(got))
 	}
-	if _, err := m.NextNonce(me); err == nil {
+	if _, err := m.PendingNonce(me); err == nil {
 		t.Error("NextNonce of the unread sender answered from the account read before the block")
 	}
 
@@ -135,7 +135,7 @@ func TestUpdateUnreadableKeepsPending(t *testing.T) {
 			t.Errorf("Reap returned nonce %d of %s", tx.Nonce, tx.Sender())
 		}
 	}
-	if n, err := m.NextNonce(me); err != nil || n != 5 {
+	if n, err := m.PendingNonce(me); err != nil || n != 5 {
 		t.Errorf("NextNonce = %d, %v; want 5", n, err)
 	}
 	if n := len(chain.commit(t, got...)); n != len(got) {
@@ -161,7 +161,7 @@ func TestUpdateUnreadableRevivedByAdd(t *testing.T) {
 		t.Fatalf("ExpireQueued dropped %d txs of an unread sender", len(expired))
 	}
 	delete(state.failing, testAddr(0)) // the store answers again
-	if n, err := m.NextNonce(testAddr(0)); err != nil || n != 2 {
+	if n, err := m.PendingNonce(testAddr(0)); err != nil || n != 2 {
 		t.Fatalf("NextNonce = %d, %v; want 2 (account nonce 1, nonce 1 pending)", n, err)
 	}
 	mustAdd(t, m, a2)
@@ -202,8 +202,8 @@ func TestPendingNonce(t *testing.T) {
 	me := testAddr(0)
 	check := func(want uint64) {
 		t.Helper()
-		if got := m.PendingNonce(me); got != want {
-			t.Fatalf("PendingNonce = %d, want %d", got, want)
+		if got, err := m.PendingNonce(me); err != nil || got != want {
+			t.Fatalf("PendingNonce = %d, %v, want %d", got, err, want)
 		}
 	}
 	check(0)
@@ -221,8 +221,8 @@ func TestPendingNonce(t *testing.T) {
 	if n, _ := m.Size(); n != 0 {
 		t.Fatalf("%d txs left after everything committed", n)
 	}
-	if got := m.PendingNonce(testAddr(9)); got != 0 {
-		t.Fatalf("unknown account: %d", got)
+	if got, err := m.PendingNonce(testAddr(9)); err != nil || got != 0 {
+		t.Fatalf("unknown account: %d, %v", got, err)
 	}
 }
 

@@ -67,9 +67,9 @@ func (b backend) SubmitTxs(txs []*ledger.Tx) []error {
 
 var _ rpc.BatchSubmitter = backend{}
 
-func (b backend) PendingTx(h crypto.Hash) (*ledger.Tx, bool) { return b.n.pool.Get(h) }
-func (b backend) PendingNonce(a crypto.Address) uint64       { return b.n.pool.PendingNonce(a) }
-func (b backend) ChainID() string                            { return b.n.genesis.ChainID }
+func (b backend) PendingTx(h crypto.Hash) (*ledger.Tx, bool)    { return b.n.pool.Get(h) }
+func (b backend) PendingNonce(a crypto.Address) (uint64, error) { return b.n.pool.PendingNonce(a) }
+func (b backend) ChainID() string                               { return b.n.genesis.ChainID }
 
 func (b backend) Status() rpc.NodeStatus {
 	view, _ := b.n.driver.view()

@@ -219,7 +219,11 @@ func (api *synodAPI) getNonce(_ context.Context, c *Call) (any, error) {
 		return nil, backendError("account", err)
 	}
 	if tag == NoncePending {
-		return max(acct.Nonce, api.b.PendingNonce(addr)), nil
+		pending, err := api.b.PendingNonce(addr)
+		if err != nil {
+			return nil, backendError("pending nonce", err)
+		}
+		return max(acct.Nonce, pending), nil
 	}
 	return acct.Nonce, nil
 }

@@ -38,7 +38,9 @@ type TxPool interface {
 	PendingTx(h crypto.Hash) (*ledger.Tx, bool)
 	// PendingNonce is the nonce after addr's last pending tx, or 0 if the
 	// pool holds none of addr's; the API answers max(this, committed nonce).
-	PendingNonce(addr crypto.Address) uint64
+	// An error (the account could not be read) is answered as one, never
+	// as a guessed nonce a wallet would sign with.
+	PendingNonce(addr crypto.Address) (uint64, error)
 }
 
 // BatchSubmitter is optionally implemented by a Backend that admits many

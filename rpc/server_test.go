@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/synod-chain/synod/crypto"
 	"github.com/synod-chain/synod/ledger"
 	"github.com/synod-chain/synod/rpc"
 	"github.com/synod-chain/synod/rpc/rpctest"
@@ -344,5 +345,28 @@ func TestDecimalAndBlockTag(t *testing.T) {
 		if err := tag.UnmarshalJSON([]byte(s)); err == nil {
 			t.Errorf("%s accepted", s)
 		}
+	}
+}
+
+// failingPool is a backend whose pool cannot read accounts.
+type failingPool struct{ *rpctest.Backend }
+
+func (failingPool) PendingNonce(crypto.Address) (uint64, error) {
+	return 0, errors.New("store: read failed")
+}
+
+func TestPendingNonceReadErrorIsAnError(t *testing.T) {
+	// Goal: a pool that cannot read the account makes synod_getNonce
+	// "pending" fail, not answer the committed nonce, which a wallet with
+	// txs pending would sign a second tx with; "latest" needs no pool.
+	f := newChain(t)
+	_, url := startServer(t, rpc.Config{}, failingPool{f.backend})
+	addr := rpctest.Address(0).String()
+	r := call(t, url, "synod_getNonce", addr, "pending")
+	if r.Error == nil || r.Error.Code != rpc.CodeInternal || !strings.Contains(r.Error.Message, "read failed") {
+		t.Fatalf("pending nonce with a failing pool: %s %+v", r.Result, r.Error)
+	}
+	if r := call(t, url, "synod_getNonce", addr, "latest"); r.Error != nil || string(r.Result) != "2" {
+		t.Fatalf("latest nonce: %s %+v", r.Result, r.Error)
 	}
 }

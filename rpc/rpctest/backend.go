@@ -214,7 +214,7 @@ func (b *Backend) PendingTx(h crypto.Hash) (*ledger.Tx, bool) {
 }
 
 // PendingNonce implements rpc.TxPool.
-func (b *Backend) PendingNonce(addr crypto.Address) uint64 {
+func (b *Backend) PendingNonce(addr crypto.Address) (uint64, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var next uint64
@@ -223,7 +223,7 @@ func (b *Backend) PendingNonce(addr crypto.Address) uint64 {
 			next = max(next, p.Nonce+1)
 		}
 	}
-	return next
+	return next, nil
 }
 
 // Commit builds a block of the pending txs (in nonce order per sender),
