@@ -59,7 +59,13 @@ func (ks *Keystore) Path(addr Address) string {
 }
 
 // List returns the addresses of the key files in the directory, sorted.
-// It reads file names only; Load and Export check the content.
+// It reads file names and kinds only; Load and Export check the content.
+//
+// The rule for symlinks is ReadKeyFile's, so List shows exactly the keys
+// Export, Load and wallet send would open: a key file is a regular file
+// or a symlink to one (followed, as for a node home's key files and for
+// password files). A symlink to a FIFO, a directory or nothing is left
+// out, as ReadKeyFile refuses it.
 func (ks *Keystore) List() ([]Address, error) {
 	entries, err := os.ReadDir(ks.dir)
 	if err != nil {
@@ -68,13 +74,23 @@ func (ks *Keystore) List() ([]Address, error) {
 	var addrs []Address
 	for _, e := range entries {
 		addr, ok := addressOfKeyFileName(e.Name())
-		if !ok || !e.Type().IsRegular() {
+		if !ok || !ks.isKeyFile(e) {
 			continue
 		}
 		addrs = append(addrs, addr)
 	}
 	slices.SortFunc(addrs, func(a, b Address) int { return bytes.Compare(a[:], b[:]) })
 	return addrs, nil
+}
+
+// isKeyFile reports whether e is a regular file, after following a
+// symlink. Stat does not open the target, so a FIFO cannot block it.
+func (ks *Keystore) isKeyFile(e os.DirEntry) bool {
+	if e.Type()&os.ModeSymlink == 0 {
+		return e.Type().IsRegular()
+	}
+	info, err := os.Stat(filepath.Join(ks.dir, e.Name()))
+	return err == nil && info.Mode().IsRegular()
 }
 
 // addressOfKeyFileName parses a name written by Path; any other spelling
