@@ -14,6 +14,8 @@ import (
 // NodeStatus is what a node's admin endpoint reports (the JSON of
 // node.AdminStatus; this package reads it over HTTP, not by import).
 type NodeStatus struct {
+	// NodeID is the node's libp2p peer id, from its node key.
+	NodeID       string `json:"nodeId"`
 	Moniker      string `json:"moniker"`
 	Height       uint64 `json:"height"`
 	View         uint64 `json:"view"`
@@ -37,8 +39,22 @@ type Evidence struct {
 // statusBytesMax bounds a status response.
 const statusBytesMax = 64 << 10
 
-// Status asks node i for its status.
+// Status asks node i for its status. It fails with ErrNotThisNode when
+// the process answering at node i's admin address is not node i, rather
+// than return another process's numbers as node i's.
 func (n *Network) Status(ctx context.Context, i int) (NodeStatus, error) {
+	st, err := n.fetchStatus(ctx, i)
+	if err != nil {
+		return NodeStatus{}, err
+	}
+	if err := n.checkIdentity(i, st); err != nil {
+		return NodeStatus{}, err
+	}
+	return st, nil
+}
+
+// fetchStatus reads whatever answers at node i's admin address.
+func (n *Network) fetchStatus(ctx context.Context, i int) (NodeStatus, error) {
 	m, err := n.member(i)
 	if err != nil {
 		return NodeStatus{}, err
@@ -64,10 +80,32 @@ func (n *Network) Status(ctx context.Context, i int) (NodeStatus, error) {
 	return st, nil
 }
 
-// ErrNotThisNode is returned when a node's ports are answered by another
-// process than the one its pid file names: another network, most likely,
-// runs on the same ports.
+// ErrNotThisNode is returned when a node's admin address is answered by a
+// process that is not that node (checkIdentity): another network, most
+// likely, runs on the same ports.
 var ErrNotThisNode = errors.New("testnet: answered by another process")
+
+// checkIdentity fails with ErrNotThisNode unless st came from node i: the
+// peer id must be the one node i's node key gives (recorded in the
+// network's manifest), and the pid the one its pid file records. Either
+// may be left from another run: a stale pid file whose node died, while
+// another network's node took the ports. What is not recorded (no peer
+// id, no pid file) is not checked.
+func (n *Network) checkIdentity(i int, st NodeStatus) error {
+	m, err := n.member(i)
+	if err != nil {
+		return err
+	}
+	if m.PeerID != "" && st.NodeID != m.PeerID {
+		return fmt.Errorf("%w: node %d's admin address %s answers as peer %q, but node %d is peer %s; is another network using these ports?",
+			ErrNotThisNode, i, m.Admin, st.NodeID, i, m.PeerID)
+	}
+	if pid, err := n.PID(i); err == nil && st.PID != 0 && st.PID != pid {
+		return fmt.Errorf("%w: node %d's admin address %s answers as pid %d, but node %d's pid file records pid %d; is another network using these ports?",
+			ErrNotThisNode, i, m.Admin, st.PID, i, pid)
+	}
+	return nil
+}
 
 // WaitUp waits until node i answers on its admin endpoint as the process
 // its pid file names (a node just started opens its store and keys
@@ -79,7 +117,7 @@ func (n *Network) WaitUp(ctx context.Context, i int) error {
 // WaitHeight waits until every node in which (all when nil) reports a
 // height of at least h, or ctx ends. It fails at once when a node that
 // has a pid file exits, or when its admin port is answered by a process
-// other than the one its pid file names, rather than waiting out ctx or,
+// that is not that node (ErrNotThisNode), rather than waiting out ctx or,
 // worse, taking another network's height for this one's.
 func (n *Network) WaitHeight(ctx context.Context, h uint64, which []int) error {
 	if which == nil {
@@ -96,10 +134,8 @@ func (n *Network) WaitHeight(ctx context.Context, h uint64, which []int) error {
 				return fmt.Errorf("%w: node %d (pid %d) exited; see %s", ErrNotRunning, i, pid, filepath.Join(m.Home, logFile))
 			}
 			st, e := n.Status(ctx, i)
-			if e == nil && pidErr == nil && st.PID != 0 && st.PID != pid {
-				m, _ := n.member(i)
-				return fmt.Errorf("%w: node %d's admin address %s answers as pid %d, but node %d is pid %d; is another network using these ports?",
-					ErrNotThisNode, i, m.Admin, st.PID, i, pid)
+			if errors.Is(e, ErrNotThisNode) {
+				return e
 			}
 			if e != nil {
 				lowest, lowestNode, err = 0, i, e

@@ -1,10 +1,17 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/synod-chain/synod/testnet"
 )
 
 // TestTestnetCommandsCheckTheirArguments: a flag after DIR is refused
@@ -83,5 +90,25 @@ func TestCommandsWithoutArgumentsRefuseThem(t *testing.T) {
 		if _, err := os.Stat(dir); err == nil {
 			t.Errorf("%s was written", dir)
 		}
+	}
+}
+
+// TestPrintStatusNamesAnotherProcess: node 0's pid file is stale and
+// another network's node answers at its admin address; the status table
+// says so instead of showing that node's height as node 0's.
+func TestPrintStatusNamesAnotherProcess(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode(testnet.NodeStatus{NodeID: "12D3KooWother", PID: 5151, Height: 987654})
+	}))
+	defer srv.Close()
+	home := t.TempDir()
+	if err := os.WriteFile(filepath.Join(home, "node.pid"), []byte("4242\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	net := &testnet.Network{Members: []testnet.Member{{Home: home, Admin: strings.TrimPrefix(srv.URL, "http://"), PeerID: "12D3KooWnode0"}}}
+	var out strings.Builder
+	printStatus(context.Background(), &out, net, make([]testnet.NodeStatus, 1), time.Second)
+	if got := out.String(); strings.Contains(got, "987654") || !strings.Contains(got, "node0  other") || !strings.Contains(got, "12D3KooWother") {
+		t.Fatalf("status table:\n%s\nwant node 0 shown as answered by another process (peer 12D3KooWother), without its height", got)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -57,11 +58,18 @@ func testnetStatusCommand() *cli.Command {
 }
 
 // printStatus prints one table; tx/s comes from the committed-tx counters
-// since the previous table (prev is updated in place).
+// since the previous table (prev is updated in place). A node whose admin
+// address is answered by another process shows as "other", with the
+// reason, and none of that process's numbers.
 func printStatus(ctx context.Context, w io.Writer, net *testnet.Network, prev []testnet.NodeStatus, elapsed time.Duration) {
 	fmt.Fprintf(w, "%-6s %-7s %8s %6s %7s %5s %8s %8s %s\n", "node", "state", "height", "view", "primary", "peers", "mempool", "tx/s", "")
 	for i := range net.Members {
 		st, err := net.Status(ctx, i)
+		if errors.Is(err, testnet.ErrNotThisNode) {
+			fmt.Fprintf(w, "node%-2d %-7s %v\n", i, "other", err)
+			prev[i] = testnet.NodeStatus{}
+			continue
+		}
 		state := "up"
 		switch {
 		case err != nil && net.Alive(i):
