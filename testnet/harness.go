@@ -103,8 +103,39 @@ func (n *Network) Alive(i int) bool {
 	if err != nil {
 		return false
 	}
-	m, _ := n.member(i)
+	return n.isNode(i, pid)
+}
+
+// isNode reports whether process pid is running (not exited, not a
+// zombie) and runs node i's home.
+func (n *Network) isNode(i, pid int) bool {
+	m, err := n.member(i)
+	if err != nil {
+		return false
+	}
 	return processExists(pid) && !isZombie(pid) && runsHome(pid, m.Home)
+}
+
+// openNode returns a handle on node i's process, or ErrNotRunning. The
+// handle is opened first and the process checked to be node i after, and
+// every signal goes through the handle: on Linux it is a pidfd, naming
+// that one process, so a node that exits after the check makes a signal
+// fail with os.ErrProcessDone rather than reach a process that took its
+// pid since. The caller releases the handle.
+func (n *Network) openNode(i int) (*os.Process, error) {
+	pid, err := n.PID(i)
+	if err != nil {
+		return nil, fmt.Errorf("%w: node %d", ErrNotRunning, i)
+	}
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return nil, fmt.Errorf("%w: node %d", ErrNotRunning, i)
+	}
+	if !n.isNode(i, pid) {
+		_ = p.Release()
+		return nil, fmt.Errorf("%w: node %d", ErrNotRunning, i)
+	}
+	return p, nil
 }
 
 // runsHome reports whether process pid is `synod start` for home, from
@@ -195,7 +226,7 @@ func isZombie(pid int) bool {
 	return false
 }
 
-// nodeSignal is what the harness can do to a node's process; signalPID
+// nodeSignal is what the harness can do to a node's process; signalProcess
 // (harness_unix.go, harness_other.go) maps it to the platform.
 type nodeSignal int
 
@@ -206,12 +237,35 @@ const (
 	sigTerm                   // SIGTERM: a graceful shutdown
 )
 
-func (n *Network) signal(i int, sig nodeSignal) error {
-	if !n.Alive(i) {
-		return fmt.Errorf("%w: node %d", ErrNotRunning, i)
+// testHookBeforeSignal runs before each signal to a node; a test makes
+// the node exit there, in the window between the check and the signal.
+var testHookBeforeSignal = func(nodeSignal) {}
+
+// signalNode sends sig to p. A process that has exited since p was
+// opened reports exited, not an error.
+func signalNode(p *os.Process, sig nodeSignal) (exited bool, err error) {
+	testHookBeforeSignal(sig)
+	err = signalProcess(p, sig)
+	if errors.Is(err, os.ErrProcessDone) {
+		return true, nil
 	}
-	pid, _ := n.PID(i)
-	return signalPID(pid, sig)
+	return false, err
+}
+
+func (n *Network) signal(i int, sig nodeSignal) error {
+	p, err := n.openNode(i)
+	if err != nil {
+		return err
+	}
+	defer p.Release()
+	exited, err := signalNode(p, sig)
+	if exited {
+		return fmt.Errorf("%w: node %d exited", ErrNotRunning, i)
+	}
+	if err != nil {
+		return fmt.Errorf("testnet: signal node %d: %w", i, err)
+	}
+	return nil
 }
 
 // Kill sends SIGKILL to node i: a crash, nothing flushed.
@@ -222,23 +276,35 @@ func (n *Network) Pause(i int) error  { return n.signal(i, sigStop) }
 func (n *Network) Resume(i int) error { return n.signal(i, sigCont) }
 
 // Stop asks node i to shut down (SIGTERM, after SIGCONT in case it is
-// paused) and waits up to timeout, then kills it.
+// paused) and waits up to timeout, then kills it. A node that is not
+// running, or that exits before one of these signals reaches it, is
+// stopped, which is what was asked: Stop then returns nil, not
+// ErrNotRunning.
 func (n *Network) Stop(i int, timeout time.Duration) error {
-	if !n.Alive(i) {
+	p, err := n.openNode(i)
+	if err != nil {
+		return nil // not running
+	}
+	defer p.Release()
+	if exited, _ := signalNode(p, sigCont); exited {
 		return nil
 	}
-	_ = n.signal(i, sigCont)
-	if err := n.signal(i, sigTerm); err != nil {
-		return err
+	if exited, err := signalNode(p, sigTerm); exited {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("testnet: stop node %d: %w", i, err)
 	}
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		if !n.Alive(i) {
+		if !n.isNode(i, p.Pid) {
 			return nil
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return n.Kill(i)
+	if _, err := signalNode(p, sigKill); err != nil {
+		return fmt.Errorf("testnet: kill node %d: %w", i, err)
+	}
+	return nil
 }
 
 // StopAll stops every running node.

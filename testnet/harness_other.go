@@ -24,16 +24,13 @@ func processExists(pid int) bool {
 	return true
 }
 
-// signalPID kills for both a crash and a shutdown: without SIGTERM a
+// signalProcess kills for both a crash and a shutdown: without SIGTERM a
 // node is stopped the way a crash stops it, which its store and
-// consensus log survive.
-func signalPID(pid int, sig nodeSignal) error {
+// consensus log survive. It fails with os.ErrProcessDone once p has
+// exited.
+func signalProcess(p *os.Process, sig nodeSignal) error {
 	switch sig {
 	case sigKill, sigTerm:
-		p, err := os.FindProcess(pid)
-		if err != nil {
-			return err
-		}
 		return p.Kill()
 	case sigCont:
 		return nil // nothing is ever paused here

@@ -3,6 +3,7 @@
 package testnet
 
 import (
+	"os"
 	"os/exec"
 	"syscall"
 )
@@ -18,4 +19,6 @@ func processExists(pid int) bool { return syscall.Kill(pid, 0) == nil }
 // posixSignals maps the harness's signals to the kernel's.
 var posixSignals = [...]syscall.Signal{sigKill: syscall.SIGKILL, sigStop: syscall.SIGSTOP, sigCont: syscall.SIGCONT, sigTerm: syscall.SIGTERM}
 
-func signalPID(pid int, sig nodeSignal) error { return syscall.Kill(pid, posixSignals[sig]) }
+// signalProcess signals p; it fails with os.ErrProcessDone once p has
+// exited.
+func signalProcess(p *os.Process, sig nodeSignal) error { return p.Signal(posixSignals[sig]) }
