@@ -8,6 +8,8 @@ package node
 // validator ends with the same vector of claims. Each node compares that
 // vector with its own state: all equal is "verified"; a claim that differs
 // is an alarm naming the validator, with the message it signed as evidence.
+// Two different claims one validator signed to this node for a checkpoint
+// are kept as evidence of equivocation, whatever the vector.
 //
 // Transport. OM messages travel on the consensus streams in an envelope
 //
@@ -127,14 +129,23 @@ type OMClaim struct {
 	StateRoot crypto.Hash `json:"stateRoot"`
 }
 
-// OMEvidence is what a differing validator signed: its round-1 envelope to
-// this node (hex), which anyone can check against its public key under
-// crypto.DomainOM. Empty when it sent this node no claim that differs from
-// this node's state (it sent nothing, or told this node the truth and the
+// OMEvidence is what a validator signed against itself, as envelopes
+// (hex) anyone can check against its public key under crypto.DomainOM.
+//
+// Envelope, for a differing validator, is its round-1 envelope to this
+// node. Empty when it sent this node no claim that differs from this
+// node's state (it sent nothing, or told this node the truth and the
 // others a lie: the agreed value then came from the relays).
+//
+// Equivocation, whatever the verdict, is the pair of round-1 envelopes
+// the validator sent this node for the checkpoint with two different
+// claims: the first, which the run used, and the first that differs from
+// it. A loyal validator signs one claim a checkpoint, so the pair alone
+// proves the validator Byzantine.
 type OMEvidence struct {
-	Validator int    `json:"validator"`
-	Envelope  string `json:"envelope,omitempty"`
+	Validator    int      `json:"validator"`
+	Envelope     string   `json:"envelope,omitempty"`
+	Equivocation []string `json:"equivocation,omitempty"`
 }
 
 // omConfig wires an omVerifier to its node.
@@ -184,8 +195,12 @@ type omRun struct {
 	wait   int             // ticks left: to start (ic nil) or to the next round
 	early  *omBuffer
 	direct [][]byte // by commander: its signed round-1 envelope to this node
-	sent   int
-	recvd  int
+	// equivocation, by commander: a second signed round-1 envelope to this
+	// node with another claim than direct's; one per validator, so a run
+	// holds at most n.
+	equivocation [][]byte
+	sent         int
+	recvd        int
 }
 
 // omSigned is a verified message with the envelope that carried it.
@@ -457,7 +472,27 @@ func (v *omVerifier) step(run *omRun, s omSigned) {
 		// Late, duplicate or inconsistent with the run: the sender signed
 		// it, so it is the sender's problem; the run counts the default.
 		v.cfg.Logger.Debug("om message not used", "height", run.height, "from", s.msg.From, "path", s.msg.Path, "err", err)
+		v.keepEquivocation(run, s)
 	}
+}
+
+// keepEquivocation keeps s as evidence if it is a round-1 claim its sender
+// signed to this node that differs from the one it sent first (the state
+// machine refuses it as a duplicate, or as late). The same claim sent
+// again proves nothing and is not kept.
+func (v *omVerifier) keepEquivocation(run *omRun, s omSigned) {
+	from := s.msg.From
+	if len(s.msg.Path) != 1 || s.msg.Path[0] != from || run.direct[from] == nil || run.equivocation[from] != nil {
+		return
+	}
+	first, ok := omEnvelopeMessage(run.direct[from])
+	if !ok || bytes.Equal(first.Value, s.msg.Value) {
+		return
+	}
+	run.equivocation[from] = s.raw
+	v.cfg.Logger.Error("OM EQUIVOCATION: a validator signed this node two different claims for one checkpoint",
+		"height", run.height, "validator", from, "name", v.cfg.Validators.At(int(from)).Name,
+		"first", hex.EncodeToString(run.direct[from]), "second", hex.EncodeToString(s.raw))
 }
 
 // checkpointStable starts verifying a checkpoint; called from the loop on
@@ -467,8 +502,8 @@ func (v *omVerifier) checkpointStable(height uint64) {
 		return
 	}
 	v.stable = height
-	run := &omRun{height: height, direct: make([][]byte, v.n), early: newOMBuffer(v.n),
-		wait: omStartWaitRoundsMax * v.cfg.RoundTicks}
+	run := &omRun{height: height, direct: make([][]byte, v.n), equivocation: make([][]byte, v.n),
+		early: newOMBuffer(v.n), wait: omStartWaitRoundsMax * v.cfg.RoundTicks}
 	for h, buf := range v.future {
 		switch {
 		case h == height:
@@ -576,6 +611,7 @@ func (v *omVerifier) finish(run *omRun) {
 			rep.Evidence = append(rep.Evidence, OMEvidence{Validator: i, Envelope: v.evidence(run, i)})
 		}
 	}
+	addEquivocations(rep, run)
 	switch {
 	case len(rep.Differing) > 0:
 		rep.Verdict = OMAlarm
@@ -602,15 +638,39 @@ func (v *omVerifier) finish(run *omRun) {
 // claim it signed there differs from this node's: an envelope carrying this
 // node's own claim proves nothing against i, and would contradict the alarm.
 func (v *omVerifier) evidence(run *omRun, i int) string {
-	raw := run.direct[i]
-	if len(raw) <= 1+crypto.SignatureBytes {
+	m, ok := omEnvelopeMessage(run.direct[i])
+	if !ok || bytes.Equal(m.Value, run.claim) {
 		return ""
+	}
+	return hex.EncodeToString(run.direct[i])
+}
+
+// addEquivocations adds the run's equivocation pairs to the report's
+// evidence, in the entry of the validator if it has one already, keeping
+// the entries in validator order.
+func addEquivocations(rep *OMReport, run *omRun) {
+	for i, second := range run.equivocation {
+		if second == nil {
+			continue
+		}
+		k := slices.IndexFunc(rep.Evidence, func(e OMEvidence) bool { return e.Validator == i })
+		if k < 0 {
+			rep.Evidence = append(rep.Evidence, OMEvidence{Validator: i})
+			k = len(rep.Evidence) - 1
+		}
+		rep.Evidence[k].Equivocation = []string{hex.EncodeToString(run.direct[i]), hex.EncodeToString(second)}
+	}
+	slices.SortFunc(rep.Evidence, func(a, b OMEvidence) int { return a.Validator - b.Validator })
+}
+
+// omEnvelopeMessage is the message inside an envelope this node opened
+// before (its signature is not checked again).
+func omEnvelopeMessage(raw []byte) (om.Message, bool) {
+	if len(raw) <= 1+crypto.SignatureBytes {
+		return om.Message{}, false
 	}
 	m, err := om.Decode(raw[1 : len(raw)-crypto.SignatureBytes])
-	if err != nil || bytes.Equal(m.Value, run.claim) {
-		return ""
-	}
-	return hex.EncodeToString(raw)
+	return m, err == nil
 }
 
 func (v *omVerifier) drop(run *omRun, why string) {

@@ -604,3 +604,77 @@ func (c *omCluster) resignClaims(from om.NodeID, value []byte) {
 		}
 	}
 }
+
+func TestOMEquivocationKeepsBothClaims(t *testing.T) {
+	// Goal: a validator that signs this node two different round-1 claims
+	// for one checkpoint is reported with both envelopes as evidence, while
+	// a claim sent again unchanged is not evidence; method: in a loyal run
+	// of 4, node 0 gets validator 3's claim and then a wrong one in round 1
+	// (the state machine refuses it as a duplicate), validator 1's wrong
+	// one in round 2 (late), and validator 2's claim twice.
+	const height = 16
+	c := newOMCluster(t, 4)
+	for _, v := range c.vs {
+		v.checkpointStable(height)
+	}
+	wrong := encodeOMClaim(height, omTestRoot(height+1))
+	claimTo0 := func(from om.NodeID) om.Message {
+		return om.Message{Instance: height, From: from, To: 0, Path: []om.NodeID{from}, Value: encodeOMClaim(height, omTestRoot(height))}
+	}
+	var again []byte
+	for _, d := range c.queue {
+		if m, err := c.vs[0].open(d.raw); err == nil && d.to == 0 && m.From == 2 && len(m.Path) == 1 {
+			again = d.raw
+		}
+	}
+	second := claimTo0(3)
+	second.Value = wrong
+	c.queue = append(c.queue, omDelivery{0, again}, omDelivery{0, c.vs[3].seal(second)})
+	c.flush()
+	for range c.vs[0].cfg.RoundTicks {
+		for _, v := range c.vs {
+			v.tick()
+		}
+	}
+	if round := c.vs[0].run(height).ic.Round(); round != 2 {
+		t.Fatalf("node 0 in round %d, want 2", round)
+	}
+	late := claimTo0(1)
+	late.Value = wrong
+	c.vs[0].receive("peer", c.vs[1].seal(late))
+	reports := c.verify(height)
+
+	r := reports[0]
+	var against []int
+	for _, e := range r.Evidence {
+		against = append(against, e.Validator)
+	}
+	if !slices.Equal(against, []int{1, 3}) {
+		t.Fatalf("node 0: evidence against validators %v, want 1 and 3 (2 sent the same claim twice)", against)
+	}
+	for _, e := range r.Evidence {
+		if len(e.Equivocation) != 2 {
+			t.Fatalf("validator %d: equivocation %v, want both envelopes", e.Validator, e.Equivocation)
+		}
+		var values [][]byte
+		for _, h := range e.Equivocation {
+			raw, err := hex.DecodeString(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := c.vs[0].open(raw) // signed by the validator, to node 0
+			if err != nil || int(m.From) != e.Validator || !slices.Equal(m.Path, []om.NodeID{m.From}) || m.Instance != height {
+				t.Fatalf("validator %d: evidence envelope %+v (%v) is not its round-1 claim to node 0", e.Validator, m, err)
+			}
+			values = append(values, m.Value)
+		}
+		if !bytes.Equal(values[0], encodeOMClaim(height, omTestRoot(height))) || !bytes.Equal(values[1], wrong) {
+			t.Fatalf("validator %d: evidence claims %x, want its first claim then the wrong one", e.Validator, values)
+		}
+	}
+	for i, r := range reports[1:] {
+		if len(r.Evidence) != 0 {
+			t.Fatalf("node %d: evidence %+v, but nothing was sent it twice", i+1, r.Evidence)
+		}
+	}
+}
