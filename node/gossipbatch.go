@@ -54,6 +54,8 @@ func gossipLinger(pending int) time.Duration {
 type gossipBatcher struct {
 	publish func([]*ledger.Tx)
 	poolTxs func() int // txs pending in the mempool
+	// linger is gossipLinger; a test sets another before run starts.
+	linger func(pending int) time.Duration
 
 	mu      sync.Mutex
 	pending []*ledger.Tx
@@ -62,7 +64,7 @@ type gossipBatcher struct {
 }
 
 func newGossipBatcher(publish func([]*ledger.Tx), poolTxs func() int) *gossipBatcher {
-	return &gossipBatcher{publish: publish, poolTxs: poolTxs, wake: make(chan struct{}, 1), full: make(chan struct{}, 1)}
+	return &gossipBatcher{publish: publish, poolTxs: poolTxs, linger: gossipLinger, wake: make(chan struct{}, 1), full: make(chan struct{}, 1)}
 }
 
 // add queues txs for the next gossip message. The queue is bounded by
@@ -96,7 +98,7 @@ func (g *gossipBatcher) run(ctx context.Context) {
 			return
 		case <-g.wake:
 		}
-		timer.Reset(gossipLinger(g.poolTxs()))
+		timer.Reset(g.linger(g.poolTxs()))
 		select {
 		case <-ctx.Done():
 		case <-timer.C:
