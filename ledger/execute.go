@@ -14,6 +14,14 @@ var (
 	ErrBlockBadRoots = errors.New("block: root mismatch")
 )
 
+// ErrLocalState wraps a failure of this node's own state met while
+// executing a block: a store read that failed (an I/O error, a corrupt
+// record, a closed store), or a state no valid chain reaches (a balance
+// that overflows, when supply is conserved and fits). It says nothing
+// about the block, so a caller must not blame the block's proposer for
+// it; and a node whose state fails cannot go on (fail-stop).
+var ErrLocalState = errors.New("ledger: local state failed")
+
 // ExecuteBlock applies every tx of b on top of base, whose state is that
 // after b's parent, and returns the resulting diff. Fees are credited to
 // the proposer after the last tx. A block with any invalid tx is rejected

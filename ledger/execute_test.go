@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"errors"
+	"math"
 	"testing"
 
 	"github.com/synod-chain/synod/crypto"
@@ -36,9 +37,39 @@ func TestExecuteBlockReportsReadErrors(t *testing.T) {
 		if !errors.Is(err, errDiskRead) {
 			t.Errorf("read of %s fails: err = %v, want it wrapped", addr, err)
 		}
+		if !errors.Is(err, ledger.ErrLocalState) {
+			t.Errorf("read of %s fails: err = %v, want it classed as ErrLocalState", addr, err)
+		}
 		if errors.Is(err, ledger.ErrBlockBadTx) {
 			t.Errorf("read of %s fails: reported as an invalid block: %v", addr, err)
 		}
+	}
+}
+
+// corruptState is a committed state holding a balance no chain reaches:
+// rich's balance is the largest there is, above the supply.
+type corruptState struct {
+	ledger.StateReader
+	rich crypto.Address
+}
+
+func (c corruptState) GetAccount(addr crypto.Address) (ledger.Account, error) {
+	if addr == c.rich {
+		return ledger.Account{Balance: math.MaxUint64}, nil
+	}
+	return c.StateReader.GetAccount(addr)
+}
+
+// TestExecuteBlockOverflowIsLocalFault checks that a valid block whose
+// payment would overflow a balance of a corrupt state fails with
+// ErrLocalState, not as an invalid block: supply is conserved and fits,
+// so only this node's state can overflow, never the proposer's block.
+func TestExecuteBlockOverflowIsLocalFault(t *testing.T) {
+	c := startChain(t, testGenesis(1, 1000))
+	b, _ := c.build(t, testAddr(0), []*ledger.Tx{signedTx(testChain, testKey(0), 0, testAddr(1), 10, 1, nil)})
+	_, err := ledger.ExecuteBlock(testChain, corruptState{c.state, testAddr(1)}, b)
+	if !errors.Is(err, ledger.ErrLocalState) || errors.Is(err, ledger.ErrBlockBadTx) {
+		t.Fatalf("ExecuteBlock on a corrupt state = %v, want ErrLocalState and not ErrBlockBadTx", err)
 	}
 }
 

@@ -151,7 +151,7 @@ func (x *executor) get(addr crypto.Address) (Account, error) {
 	}
 	a, err := x.base.GetAccount(addr)
 	if err != nil {
-		return Account{}, fmt.Errorf("read account %s: %w", addr, err)
+		return Account{}, fmt.Errorf("%w: read account %s: %w", ErrLocalState, addr, err)
 	}
 	x.before[addr] = a
 	return a, nil
@@ -161,7 +161,8 @@ func (x *executor) get(addr crypto.Address) (Account, error) {
 // applied and changes nothing: every read and check happens before the
 // first write, so a failed read never leaves a half-applied tx behind.
 // Errors that are the tx's fault wrap a rule sentinel (isTxRuleError); any
-// other error is this node's (a failed read, a corrupt state).
+// other error is this node's (a failed read, a corrupt state) and wraps
+// ErrLocalState.
 func (x *executor) applyTx(tx *Tx) error {
 	from := tx.Sender()
 	sender, err := x.get(from)
@@ -203,7 +204,7 @@ func (x *executor) applyTx(tx *Tx) error {
 // errBalanceOverflow: supply is conserved and fits in uint64, so a balance
 // that would overflow means the state is corrupt; refuse rather than wrap.
 func errBalanceOverflow(addr crypto.Address) error {
-	return fmt.Errorf("ledger: balance of %s overflows (corrupt state)", addr)
+	return fmt.Errorf("%w: balance of %s overflows (corrupt state)", ErrLocalState, addr)
 }
 
 // isTxRuleError reports whether err is a tx's own fault on this state, as
