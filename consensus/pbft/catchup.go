@@ -48,8 +48,12 @@ func (r *Replica) tickCatchUp() {
 // DeliverCommitted hands the replica a committed block fetched from a peer.
 // The certificate is verified and the block validated by the application
 // before it is committed; it then appears in Ready.Committed like any other.
-// A block at or below the committed height is ignored.
+// A block at or below the committed height is ignored. A failure of this
+// node's own state while validating it halts the replica (Ready.Fault).
 func (r *Replica) DeliverCommitted(b *ledger.Block, cert *ledger.CommitCertificate) error {
+	if r.fault != nil {
+		return fmt.Errorf("%w: %w", ErrHalted, r.fault)
+	}
 	if b == nil || cert == nil {
 		return fmt.Errorf("%w: nil block or certificate", ErrInvalid)
 	}
@@ -70,7 +74,11 @@ func (r *Replica) DeliverCommitted(b *ledger.Block, cert *ledger.CommitCertifica
 		return fmt.Errorf("%w: certified block %d does not extend the committed head (more than f faulty)", ErrInvalid, h)
 	}
 	if err := r.cfg.App.Validate(b); err != nil {
-		return fmt.Errorf("deliver block %d: %w", h, err)
+		err = fmt.Errorf("deliver block %d: %w", h, err)
+		if errors.Is(err, ledger.ErrLocalState) {
+			r.localFault(err)
+		}
+		return err
 	}
 	r.commit(b, cert)
 	r.execute()

@@ -18,9 +18,14 @@ type Application interface {
 	// height, tx root, state root) and keeps it for building children on.
 	// It returns an error wrapping ledger.ErrUnknownParent when the parent
 	// is not known yet: the engine waits instead of blaming the proposer.
+	// An error wrapping ledger.ErrLocalState means this node's own state
+	// failed (a store read): the engine halts (Ready.Fault) instead of
+	// blaming the proposer. Any other error means b is invalid.
 	Validate(b *ledger.Block) error
 	// Build returns a new block on top of the block with hash parent (the
-	// committed head or a validated block).
+	// committed head or a validated block). An error wrapping
+	// ledger.ErrLocalState halts the engine as for Validate; on any other
+	// the primary tries again at the next Tick.
 	Build(parent crypto.Hash, view uint64, proposer crypto.Address, timestamp int64) (*ledger.Block, error)
 }
 

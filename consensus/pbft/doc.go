@@ -45,6 +45,11 @@
 // After any of these, while HasReady reports true, take Ready and do, in
 // this order:
 //
+//  0. If Ready.Fault is set, stop: this node's own state failed while the
+//     Application checked or built a block (ledger.ErrLocalState), and the
+//     replica has halted. Handle nothing of the batch; log the fault and
+//     stop the node (fail-stop). A local fault is never evidence against a
+//     peer.
 //  1. Append every record of Ready.Persist to durable storage and fsync it.
 //     This MUST complete before any message of the same Ready is sent: the
 //     records are the replica's promises (votes, view changes, prepared

@@ -45,6 +45,9 @@ type cluster struct {
 	// pbft.Config.EmptyBlockTicks); set before start.
 	emptyBlockTicks uint64
 	idle            func() bool
+	// wrapApp, when set, replaces replica i's Application with what it
+	// returns (an application whose state fails); set before start.
+	wrapApp func(i int, app pbft.Application) pbft.Application
 }
 
 type envelope struct {
@@ -126,9 +129,13 @@ func newCluster(t testing.TB, o clusterOpts) *cluster {
 // start (re)builds replica i from its persisted records and durable state.
 func (c *cluster) start(i int, timeoutTicks uint64) {
 	c.chains[i] = ledger.NewPendingChain(c.chainID, c.params, c.heads[i], c.states[i])
+	var app pbft.Application = pbft.ChainApplication{Chain: c.chains[i], IdleFunc: c.idle}
+	if c.wrapApp != nil {
+		app = c.wrapApp(i, app)
+	}
 	r, err := pbft.NewReplica(pbft.Config{
 		ChainID: c.chainID, ID: uint16(i), Validators: c.vals, Params: c.params,
-		App:    pbft.ChainApplication{Chain: c.chains[i], IdleFunc: c.idle},
+		App:    app,
 		Signer: c.signers[i], Verifier: c.verif, Head: c.heads[i], Genesis: c.genesis.Hash(),
 		Records: c.records[i], ViewChangeTicks: timeoutTicks, EmptyBlockTicks: c.emptyBlockTicks,
 	})

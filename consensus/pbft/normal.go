@@ -43,6 +43,10 @@ func (r *Replica) tryPropose() {
 	}
 	proposer := r.cfg.Validators.At(int(r.id)).Address()
 	b, err := r.cfg.App.Build(parent, r.view, proposer, r.now)
+	if errors.Is(err, ledger.ErrLocalState) {
+		r.localFault(fmt.Errorf("build block %d: %w", h, err))
+		return
+	}
 	if err != nil {
 		return // the application cannot build now; the next Tick tries again
 	}
@@ -67,7 +71,7 @@ func (r *Replica) tryPropose() {
 // the pipeline and the tick set the pace, and blocks stay large. now is
 // the node's clock, as for Tick.
 func (r *Replica) ProposeNow(now int64) {
-	if r.changing || !r.isPrimary() || r.nextPropose > r.committed+1 {
+	if r.fault != nil || r.changing || !r.isPrimary() || r.nextPropose > r.committed+1 {
 		return
 	}
 	r.now = max(r.now, now)
@@ -234,15 +238,23 @@ func (r *Replica) parentReady(s *slot) bool {
 	return p != nil && p.prepared && p.pp.Digest == s.block.Header.ParentHash
 }
 
-// validate asks the application to check the block fully.
+// validate asks the application to check the block fully. Only an error
+// about the block blames its proposer: an unknown parent is waited for,
+// and a failure of this node's own state halts the replica (localFault).
 func (r *Replica) validate(s *slot) bool {
 	if _, ok := r.committedAt(s.height); ok {
 		s.validated = true
 		return true
 	}
+	if r.fault != nil {
+		return false // halted earlier in this same step: ask the application nothing more
+	}
 	err := r.cfg.App.Validate(s.block)
 	switch {
 	case errors.Is(err, ledger.ErrUnknownParent):
+		return false
+	case errors.Is(err, ledger.ErrLocalState):
+		r.localFault(fmt.Errorf("validate %s: %w", s.pp, err))
 		return false
 	case err != nil:
 		r.invalidProposal(s.pp, err)

@@ -21,10 +21,19 @@ type CommittedBlock struct {
 }
 
 // Ready is one batch of output. The caller handles it in this order (see
-// the package doc): Persist, durably (fsync), BEFORE sending any of
-// Messages; then Messages; then Committed, in order; then Events; then
-// Advance.
+// the package doc): Fault first; Persist, durably (fsync), BEFORE sending
+// any of Messages; then Messages; then Committed, in order; then Events;
+// then Advance.
 type Ready struct {
+	// Fault, when set, is a failure of this node, not of any peer: the
+	// Application could not check or build a block because this node's
+	// own state failed (an error wrapping ledger.ErrLocalState). The
+	// replica has halted and takes no more input; the caller must stop
+	// (fail-stop) without handling the rest of this batch. Nothing of it
+	// is lost: its messages go unsent, so their promises need no record,
+	// and its committed blocks are certified, fetched again after a
+	// restart.
+	Fault error
 	// Persist must be durable before any message of this batch is sent:
 	// it holds the replica's promises (votes, view changes, prepared
 	// certificates) that make double-signing impossible after a crash.
@@ -40,7 +49,7 @@ type Ready struct {
 
 // IsEmpty reports whether the batch has nothing to do.
 func (rd *Ready) IsEmpty() bool {
-	return len(rd.Persist) == 0 && len(rd.Messages) == 0 && len(rd.Committed) == 0 && len(rd.Events) == 0
+	return rd.Fault == nil && len(rd.Persist) == 0 && len(rd.Messages) == 0 && len(rd.Committed) == 0 && len(rd.Events) == 0
 }
 
 // Event is something the node may act on or log. The concrete types are

@@ -13,6 +13,9 @@ var (
 	ErrUnknownSender = errors.New("pbft: sender is not a validator")
 	ErrOwnMessage    = errors.New("pbft: message claims to be from this replica")
 	ErrInvalid       = errors.New("pbft: invalid message")
+	// ErrHalted: the replica stopped on a local fault (Ready.Fault) and
+	// takes no more input.
+	ErrHalted = errors.New("pbft: replica halted on a local fault")
 )
 
 // Replica is one PBFT replica as a deterministic state machine. It is not
@@ -57,6 +60,10 @@ type Replica struct {
 
 	out      Ready
 	returned readyMark
+	// fault is the local failure the replica halted on (localFault); nil
+	// while it runs. faultTaken: a Ready has carried it to the caller.
+	fault      error
+	faultTaken bool
 }
 
 type sentKey struct {
@@ -168,8 +175,12 @@ func (r *Replica) slot(h uint64) *slot {
 // Step hands the replica one message from a peer. The sender's membership
 // and signature are checked before anything else; a refused message
 // returns an error and changes nothing. Stale or early messages are not
-// errors: they are dropped or buffered (bounded).
+// errors: they are dropped or buffered (bounded). A halted replica
+// (Ready.Fault) refuses every message with ErrHalted.
 func (r *Replica) Step(m *Message) error {
+	if r.fault != nil {
+		return fmt.Errorf("%w: %w", ErrHalted, r.fault)
+	}
 	if err := r.checkMessage(m); err != nil {
 		return err
 	}
@@ -233,6 +244,9 @@ func (r *Replica) verify(m *Message) error {
 // Tick advances logical time by one tick; now is the node's clock in Unix
 // milliseconds, used only as the timestamp of blocks this replica proposes.
 func (r *Replica) Tick(now int64) {
+	if r.fault != nil {
+		return
+	}
 	r.now = max(r.now, now)
 	r.tickCatchUp()
 	if r.changing {
@@ -250,7 +264,7 @@ func (r *Replica) Tick(now int64) {
 
 // HasReady reports whether Ready has anything new.
 func (r *Replica) HasReady() bool {
-	return len(r.out.Persist) > r.returned.persist || len(r.out.Messages) > r.returned.messages ||
+	return (r.fault != nil && !r.faultTaken) || len(r.out.Persist) > r.returned.persist || len(r.out.Messages) > r.returned.messages ||
 		len(r.out.Committed) > r.returned.committed || len(r.out.Events) > r.returned.events
 }
 
@@ -258,7 +272,9 @@ func (r *Replica) HasReady() bool {
 // must handle it (see Ready) and then call Advance.
 func (r *Replica) Ready() Ready {
 	r.returned = readyMark{len(r.out.Persist), len(r.out.Messages), len(r.out.Committed), len(r.out.Events)}
+	r.faultTaken = r.fault != nil
 	return Ready{
+		Fault:     r.fault,
 		Persist:   r.out.Persist[:r.returned.persist:r.returned.persist],
 		Messages:  r.out.Messages[:r.returned.messages:r.returned.messages],
 		Committed: r.out.Committed[:r.returned.committed:r.returned.committed],
@@ -315,6 +331,18 @@ func (r *Replica) signVote(m *Message) *Message {
 func (r *Replica) canSign(view, height uint64, kind Kind, digest crypto.Hash) bool {
 	d, ok := r.sent[sentKey{view, height, kind}]
 	return !ok || d == digest
+}
+
+// localFault halts the replica on a failure of this node's own state met
+// while checking or building a block (ledger.ErrLocalState). It says
+// nothing about the block or its proposer: it is no evidence, no reason
+// to change view, and no check passed, so no vote. The node cannot go on
+// without its state, so it learns of the fault in Ready.Fault and stops
+// (fail-stop); every Ready from here on carries the first fault.
+func (r *Replica) localFault(err error) {
+	if r.fault == nil {
+		r.fault = err
+	}
 }
 
 // progress records that the protocol moved forward: timers restart and the

@@ -78,6 +78,11 @@ func (n *Node) crash() {
 func (n *Node) handleReady() {
 	for n.up && n.replica.HasReady() {
 		rd := n.replica.Ready()
+		if rd.Fault != nil {
+			// A simulated node's state is in memory and cannot fail.
+			n.net.fail(fmt.Errorf("node %d: replica halted on a local fault: %w", n.Index, rd.Fault))
+			return
+		}
 		n.records = append(n.records, rd.Persist...)
 		if n.crashAfterPersist {
 			n.crash()
