@@ -33,7 +33,11 @@ drain:
 		}
 	}
 	for _, s := range batch {
-		if err := d.replica.DeliverCommitted(s.block, s.cert); err != nil && !errors.Is(err, pbft.ErrNotNext) {
+		err := d.replica.DeliverCommitted(s.block, s.cert)
+		if errors.Is(err, ledger.ErrLocalState) {
+			break // the replica halted on this node's state: handleReady stops the loop
+		}
+		if err != nil && !errors.Is(err, pbft.ErrNotNext) {
 			d.log.Warn("synced block refused", "height", s.block.Height(), "err", err)
 		}
 	}
@@ -162,7 +166,11 @@ func (d *driver) applyBatchOnce(committed []pbft.CommittedBlock) error {
 func (d *driver) blockWrites(committed []pbft.CommittedBlock) ([]ledger.BlockWrite, error) {
 	for _, c := range committed {
 		if _, ok := d.chain.Block(c.Block.Hash()); !ok {
-			if err := d.chain.Validate(c.Block); err != nil {
+			err := d.chain.Validate(c.Block)
+			if errors.Is(err, ledger.ErrLocalState) {
+				return nil, fmt.Errorf("validate committed block %d: %w", c.Block.Height(), err)
+			}
+			if err != nil {
 				return nil, fmt.Errorf("committed block %d fails validation (more than f faulty?): %w", c.Block.Height(), err)
 			}
 		}

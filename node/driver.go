@@ -379,7 +379,8 @@ func (d *driver) deliverSynced(ctx context.Context, b *ledger.Block, cert *ledge
 
 // run is the consensus loop. It returns when ctx ends, or with the first
 // error that makes continuing unsafe (a failed fsync, a block the store
-// refuses): a validator that cannot persist its promises must stop.
+// refuses, a failed read of its own state while validating): a validator
+// that cannot persist its promises, or check what it votes for, must stop.
 func (d *driver) run(ctx context.Context) (err error) {
 	defer close(d.stopped)
 	ticker := time.NewTicker(d.tick)
@@ -489,6 +490,11 @@ func (d *driver) stepDecoded(from string, msg *pbft.Message) {
 func (d *driver) handleReady() error {
 	for d.replica.HasReady() {
 		rd := d.replica.Ready()
+		if rd.Fault != nil {
+			// This node's state failed, not a peer: the replica halted
+			// without voting or blaming anyone, and the node stops.
+			return fmt.Errorf("consensus halted on a local fault (this node's state, not a peer's): %w", rd.Fault)
+		}
 		if err := d.commitReady(rd); err != nil {
 			return err
 		}

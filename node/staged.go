@@ -16,7 +16,9 @@ import (
 // account is the same before and after the batch. A layer is dropped only
 // once the store holds its batch. Only the consensus loop uses it.
 type stagedState struct {
-	store  *ledger.Store
+	// store is the committed state on disk: the ledger.Store (a
+	// StateReader, so a test can make its reads fail).
+	store  ledger.StateReader
 	layers []stagedLayer // oldest first
 }
 
