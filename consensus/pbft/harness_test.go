@@ -35,6 +35,10 @@ type cluster struct {
 	drop     func(e envelope) bool
 	outgoing map[int]func(o pbft.Outbound) []pbft.Outbound
 	down     map[int]bool
+	// paused replicas are up but their clock stands still: tick skips
+	// them, so no timer of theirs expires (a slow node, as asynchrony
+	// allows), while they still receive what drop lets through.
+	paused map[int]bool
 	// manualCatchUp leaves EventCatchUp to the test; otherwise the
 	// cluster serves it from the longest log, as the node's sync would.
 	manualCatchUp bool
@@ -72,7 +76,7 @@ func newCluster(t testing.TB, o clusterOpts) *cluster {
 	if o.timeoutT == 0 {
 		o.timeoutT = 10
 	}
-	c := &cluster{t: t, n: o.n, chainID: "synod-test", outgoing: map[int]func(pbft.Outbound) []pbft.Outbound{}, down: map[int]bool{}}
+	c := &cluster{t: t, n: o.n, chainID: "synod-test", outgoing: map[int]func(pbft.Outbound) []pbft.Outbound{}, down: map[int]bool{}, paused: map[int]bool{}}
 	keys := make([]crypto.PrivateKey, o.n)
 	g := &ledger.Genesis{ChainID: c.chainID, GenesisTime: time.Unix(1_700_000_000, 0).UTC(), Consensus: ledger.DefaultConsensusParams()}
 	g.Consensus.CheckpointInterval, g.Consensus.WindowHeights = o.k, o.w
@@ -232,11 +236,20 @@ func (c *cluster) deliver() {
 func (c *cluster) tick() {
 	c.now += 10
 	for i, r := range c.reps {
-		if !c.down[i] {
+		if !c.down[i] && !c.paused[i] {
 			r.Tick(c.genesis.Header.Timestamp + c.now)
 			c.flush(i)
 		}
 	}
+	c.deliver()
+}
+
+// tickOne ticks replica i alone and delivers everything: the primary
+// proposes one height per tick, so a test can pace proposals exactly.
+func (c *cluster) tickOne(i int) {
+	c.now += 10
+	c.reps[i].Tick(c.genesis.Header.Timestamp + c.now)
+	c.flush(i)
 	c.deliver()
 }
 
