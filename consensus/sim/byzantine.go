@@ -2,6 +2,7 @@ package sim
 
 import (
 	"github.com/synod-chain/synod/consensus/pbft"
+	"github.com/synod-chain/synod/ledger"
 )
 
 // Behaviour makes a node Byzantine. Like relab/hotstuff's byzantine
@@ -18,9 +19,13 @@ const (
 	FaultInvalid    = "invalid-proposal"
 	FaultWrongVotes = "wrong-votes"
 	FaultReplay     = "replay"
+	FaultForkParent = "fork-parent"
 )
 
-// ByzantineFaults lists every behaviour the scenario generator picks from.
+// ByzantineFaults lists the behaviours the scenario generator picks from.
+// FaultForkParent is for stored scenarios only: it needs a sibling block
+// every correct replica validated, which random runs seldom set up, and
+// adding it would change what every existing seed draws.
 var ByzantineFaults = []string{FaultSilent, FaultEquivocate, FaultInvalid, FaultWrongVotes, FaultReplay}
 
 func behaviourOf(name string) Behaviour {
@@ -35,6 +40,8 @@ func behaviourOf(name string) Behaviour {
 		return WrongVoter{}
 	case FaultReplay:
 		return Replayer{}
+	case FaultForkParent:
+		return ForkParent{}
 	}
 	return nil
 }
@@ -45,6 +52,7 @@ var (
 	_ Behaviour = InvalidProposer{}
 	_ Behaviour = WrongVoter{}
 	_ Behaviour = Replayer{}
+	_ Behaviour = ForkParent{}
 )
 
 // Silent sends nothing.
@@ -133,4 +141,48 @@ func (Replayer) Outgoing(n *Node, out []pbft.Outbound) []pbft.Outbound {
 		out = append(out, pbft.Outbound{To: pbft.Broadcast, Msg: m})
 	}
 	return out
+}
+
+// ForkParent, as primary, builds each new proposal at height h on another
+// block than its engine chose: one it received pre-prepared at h-1 (in an
+// earlier view) that its chain still holds as validated. Correct replicas
+// hold that block as validated too, so their application accepts the
+// proposal; only the engine's chaining rule (a vote needs the parent
+// prepared in this view or committed) keeps them from voting for a block
+// that can never extend their chain.
+type ForkParent struct{}
+
+// Outgoing implements Behaviour.
+func (ForkParent) Outgoing(n *Node, out []pbft.Outbound) []pbft.Outbound {
+	res := make([]pbft.Outbound, 0, len(out))
+	for _, o := range out {
+		if isFreshProposal(n, o) && n.chain != nil {
+			if alt := forkedProposal(n, o.Msg.Block); alt != nil {
+				n.forked++
+				o.Msg = n.sign(&pbft.Message{Kind: pbft.KindPrePrepare, View: o.Msg.View, Height: o.Msg.Height, Digest: alt.Hash(), Block: alt})
+			}
+		}
+		res = append(res, o)
+	}
+	return res
+}
+
+// forkedProposal builds b again on a sibling of its parent, if the node
+// received one and its chain still holds it; nil otherwise.
+func forkedProposal(n *Node, b *ledger.Block) *ledger.Block {
+	h := b.Header.Height
+	for _, s := range n.proposals {
+		d := s.Hash()
+		if s.Header.Height+1 != h || d == b.Header.ParentHash {
+			continue
+		}
+		if _, pending := n.chain.Block(d); !pending {
+			continue
+		}
+		alt, err := n.chain.Build(d, b.Header.View, b.Header.Proposer, b.Header.Timestamp, nil)
+		if err == nil {
+			return alt
+		}
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime/debug"
 	"slices"
 
 	"github.com/synod-chain/synod/consensus/pbft"
@@ -162,7 +163,16 @@ func (w *Network) planTxs() {
 
 // Run runs the scenario to its end: the liveness target reached, or the
 // first invariant violation.
-func (w *Network) Run() (Stats, error) {
+func (w *Network) Run() (st Stats, err error) {
+	defer func() {
+		// The engine panics when one of its own invariants breaks (it
+		// will not, for one, commit a block that is not a child of its
+		// head): a safety finding like the checkers' ones, returned as
+		// an error so that the run's seed and replay command are printed.
+		if p := recover(); p != nil {
+			st, err = w.stats, fmt.Errorf("%w: at %dms: panic: %v\n%s", ErrSafety, w.now, p, debug.Stack())
+		}
+	}()
 	w.stats.Scenarios = 1
 	for w.now = 0; ; w.now++ {
 		w.step()
@@ -215,8 +225,11 @@ func (w *Network) deliver(d delivery) {
 	}
 	w.stats.Delivered++
 	if d.msg != nil {
-		if _, ok := n.Behaviour.(Replayer); ok {
+		switch n.Behaviour.(type) {
+		case Replayer:
 			n.remember(d.msg)
+		case ForkParent:
+			n.rememberProposal(d.msg)
 		}
 		_ = n.replica.Step(d.msg) // refused messages are the adversary's problem
 	}

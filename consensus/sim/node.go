@@ -32,6 +32,8 @@ type Node struct {
 	crashAfterPersist bool
 	restartAt         int64
 	history           []*pbft.Message // recent messages, for the replay adversary
+	proposals         []*ledger.Block // blocks of recent proposals received, for the fork-parent adversary
+	forked            int             // proposals the fork-parent adversary built on another parent
 }
 
 func (n *Node) start() error {
@@ -138,6 +140,20 @@ func (n *Node) remember(m *pbft.Message) {
 
 // historyMessagesMax bounds the messages a replaying adversary remembers.
 const historyMessagesMax = 256
+
+// rememberProposal keeps the block of a PRE-PREPARE received.
+func (n *Node) rememberProposal(m *pbft.Message) {
+	if m.Kind != pbft.KindPrePrepare || m.Block == nil {
+		return
+	}
+	if len(n.proposals) >= proposalsMax {
+		n.proposals = n.proposals[1:]
+	}
+	n.proposals = append(n.proposals, m.Block)
+}
+
+// proposalsMax bounds the proposals a fork-parent adversary remembers.
+const proposalsMax = 64
 
 // signer is the node's own key: all a Byzantine node can sign with.
 func (n *Node) signer() pbft.Signer { return pbft.KeyedHashSigner{Secret: n.net.secrets[n.ID]} }
