@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -29,27 +30,38 @@ type BlockSource interface {
 
 var _ BlockSource = (*ledger.Store)(nil)
 
-// syncWriteBufferBytes batches a response's small items into one write.
-const syncWriteBufferBytes = 256 << 10
+const (
+	// syncWriteBufferBytes batches a response's small items into one write.
+	syncWriteBufferBytes = 256 << 10
+	// syncServePerPeerMax bounds the blocks requests served to one peer at
+	// once. An honest client asks one peer one batch at a time; without a
+	// share per peer, a validator holding its 4 sync streams open (reading
+	// slowly, up to SyncTimeout each) took 4 of the 8 default slots, and
+	// two such validators refused every other validator's catch-up.
+	syncServePerPeerMax = 1
+)
 
 // blockSync serves and requests blocks with their certificates.
 type blockSync struct {
 	n      *Host
 	proto  protocol.ID
 	source BlockSource
-	slots  chan struct{} // bounds requests served at once
+
+	mu      sync.Mutex
+	serving int             // blocks requests served now, at most SyncServeConcurrencyMax
+	perPeer map[peer.ID]int // the same by peer, at most syncServePerPeerMax; no zero entries
 }
 
 func startBlockSync(n *Host, source BlockSource) *blockSync {
-	b := &blockSync{n: n, proto: syncProtocol(n.cfg.ChainID), source: source,
-		slots: make(chan struct{}, n.cfg.SyncServeConcurrencyMax)}
+	b := &blockSync{n: n, proto: syncProtocol(n.cfg.ChainID), source: source, perPeer: make(map[peer.ID]int)}
 	n.h.SetStreamHandler(b.proto, b.serve)
 	return b
 }
 
 // serve answers one request. The whole exchange has SyncTimeout; a busy
-// server or one without a block source refuses instead of queueing, and
-// so does a server asked by a peer outside the validator set (syncAllowed).
+// server (all slots taken, or the peer's share) or one without a block
+// source refuses instead of queueing, and so does a server asked by a
+// peer outside the validator set (syncAllowed).
 func (b *blockSync) serve(s network.Stream) {
 	if !b.n.enter() {
 		s.Reset()
@@ -88,19 +100,41 @@ func (b *blockSync) serve(s network.Stream) {
 		}
 		return
 	}
-	select {
-	case b.slots <- struct{}{}:
-		defer func() { <-b.slots }()
-	default:
+	if !b.acquire(p) {
 		b.refuse(s)
 		return
 	}
+	defer b.release(p)
 	if err := b.writeBlocks(s, req); err != nil {
 		b.n.log.Debug("serve blocks", "peer", p, "from", req.From, "err", err)
 		s.Reset()
 		return
 	}
 	b.n.stats.syncServed.Add(1)
+}
+
+// acquire takes a serving slot for p, if one is free in all and p holds
+// fewer than its share.
+func (b *blockSync) acquire(p peer.ID) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.serving >= b.n.cfg.SyncServeConcurrencyMax || b.perPeer[p] >= syncServePerPeerMax {
+		return false
+	}
+	b.serving++
+	b.perPeer[p]++
+	return true
+}
+
+// release gives back p's slot, forgetting p when it holds none.
+func (b *blockSync) release(p peer.ID) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.serving--
+	b.perPeer[p]--
+	if b.perPeer[p] == 0 {
+		delete(b.perPeer, p)
+	}
 }
 
 func (b *blockSync) refuse(s network.Stream) {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -318,5 +319,73 @@ func TestBlockSyncServesValidatorsPastIdleStrangers(t *testing.T) {
 	got, err := a.FetchBlocks(ctx, b.ID(), 1, 4)
 	if err != nil || len(got) != 4 {
 		t.Fatalf("validator fetched %d blocks: %v", len(got), err)
+	}
+}
+
+// stallSource serves src but holds every read of block stallAt until
+// release is closed, counting the reads it holds.
+type stallSource struct {
+	*memSource
+	stallAt uint64
+	release chan struct{}
+	held    atomic.Int32
+}
+
+func (s *stallSource) EncodedBlock(h uint64) ([]byte, error) {
+	if h == s.stallAt {
+		s.held.Add(1)
+		<-s.release
+	}
+	return s.memSource.EncodedBlock(h)
+}
+
+func TestBlockSyncServesValidatorsPastHoggingValidators(t *testing.T) {
+	// Goal: a Byzantine validator cannot take more than its share of the
+	// server's block sync slots: with the default 8 slots and 4 sync
+	// streams allowed per peer, two of them (f = 2 of 7) held every slot
+	// and the server refused every honest validator's catch-up for as
+	// long as they kept asking. Method: B's source holds every read of
+	// block 4; validators C and D each send 4 requests for it at once;
+	// once each request is held or refused, validator A must still fetch
+	// blocks 1..3 from B.
+	chain, _ := testChainSource(t, 4)
+	src := &stallSource{memSource: chain, stallAt: 4, release: make(chan struct{})}
+	a := startHost(t, testConfig(t, 0), Handlers{})
+	b := startHost(t, testConfig(t, 1), Handlers{Blocks: src})
+	t.Cleanup(func() { close(src.release) }) // before B closes
+	c := startHost(t, testConfig(t, 2), Handlers{})
+	d := startHost(t, testConfig(t, 3), Handlers{})
+	b.SetValidators([]peer.ID{a.ID(), c.ID(), d.ID()})
+	for _, p := range []*Host{a, c, d} {
+		connect(t, p, b)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testWait)
+	defer cancel()
+	var refused atomic.Int32
+	req := SyncRequest{Kind: syncKindBlocks, From: 4, Count: 1}.Encode()
+	for _, hog := range []*Host{c, d} {
+		for i := range syncStreamsPerPeerMax {
+			s, err := hog.h.NewStream(ctx, b.ID(), syncProtocol(testChain))
+			if err != nil {
+				t.Fatalf("hog's stream %d: %v", i, err)
+			}
+			defer s.Reset()
+			if _, err := s.Write(req); err != nil {
+				t.Fatalf("hog's request %d: %v", i, err)
+			}
+			go func() {
+				var tag [1]byte
+				if _, err := io.ReadFull(s, tag[:]); err == nil && tag[0] == syncTagRefused {
+					refused.Add(1)
+				}
+			}()
+		}
+	}
+	waitFor(t, testWait, "every hogging request held or refused", func() bool {
+		return int(src.held.Load()+refused.Load()) == 2*syncStreamsPerPeerMax
+	})
+	got, err := a.FetchBlocks(ctx, b.ID(), 1, 3)
+	if err != nil || len(got) != 3 {
+		t.Fatalf("validator fetched %d blocks: %v (hogs hold %d slots)", len(got), err, src.held.Load())
 	}
 }

@@ -106,7 +106,8 @@ type Config struct {
 	SyncResponseBytesMax int
 	// SyncTimeout bounds one whole request and response.
 	SyncTimeout time.Duration
-	// SyncServeConcurrencyMax bounds requests served at once.
+	// SyncServeConcurrencyMax bounds blocks requests served at once; one
+	// peer gets one of them at a time.
 	SyncServeConcurrencyMax int
 
 	// PenaltyThreshold is how many Penalize calls within PenaltyWindow
