@@ -242,3 +242,30 @@ func TestNewRefusesATakenListenAddress(t *testing.T) {
 		t.Fatalf("error %q does not name the address", err)
 	}
 }
+
+func TestPenaltyTableKeepsBlockedPeers(t *testing.T) {
+	// Goal: other peers' offences filling the bounded penalty table do not
+	// lift a block early. A blocked peer is disconnected and offends no
+	// more, so its entry was always the stalest and the first forgotten.
+	// Method: a table of 2; block one peer, then let three others offend
+	// once each, a minute apart; the blocked peer must stay blocked.
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	cfg := Config{PenaltyThreshold: 2, PenaltyWindow: time.Hour, PenaltyBlockDuration: time.Hour,
+		PenaltyPeersMax: 2, Now: func() time.Time { return now }}
+	pen := newPenalties(&cfg)
+	byz := peer.ID("byzantine")
+	pen.add(byz)
+	if _, blocked := pen.add(byz); !blocked {
+		t.Fatal("not blocked at the threshold")
+	}
+	for _, p := range []peer.ID{"s1", "s2", "s3"} {
+		now = now.Add(time.Minute)
+		pen.add(p)
+	}
+	if !pen.blocked(byz) {
+		t.Fatal("the blocked peer was forgotten and so unblocked by others' offences")
+	}
+	if n := pen.len(); n > cfg.PenaltyPeersMax {
+		t.Errorf("penalty table has %d entries, max %d", n, cfg.PenaltyPeersMax)
+	}
+}

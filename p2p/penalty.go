@@ -10,7 +10,7 @@ import (
 // penalties counts misbehaviour per peer (garbage consensus messages,
 // hostile sync responses) and blocks a peer that reaches the threshold
 // within the window. The table is bounded: when full, the entry touched
-// longest ago is forgotten.
+// longest ago is forgotten, a blocked peer's last (evictStalest).
 type penalties struct {
 	mu    sync.Mutex
 	cfg   *Config
@@ -66,16 +66,36 @@ func (t *penalties) add(p peer.ID) (count int, blockedNow bool) {
 	return count, true
 }
 
+// evictStalest forgets the entry touched longest ago among the peers not
+// blocked now; when every peer in the table is blocked, the one whose
+// block ends first. Forgetting a blocked peer lifts its block: a blocked
+// peer offends no more (it is disconnected), so its entry is always the
+// stalest, and offences of other peers would otherwise free it early.
 func (t *penalties) evictStalest() {
-	var stalest peer.ID
-	var at time.Time
-	first := true
+	now := t.cfg.Now()
+	var victim peer.ID
+	var victimEntry *penaltyEntry
 	for p, e := range t.table {
-		if first || e.lastAt.Before(at) {
-			stalest, at, first = p, e.lastAt, false
+		if victimEntry == nil || evictsBefore(e, victimEntry, now) {
+			victim, victimEntry = p, e
 		}
 	}
-	delete(t.table, stalest)
+	delete(t.table, victim)
+}
+
+// evictsBefore reports whether a is forgotten before b: an unblocked
+// entry before a blocked one; of two unblocked, the staler; of two
+// blocked, the one whose block ends first.
+func evictsBefore(a, b *penaltyEntry, now time.Time) bool {
+	aBlocked, bBlocked := now.Before(a.blockedUntil), now.Before(b.blockedUntil)
+	switch {
+	case aBlocked != bBlocked:
+		return !aBlocked
+	case aBlocked:
+		return a.blockedUntil.Before(b.blockedUntil)
+	default:
+		return a.lastAt.Before(b.lastAt)
+	}
 }
 
 func (t *penalties) len() int {
