@@ -34,11 +34,16 @@ const (
 	// syncWriteBufferBytes batches a response's small items into one write.
 	syncWriteBufferBytes = 256 << 10
 	// syncServePerPeerMax bounds the blocks requests served to one peer at
-	// once. An honest client asks one peer one batch at a time; without a
-	// share per peer, a validator holding its 4 sync streams open (reading
-	// slowly, up to SyncTimeout each) took 4 of the 8 default slots, and
-	// two such validators refused every other validator's catch-up.
-	syncServePerPeerMax = 1
+	// once. Without a share per peer, a validator holding its 4 sync
+	// streams open (reading slowly, up to SyncTimeout each) took 4 of the
+	// 8 default slots, and two such validators refused every other
+	// validator's catch-up. An honest client asks one peer one batch at a
+	// time, but it sends the next request as soon as it has read the last
+	// byte of a response, which can be before this server's handler has
+	// given that response's slot back; a refusal then would fail the peer
+	// for the rest of the client's sync pass. Two slots leave room for
+	// that, and f Byzantine validators still hold at most 2f.
+	syncServePerPeerMax = 2
 )
 
 // blockSync serves and requests blocks with their certificates.

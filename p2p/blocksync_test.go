@@ -384,6 +384,9 @@ func TestBlockSyncServesValidatorsPastHoggingValidators(t *testing.T) {
 	waitFor(t, testWait, "every hogging request held or refused", func() bool {
 		return int(src.held.Load()+refused.Load()) == 2*syncStreamsPerPeerMax
 	})
+	if held := src.held.Load(); held != 2*syncServePerPeerMax {
+		t.Fatalf("two hogs hold %d slots, want their share, %d each", held, syncServePerPeerMax)
+	}
 	got, err := a.FetchBlocks(ctx, b.ID(), 1, 3)
 	if err != nil || len(got) != 3 {
 		t.Fatalf("validator fetched %d blocks: %v (hogs hold %d slots)", len(got), err, src.held.Load())

@@ -107,7 +107,7 @@ type Config struct {
 	// SyncTimeout bounds one whole request and response.
 	SyncTimeout time.Duration
 	// SyncServeConcurrencyMax bounds blocks requests served at once; one
-	// peer gets one of them at a time.
+	// peer gets at most two of them at a time.
 	SyncServeConcurrencyMax int
 
 	// PenaltyThreshold is how many Penalize calls within PenaltyWindow
