@@ -1,6 +1,7 @@
 package mempool
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 
@@ -22,7 +23,9 @@ import (
 // ErrMempoolFull; or an error reading the account from the state. A full
 // pool refuses a tx that replaces nothing and outbids no pending tail
 // before checking its signature, so an overloaded node does not verify
-// what it turns away.
+// what it turns away; so does the sender's account refuse a used nonce, a
+// nonce beyond the window and a cost above the balance
+// (RefusedBeforeSignature).
 func (m *Mempool) Add(tx *ledger.Tx) error {
 	return m.AddBatch([]*ledger.Tx{tx})[0]
 }
@@ -58,10 +61,15 @@ func (m *Mempool) AddBatch(txs []*ledger.Tx) []error {
 			errs[i] = err
 			continue
 		}
-		entries[i] = e
 		if m.cfg.SigCache != nil && m.cfg.SigCache.Contains(e.hash) {
+			entries[i] = e
 			continue
 		}
+		if err := m.surelyRefused(e); err != nil {
+			errs[i] = err
+			continue
+		}
+		entries[i] = e
 		batch.Add(own.From, crypto.DomainTx, own.ChainID, own.SigningBytes(), own.Signature)
 		verifying = append(verifying, i)
 	}
@@ -122,6 +130,63 @@ func (m *Mempool) surelyFull(e *entry) error {
 	return fmt.Errorf("%w: %d txs, %d bytes, and no pending tx pays less than fee %d", ErrMempoolFull, len(m.byHash), m.bytes, e.tx.Fee)
 }
 
+// RefusedBeforeSignature reports whether err is a refusal AddBatch may
+// make before it checks the tx's signature: the pool is full
+// (surelyFull), or the sender's account refuses the tx (surelyRefused).
+// Such a tx's signature may be bad; a caller forwarding it must check.
+func RefusedBeforeSignature(err error) bool {
+	for _, e := range []error{ErrMempoolFull, ledger.ErrTxNonceTooLow, ErrNonceTooFarAhead, ErrSenderFull, ledger.ErrTxInsufficientFunds} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// surelyRefused returns the refusal the sender's committed account makes
+// of e whatever its signature (accountRefusal), or nil. Checked before the
+// signature, it keeps a peer replaying txs that can no longer (or cannot
+// yet) run from costing a verification each: such txs are signed, so they
+// are not provably invalid, and the peer is never penalized for them. A
+// nil answer decides nothing (a failed read included); addLocked judges
+// again.
+func (m *Mempool) surelyRefused(e *entry) error {
+	m.mu.Lock()
+	state := m.state
+	m.mu.Unlock()
+	acct, err := state.GetAccount(e.from)
+	if err != nil {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.accountRefusal(e, acct)
+}
+
+// accountRefusal is what acct, the sender's account, refuses e for
+// whatever else is pending: a nonce it used, a nonce past the window
+// ahead of it, a cost above its balance. Called with m.mu held.
+func (m *Mempool) accountRefusal(e *entry, acct ledger.Account) error {
+	tx := e.tx
+	if tx.Nonce < acct.Nonce {
+		return fmt.Errorf("%w: nonce %d, account nonce %d", ledger.ErrTxNonceTooLow, tx.Nonce, acct.Nonce)
+	}
+	if tx.Nonce-acct.Nonce > m.cfg.NonceAheadMax {
+		// Every nonce below this one pending means it is the sender's
+		// next (what PendingNonce tells its wallet), not a gap: the
+		// sender has as many pending txs as the window allows, and the
+		// wallet must wait for some to commit rather than fix its nonce.
+		if q, known := m.senders[e.from]; known && q.nextFree(acct.Nonce) == tx.Nonce {
+			return fmt.Errorf("%w: nonces %d to %d pending, at most %d ahead of the account nonce", ErrSenderFull, acct.Nonce, tx.Nonce-1, m.cfg.NonceAheadMax)
+		}
+		return fmt.Errorf("%w: nonce %d, account nonce %d, at most %d ahead", ErrNonceTooFarAhead, tx.Nonce, acct.Nonce, m.cfg.NonceAheadMax)
+	}
+	if e.cost > acct.Balance {
+		return fmt.Errorf("%w: balance %d, this one costs %d", ledger.ErrTxInsufficientFunds, acct.Balance, e.cost)
+	}
+	return nil
+}
+
 // addChecked adds an entry whose stateless checks passed.
 func (m *Mempool) addChecked(e *entry) error {
 	addr := e.from
@@ -146,20 +211,10 @@ func (m *Mempool) addLocked(e *entry, acct ledger.Account) error {
 	if _, dup := m.byHash[e.hash]; dup {
 		return fmt.Errorf("%w: %s", ErrDuplicate, e.hash)
 	}
-	if tx.Nonce < acct.Nonce {
-		return fmt.Errorf("%w: nonce %d, account nonce %d", ledger.ErrTxNonceTooLow, tx.Nonce, acct.Nonce)
+	if err := m.accountRefusal(e, acct); err != nil {
+		return err
 	}
 	q, known := m.senders[e.from]
-	if tx.Nonce-acct.Nonce > m.cfg.NonceAheadMax {
-		// Every nonce below this one pending means it is the sender's
-		// next (what PendingNonce tells its wallet), not a gap: the
-		// sender has as many pending txs as the window allows, and the
-		// wallet must wait for some to commit rather than fix its nonce.
-		if known && q.nextFree(acct.Nonce) == tx.Nonce {
-			return fmt.Errorf("%w: nonces %d to %d pending, at most %d ahead of the account nonce", ErrSenderFull, acct.Nonce, tx.Nonce-1, m.cfg.NonceAheadMax)
-		}
-		return fmt.Errorf("%w: nonce %d, account nonce %d, at most %d ahead", ErrNonceTooFarAhead, tx.Nonce, acct.Nonce, m.cfg.NonceAheadMax)
-	}
 	if known {
 		m.refresh(q, acct) // the account read now is at least as new
 	} else {

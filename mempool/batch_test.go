@@ -63,3 +63,43 @@ func TestUpdateForgetsCommittedSignatures(t *testing.T) {
 		t.Errorf("SigCache holds %d hashes, want 1", n)
 	}
 }
+
+// TestAddBatchAccountRefusesBeforeSignature: txs the sender's account
+// refuses whatever else is pending (a used nonce, a nonce past the window,
+// a cost above the balance) are refused before their signature is
+// checked: a peer replaying such signed txs costs no verification, which
+// shows as their hashes staying out of the SigCache, and a forged one
+// among them gets the account's refusal, not ErrTxBadSignature.
+func TestAddBatchAccountRefusesBeforeSignature(t *testing.T) {
+	chain := newTestChain(1_000, 1_000)
+	cfg := testConfig()
+	cfg.SigCache = ledger.NewSigCache(64)
+	m := newPool(t, cfg, chain.state)
+	t0 := signedTx(0, 0, 10, 1)
+	mustAdd(t, m, t0)
+	m.Update(chain.commit(t, t0), chain.state) // account 0's nonce is now 1
+
+	used := signedTx(0, 0, 20, 1)
+	farAhead := signedTx(0, 1+cfg.NonceAheadMax+1, 10, 1)
+	tooDear := signedTx(1, 0, 5_000, 1)
+	forged := signedTx(1, 0, 5_000, 2)
+	forged.Signature[3] ^= 1
+	runnable := signedTx(1, 0, 10, 1)
+	errs := m.AddBatch([]*ledger.Tx{used, farAhead, tooDear, forged, runnable})
+	for i, want := range []error{ledger.ErrTxNonceTooLow, ErrNonceTooFarAhead, ledger.ErrTxInsufficientFunds, ledger.ErrTxInsufficientFunds, nil} {
+		if !errors.Is(errs[i], want) || (want == nil) != (errs[i] == nil) {
+			t.Errorf("tx %d: %v, want %v", i, errs[i], want)
+		}
+		if want != nil && !RefusedBeforeSignature(errs[i]) {
+			t.Errorf("tx %d: %v is not reported as refused before its signature", i, errs[i])
+		}
+	}
+	for i, tx := range []*ledger.Tx{used, farAhead, tooDear} {
+		if cfg.SigCache.Contains(tx.Hash()) {
+			t.Errorf("tx %d, refused by its account, had its signature verified", i)
+		}
+	}
+	if !cfg.SigCache.Contains(runnable.Hash()) {
+		t.Error("the runnable tx's signature was not verified")
+	}
+}

@@ -17,7 +17,9 @@
 //
 //  1. Feed it: Add every tx from a wallet (synod_sendRawTransaction) or a
 //     peer (the gossip topic validator). Add verifies the signature before
-//     it takes the pool's lock, so callers need not batch.
+//     it takes the pool's lock, so callers need not batch; a tx the pool
+//     or the sender's account surely refuses is turned away before its
+//     signature (RefusedBeforeSignature).
 //  2. Build: the primary passes Reap's output to ledger.PendingChain.Build
 //     as candidates. Reap removes nothing: a tx leaves the pool only when a
 //     committed block includes it (or a later check drops it).

@@ -116,9 +116,8 @@ func (p *poolModel) add(tx *ledger.Tx) error {
 	if p.surelyFull(mt) {
 		return ErrMempoolFull
 	}
-	if err := ledger.CheckTx(p.cfg.ChainID, tx); err != nil {
-		return sentinel(err)
-	}
+	// So does the sender's account refuse a used nonce, a nonce past the
+	// window and a cost above the balance, whatever else is pending.
 	from := tx.Sender()
 	acct, _ := p.state.GetAccount(from)
 	if tx.Nonce < acct.Nonce {
@@ -135,6 +134,12 @@ func (p *poolModel) add(tx *ledger.Tx) error {
 			return ErrSenderFull
 		}
 		return ErrNonceTooFarAhead
+	}
+	if mt.cost().Cmp(new(big.Int).SetUint64(acct.Balance)) > 0 {
+		return ledger.ErrTxInsufficientFunds
+	}
+	if err := ledger.CheckTx(p.cfg.ChainID, tx); err != nil {
+		return sentinel(err)
 	}
 	if _, ok := p.txs[from]; ok {
 		p.refresh(from, acct)

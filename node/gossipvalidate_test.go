@@ -99,3 +99,36 @@ func TestGossipValidatorSkipsSignaturesOfIgnoredMessage(t *testing.T) {
 		t.Fatalf("forged tx in an ignored message: %v, want a quiet refusal", errs[0])
 	}
 }
+
+// TestGossipValidatorChecksAccountRefusedTxsItForwards: the pool refuses a
+// tx its sender's account cannot run (here a nonce far past the window)
+// before checking its signature. In a message that also carries a tx the
+// pool takes, and so is forwarded, such a tx must still be judged, as a
+// peer whose state lets it in would; alone, it costs no check and no
+// penalty, however often a peer replays it.
+func TestGossipValidatorChecksAccountRefusedTxsItForwards(t *testing.T) {
+	n := newGossipTestNode(t, 10)
+	farAhead := func(key byte) *ledger.Tx {
+		tx := &ledger.Tx{ChainID: gossipTestChain, Nonce: 1 << 20, To: crypto.Address{0xee}, Amount: 1, Fee: 1}
+		tx.Sign(gossipTestKey(t, key))
+		return tx
+	}
+	replayed, forged := farAhead(1), farAhead(2)
+	forged.Signature[0] ^= 1
+
+	errs := n.validateGossipTxs([]*ledger.Tx{replayed, forged})
+	if p2p.IsInvalid(errs[0]) || p2p.IsInvalid(errs[1]) {
+		t.Fatalf("nothing taken: verdicts %v, want quiet refusals", errs)
+	}
+	if n.sigs.Contains(replayed.Hash()) {
+		t.Fatal("a tx its account refuses had its signature checked")
+	}
+
+	errs = n.validateGossipTxs([]*ledger.Tx{gossipTestTx(t, 3, 1), forged})
+	if errs[0] != nil {
+		t.Fatalf("good tx: %v", errs[0])
+	}
+	if !p2p.IsInvalid(errs[1]) {
+		t.Fatalf("forwarded message: forged tx verdict %v, want invalid", errs[1])
+	}
+}

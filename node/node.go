@@ -299,21 +299,23 @@ func (n *Node) admitValidators() {
 // one punishes the peer that sent it; anything else (duplicate, stale
 // nonce, pool full) is dropped quietly.
 //
-// A full pool refuses a cheap tx before checking its signature. If the
-// message is forwarded anyway (another of its txs was taken), those
+// A full pool refuses a cheap tx before checking its signature, and so
+// does the sender's account a tx it cannot run (a used nonce, one past the
+// window, a cost above the balance; mempool.RefusedBeforeSignature). If
+// the message is forwarded anyway (another of its txs was taken), those
 // signatures are checked here: the message goes on as the bytes it came
-// in, and a peer with room would find a forged signature in it and
-// punish this node for forwarding it.
+// in, and a peer with room, or another view of the account, would find a
+// forged signature in it and punish this node for forwarding it.
 func (n *Node) validateGossipTxs(txs []*ledger.Tx) []error {
 	errs := n.pool.AddBatch(txs)
 	taken := false
-	var unchecked []int // refused as pool full, perhaps before their signature
+	var unchecked []int // refused perhaps before their signature
 	for i, err := range errs {
 		switch {
 		case err == nil:
 			taken = true
 			signal(n.txsArrived)
-		case errors.Is(err, mempool.ErrMempoolFull) && !n.sigs.Contains(txs[i].Hash()):
+		case mempool.RefusedBeforeSignature(err) && !n.sigs.Contains(txs[i].Hash()):
 			unchecked = append(unchecked, i)
 		case isProvablyInvalid(err):
 			n.metrics.txsRejected.WithLabelValues("gossip").Inc()
