@@ -61,22 +61,28 @@ func decodeMessage(data []byte, batchMax int) (msg message, resp *response) {
 	data = bytes.TrimSpace(data)
 	if len(data) > 0 && data[0] == '[' {
 		// jsonscan reads the bodies wallets send in one pass, the items'
-		// members included. What it declines goes to Unmarshal, which
-		// checks the whole body before it decodes; a slice of raw messages
-		// takes any valid JSON array, so its only error is a body that is
-		// not JSON.
-		raws, objects, ok := jsonscan.Batch(data)
+		// members included. What it declines goes to encoding/json, after
+		// the items are counted: a 1 MiB body of tiny items would
+		// otherwise cost tens of MiB to decode only to be refused. A
+		// slice of raw messages takes any valid JSON array, so once the
+		// body is valid Unmarshal does not fail.
+		raws, objects, n, ok := jsonscan.Batch(data, batchMax)
 		if !ok {
-			objects = nil
-			if err := json.Unmarshal(data, &raws); err != nil {
-				return message{}, errorResponse(nil, &Error{Code: CodeParseError, Message: "parse error: body is not valid JSON"})
+			if !json.Valid(data) {
+				return message{}, parseErrorResponse()
+			}
+			objects, n = nil, jsonscan.Len(data)
+			if n > 0 && n <= batchMax {
+				if err := json.Unmarshal(data, &raws); err != nil {
+					return message{}, parseErrorResponse()
+				}
 			}
 		}
-		if len(raws) == 0 {
+		if n == 0 {
 			return message{}, errorResponse(nil, errInvalidRequest("empty batch"))
 		}
-		if len(raws) > batchMax {
-			return message{}, errorResponse(nil, errInvalidRequest("batch of %d items exceeds the limit of %d", len(raws), batchMax))
+		if n > batchMax {
+			return message{}, errorResponse(nil, errInvalidRequest("batch of %d items exceeds the limit of %d", n, batchMax))
 		}
 		msg = message{batch: true, items: make([]messageItem, len(raws))}
 		for i, raw := range raws {
@@ -92,9 +98,14 @@ func decodeMessage(data []byte, batchMax int) (msg message, resp *response) {
 		return message{items: []messageItem{checkItem(obj)}}, nil
 	}
 	if !json.Valid(data) {
-		return message{}, errorResponse(nil, &Error{Code: CodeParseError, Message: "parse error: body is not valid JSON"})
+		return message{}, parseErrorResponse()
 	}
 	return message{items: []messageItem{decodeItem(data)}}, nil
+}
+
+// parseErrorResponse answers a body that is not JSON.
+func parseErrorResponse() *response {
+	return errorResponse(nil, &Error{Code: CodeParseError, Message: "parse error: body is not valid JSON"})
 }
 
 // decodeItem checks one request object against JSON-RPC 2.0 section 4.

@@ -32,12 +32,14 @@ func parseParams(raw json.RawMessage) (Params, *Error) {
 	if one, ok := onePlainString(raw); ok {
 		return Params{one}, nil
 	}
+	// Counted before they are decoded: a body of a million tiny params
+	// must not cost a million decoded values to refuse.
+	if n := jsonscan.Len(raw); n > ParamsMax {
+		return nil, errInvalidParams("%d params exceeds %d", n, ParamsMax)
+	}
 	var p Params
 	if err := json.Unmarshal(raw, &p); err != nil {
 		return nil, errInvalidParams("params: %v", err)
-	}
-	if len(p) > ParamsMax {
-		return nil, errInvalidParams("%d params exceeds %d", len(p), ParamsMax)
 	}
 	return p, nil
 }

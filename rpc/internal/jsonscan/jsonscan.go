@@ -244,15 +244,22 @@ func Array(data []byte) (items []json.RawMessage, ok bool) {
 // Batch is Array that also reads each element that is an object into its
 // members, as Object would, in the same pass: objects[i] is items[i]'s
 // members, or nil when items[i] is not an object. A JSON-RPC batch is
-// read once, not split and then read again item by item.
-func Batch(data []byte) (items []json.RawMessage, objects []map[string]json.RawMessage, ok bool) {
+// read once, not split and then read again item by item. n is the number
+// of elements; past itemsMax they are only checked and counted, not kept
+// (items and objects are nil when n > itemsMax), so a body of many tiny
+// elements, refused for their number, costs no memory for each.
+func Batch(data []byte, itemsMax int) (items []json.RawMessage, objects []map[string]json.RawMessage, n int, ok bool) {
 	s := scanner{data: data, ok: true}
 	s.ws()
 	if s.peek() != '[' {
-		return nil, nil, false
+		return nil, nil, 0, false
 	}
 	items = []json.RawMessage{}
 	elem := func(depth int) []byte {
+		n++
+		if n > itemsMax {
+			return s.value(depth)
+		}
 		if s.peek() != '{' {
 			objects = append(objects, nil)
 			return s.value(depth)
@@ -263,12 +270,68 @@ func Batch(data []byte) (items []json.RawMessage, objects []map[string]json.RawM
 		objects = append(objects, members)
 		return s.data[start:s.off]
 	}
-	s.arrayOf(1, elem, func(raw []byte) { items = append(items, raw) })
+	s.arrayOf(1, elem, func(raw []byte) {
+		if n <= itemsMax {
+			items = append(items, raw)
+		}
+	})
 	s.end()
-	if !s.ok {
-		return nil, nil, false
+	switch {
+	case !s.ok:
+		return nil, nil, 0, false
+	case n > itemsMax:
+		return nil, nil, n, true
 	}
-	return items, objects, true
+	return items, objects, n, true
+}
+
+// Len returns the number of elements of data, a JSON array that
+// encoding/json accepts, in one pass and without allocating, so a caller
+// can refuse an over-long array before decoding it. For data that is not
+// such an array the count means nothing, but Len still returns.
+func Len(data []byte) int {
+	s := scanner{data: data, ok: true}
+	s.ws()
+	if s.peek() != '[' {
+		return 0
+	}
+	s.off++
+	s.ws()
+	if s.peek() == ']' {
+		return 0
+	}
+	n, depth := 1, 1
+	for ; s.off < len(data); s.off++ {
+		switch data[s.off] {
+		case '"':
+			s.off = closingQuote(data, s.off)
+		case '[', '{':
+			depth++
+		case ']', '}':
+			if depth--; depth == 0 {
+				return n
+			}
+		case ',':
+			if depth == 1 {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// closingQuote returns the index of the quote that ends the string
+// opening at data[open], skipping escaped characters, or len(data).
+func closingQuote(data []byte, open int) int {
+	for i := open + 1; i < len(data); i++ {
+		switch data[i] {
+		case '\\':
+			i++
+		case '"':
+			return i
+		}
+	}
+	return len(data)
 }
 
 // Members hands each member of data, one JSON object, to each in order

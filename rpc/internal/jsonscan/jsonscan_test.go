@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -21,6 +22,7 @@ var scanSeeds = []string{
 	`[01]`, `[1.]`, `[.5]`, `[-]`, `[1e]`, `[1e+]`, `[-0]`, `[0e0]`, `[1E-7]`,
 	`[1,]`, `[,1]`, `{"a":1,}`, `{"a"}`, `{"a":}`, `{1:2}`, `[tru]`, `[nul]`, `[true false]`,
 	`[1] [2]`, `[1]x`, `{"a":1}}`, `[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]`,
+	`["a,\"b,", "c\\", [1,2], {"x,":[3,4]}, "]"]`, `[[],{},""]`,
 	"[\"tab\there\"]", "[\"del\x7f\"]", "[\"\xff\"]", "\t[1]\r\n", "", " ", "null", `"x"`, `1`,
 }
 
@@ -79,9 +81,23 @@ func check(t *testing.T, body []byte) {
 		}
 	}
 	// Batch takes what Array takes, and reads each object item as Object.
-	batchItems, objects, batchOK := Batch(body)
-	if batchOK != ok || !slices.EqualFunc(batchItems, items, sameRaw) || len(objects) != len(items) {
-		t.Fatalf("Batch(%q) = %q, %v; Array %q, %v", body, batchItems, batchOK, items, ok)
+	batchItems, objects, n, batchOK := Batch(body, math.MaxInt)
+	if batchOK != ok || !slices.EqualFunc(batchItems, items, sameRaw) || len(objects) != len(items) || n != len(items) {
+		t.Fatalf("Batch(%q) = %q, %d, %v; Array %q, %v", body, batchItems, n, batchOK, items, ok)
+	}
+	// Under a limit it takes the same bodies and counts the same items,
+	// keeping them only within the limit.
+	for _, limit := range []int{0, 1, 2} {
+		kept, keptObjects, n, limitOK := Batch(body, limit)
+		if limitOK != ok || n != len(items) || n <= limit && !slices.EqualFunc(kept, items, sameRaw) ||
+			n > limit && (kept != nil || keptObjects != nil) {
+			t.Fatalf("Batch(%q, %d) = %q, %d, %v; Array %q, %v", body, limit, kept, n, limitOK, items, ok)
+		}
+	}
+	// Len counts the elements of every array encoding/json accepts.
+	var all []json.RawMessage
+	if json.Unmarshal(body, &all) == nil && all != nil && Len(body) != len(all) {
+		t.Fatalf("Len(%q) = %d, encoding/json reads %d elements", body, Len(body), len(all))
 	}
 	for i, item := range items {
 		if members, isObject := Object(item); isObject != (objects[i] != nil) || !maps.EqualFunc(members, objects[i], sameRaw) {
