@@ -61,6 +61,9 @@ const (
 	// store), so it cannot answer for an earlier height; an archive node
 	// (one that keeps history) can.
 	CodeHistoryPruned = -32052
+	// CodeResponseTooLarge: the responses of the call's batch reached
+	// Config.BatchResponseBytesMax before the call ran, so it was not run.
+	CodeResponseTooLarge = -32053
 )
 
 // Sentinels a node wraps (fmt.Errorf("%w: …", rpc.ErrMempoolFull)) when its

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/synod-chain/synod/rpc/internal/jsonscan"
 )
@@ -206,7 +207,9 @@ type dispatcher struct {
 	// name; a batch's calls of such a method run through it together.
 	batched  map[string]BatchMethod
 	batchMax int
-	log      *slog.Logger
+	// batchResponseMax bounds the bytes of one batch's responses.
+	batchResponseMax int64
+	log              *slog.Logger
 }
 
 // handle runs a whole body and returns the bytes to send back, or nil when
@@ -255,6 +258,8 @@ func (d *dispatcher) callAll(ctx context.Context, items []messageItem, conn *wsC
 		}
 		return resps, hooks
 	}
+	budget := &responseBudget{max: d.batchResponseMax}
+	budget.left.Store(d.batchResponseMax)
 	var single []int
 	grouped := map[string][]int{}
 	for i, it := range items {
@@ -274,7 +279,7 @@ func (d *dispatcher) callAll(ctx context.Context, items []messageItem, conn *wsC
 			continue
 		}
 		wg.Add(1)
-		go func() { defer wg.Done(); d.callBatched(ctx, name, items, idx, resps) }()
+		go func() { defer wg.Done(); d.callBatched(ctx, name, items, idx, resps, budget) }()
 	}
 	next := make(chan int, len(single))
 	for _, i := range single {
@@ -286,7 +291,13 @@ func (d *dispatcher) callAll(ctx context.Context, items []messageItem, conn *wsC
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				resps[i], hooks[i] = d.call(ctx, items[i].req, conn)
+				req := items[i].req
+				if budget.spent() && !req.isNotification() {
+					resps[i] = errorResponse(req.id, budget.refusal())
+					continue
+				}
+				resps[i], hooks[i] = d.call(ctx, req, conn)
+				budget.charge(resps[i])
 			}
 		}()
 	}
@@ -296,7 +307,7 @@ func (d *dispatcher) callAll(ctx context.Context, items []messageItem, conn *wsC
 
 // callBatched runs the items idx of a batch, all calls of method name,
 // through its batch form in one call, and fills their responses.
-func (d *dispatcher) callBatched(ctx context.Context, name string, items []messageItem, idx []int, resps []*response) {
+func (d *dispatcher) callBatched(ctx context.Context, name string, items []messageItem, idx []int, resps []*response, budget *responseBudget) {
 	calls := make([]*Call, 0, len(idx))
 	var run []int
 	for _, i := range idx {
@@ -316,7 +327,37 @@ func (d *dispatcher) callBatched(ctx context.Context, name string, items []messa
 	results := d.invokeBatch(ctx, d.batched[name], calls, name)
 	for k, i := range run {
 		resps[i] = d.respond(items[i].req, results[k].Result, results[k].Err)
+		budget.charge(resps[i])
 	}
+}
+
+// responseBudget is what is left of a batch's response bytes. Calls run
+// while some is left; the few running when it runs out (one per worker)
+// still finish, so a batch's responses stay within the limit plus one
+// response per worker.
+type responseBudget struct {
+	max  int64
+	left atomic.Int64
+}
+
+func (b *responseBudget) spent() bool { return b.left.Load() <= 0 }
+
+// charge takes r's encoded size (about) from the budget.
+func (b *responseBudget) charge(r *response) {
+	if r == nil {
+		return
+	}
+	n := len(`{"jsonrpc":"2.0","id":,"result":}`) + len(r.ID) + len(r.Result)
+	if r.Error != nil {
+		n += len(`{"code":-32000,"message":""}`) + len(r.Error.Message)
+	}
+	b.left.Add(-int64(n))
+}
+
+// refusal answers a call the budget had no room for.
+func (b *responseBudget) refusal() *Error {
+	return &Error{Code: CodeResponseTooLarge, Message: fmt.Sprintf(
+		"the batch's responses reached %d bytes before this call ran, so it did not run: send it in a smaller batch", b.max)}
 }
 
 // invokeBatch is invoke for a batch form: a panic answers every call with

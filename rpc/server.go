@@ -31,6 +31,11 @@ type Config struct {
 	RequestBytesMax int64
 	// BatchItemsMax bounds the requests of one batch.
 	BatchItemsMax int
+	// BatchResponseBytesMax bounds the responses of one batch: once they
+	// add up to this, the calls not yet run are answered with
+	// CodeResponseTooLarge instead (a hundred full blocks would otherwise
+	// be hundreds of MiB held for one small request).
+	BatchResponseBytesMax int64
 	// WSConnectionsMax bounds concurrent WebSocket connections.
 	WSConnectionsMax int
 	// SubscriptionsPerConnMax bounds the subscriptions of one WebSocket
@@ -68,6 +73,7 @@ func DefaultConfig() Config {
 		Addr:                    DefaultAddr,
 		RequestBytesMax:         1 << 20,
 		BatchItemsMax:           100,
+		BatchResponseBytesMax:   16 << 20,
 		WSConnectionsMax:        256,
 		SubscriptionsPerConnMax: 64,
 		WSQueueMessagesMax:      256,
@@ -88,6 +94,7 @@ func (c Config) withDefaults() Config {
 	}
 	setDefault(&c.RequestBytesMax, d.RequestBytesMax)
 	setDefault(&c.BatchItemsMax, d.BatchItemsMax)
+	setDefault(&c.BatchResponseBytesMax, d.BatchResponseBytesMax)
 	setDefault(&c.WSConnectionsMax, d.WSConnectionsMax)
 	setDefault(&c.SubscriptionsPerConnMax, d.SubscriptionsPerConnMax)
 	setDefault(&c.WSQueueMessagesMax, d.WSQueueMessagesMax)
@@ -146,7 +153,8 @@ func NewServer(cfg Config, backend Backend, logger *slog.Logger) *Server {
 	for name, m := range api.batchMethods() {
 		batched[Namespace+"_"+name] = m
 	}
-	s.disp = &dispatcher{methods: methods, batched: batched, batchMax: cfg.BatchItemsMax, log: s.log}
+	s.disp = &dispatcher{methods: methods, batched: batched, batchMax: cfg.BatchItemsMax,
+		batchResponseMax: cfg.BatchResponseBytesMax, log: s.log}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", s.serveRPC)
