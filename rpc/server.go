@@ -45,6 +45,11 @@ type Config struct {
 	// be written to one WebSocket connection; a connection whose queue is
 	// full when a notification comes is dropped as too slow.
 	WSQueueMessagesMax int
+	// WSReplyBytesMax bounds the bytes of replies waiting to be written to
+	// one WebSocket connection: while more wait, the connection's next
+	// request is not read, so a peer that sends requests and does not read
+	// the replies holds at most this plus one reply.
+	WSReplyBytesMax int64
 	// ReadHeaderTimeout bounds the time to send request headers
 	// (slowloris); ReadTimeout the whole request with its body;
 	// WriteTimeout the response, and each WebSocket write; IdleTimeout a
@@ -77,6 +82,7 @@ func DefaultConfig() Config {
 		WSConnectionsMax:        256,
 		SubscriptionsPerConnMax: 64,
 		WSQueueMessagesMax:      256,
+		WSReplyBytesMax:         4 << 20,
 		ReadHeaderTimeout:       5 * time.Second,
 		ReadTimeout:             30 * time.Second,
 		WriteTimeout:            30 * time.Second,
@@ -98,6 +104,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.WSConnectionsMax, d.WSConnectionsMax)
 	setDefault(&c.SubscriptionsPerConnMax, d.SubscriptionsPerConnMax)
 	setDefault(&c.WSQueueMessagesMax, d.WSQueueMessagesMax)
+	setDefault(&c.WSReplyBytesMax, d.WSReplyBytesMax)
 	setDefault(&c.ReadHeaderTimeout, d.ReadHeaderTimeout)
 	setDefault(&c.ReadTimeout, d.ReadTimeout)
 	setDefault(&c.WriteTimeout, d.WriteTimeout)

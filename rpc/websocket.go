@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -18,7 +19,12 @@ import (
 type wsConn struct {
 	srv *Server
 	ws  *websocket.Conn
-	out chan []byte
+	out chan outMessage
+	// replyBytes is the size of the replies queued and not yet written;
+	// the reader waits for room under WSReplyBytesMax, woken through
+	// written.
+	replyBytes atomic.Int64
+	written    chan struct{}
 
 	// done is closed when the connection is closing; writers stop.
 	done      chan struct{}
@@ -31,6 +37,12 @@ type wsConn struct {
 
 	mu   sync.Mutex
 	subs map[string]*subscription
+}
+
+// outMessage is one message queued for the writer.
+type outMessage struct {
+	data  []byte
+	reply bool // a reply, counted in replyBytes; else a notification
 }
 
 // serveWS upgrades to WebSocket and serves the connection until it closes.
@@ -69,12 +81,13 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	ws.SetReadLimit(s.cfg.RequestBytesMax)
 	c := &wsConn{
-		srv:    s,
-		ws:     ws,
-		out:    make(chan []byte, s.cfg.WSQueueMessagesMax),
-		done:   make(chan struct{}),
-		closed: make(chan struct{}),
-		subs:   make(map[string]*subscription),
+		srv:     s,
+		ws:      ws,
+		out:     make(chan outMessage, s.cfg.WSQueueMessagesMax),
+		written: make(chan struct{}, 1),
+		done:    make(chan struct{}),
+		closed:  make(chan struct{}),
+		subs:    make(map[string]*subscription),
 	}
 	c.writeCtx, c.cancelWrite = context.WithCancel(context.Background())
 	if !s.track(c) {
@@ -152,19 +165,35 @@ func (c *wsConn) readLoop() {
 			return
 		}
 		reply, hooks := c.srv.disp.handle(ctx, data, c)
-		if reply != nil {
-			// A reply waits for room: a peer that sends requests but
-			// never reads stalls only itself, until the write timeout
-			// closes it.
-			select {
-			case c.out <- reply:
-			case <-c.done:
-				return
-			}
+		if reply != nil && !c.queueReply(reply) {
+			return
 		}
 		for _, h := range hooks {
 			h()
 		}
+	}
+}
+
+// queueReply queues a reply once the replies ahead of it leave room for
+// it within WSReplyBytesMax (one larger than that waits for an empty
+// queue), and reports false if the connection closed first. A peer that
+// sends requests but never reads stalls only itself, holding a bounded
+// amount of replies, until the write timeout closes it.
+func (c *wsConn) queueReply(reply []byte) bool {
+	size, max := int64(len(reply)), c.srv.cfg.WSReplyBytesMax
+	for queued := c.replyBytes.Load(); queued > 0 && queued+size > max; queued = c.replyBytes.Load() {
+		select {
+		case <-c.written:
+		case <-c.done:
+			return false
+		}
+	}
+	c.replyBytes.Add(size)
+	select {
+	case c.out <- outMessage{data: reply, reply: true}:
+		return true
+	case <-c.done:
+		return false
 	}
 }
 
@@ -176,8 +205,15 @@ func (c *wsConn) writeLoop() {
 			return
 		case msg := <-c.out:
 			ctx, cancel := context.WithTimeout(c.writeCtx, c.srv.cfg.WriteTimeout)
-			err := c.ws.Write(ctx, websocket.MessageText, msg)
+			err := c.ws.Write(ctx, websocket.MessageText, msg.data)
 			cancel()
+			if msg.reply {
+				c.replyBytes.Add(-int64(len(msg.data)))
+				select {
+				case c.written <- struct{}{}:
+				default: // the reader has a wake-up pending already
+				}
+			}
 			if err != nil {
 				c.close(websocket.StatusGoingAway, "write failed")
 				return
@@ -234,7 +270,7 @@ func (c *wsConn) notify(subID string, result json.RawMessage) {
 	}
 	select {
 	case <-c.done:
-	case c.out <- msg:
+	case c.out <- outMessage{data: msg}:
 	default:
 		c.srv.log.Warn("rpc: dropping slow WebSocket subscriber", "queue", cap(c.out))
 		c.close(websocket.StatusPolicyViolation, "subscriber too slow")
