@@ -47,8 +47,7 @@ func (b backend) AccountAt(a crypto.Address, h uint64) (ledger.Account, error) {
 // in a group with whatever other wallets submit meanwhile (txIngress).
 func (b backend) SubmitTx(tx *ledger.Tx) error {
 	if err := b.n.ingress.submit(tx); err != nil {
-		b.n.metrics.txsRejected.WithLabelValues("rpc").Inc()
-		return rpcError(err)
+		return b.refusal(tx, err)
 	}
 	return nil
 }
@@ -58,11 +57,22 @@ func (b backend) SubmitTxs(txs []*ledger.Tx) []error {
 	errs := b.n.ingress.submitMany(txs)
 	for i, err := range errs {
 		if err != nil {
-			b.n.metrics.txsRejected.WithLabelValues("rpc").Inc()
-			errs[i] = rpcError(err)
+			errs[i] = b.refusal(txs[i], err)
 		}
 	}
 	return errs
+}
+
+// refusal counts a tx the node did not admit and returns the error its
+// wallet gets; a failure of the node's own is logged here, as the wallet
+// gets none of its details.
+func (b backend) refusal(tx *ledger.Tx, err error) error {
+	b.n.metrics.txsRejected.WithLabelValues("rpc").Inc()
+	out := rpcError(err)
+	if out == errAdmitFailed {
+		b.n.log.Error("rpc: could not admit a wallet's tx", "tx", tx.Hash().Short(), "err", err)
+	}
+	return out
 }
 
 var _ rpc.BatchSubmitter = backend{}
@@ -111,8 +121,16 @@ func (b backend) Healthy() (bool, string) {
 
 func (b backend) SubscribeBlocks() (<-chan *ledger.Block, func()) { return b.n.events.subscribe() }
 
+// errAdmitFailed answers a tx the node failed to admit for a reason of its
+// own (the journal's write or fsync, a state read). It is not a refusal:
+// the tx may be in the pool and gossiped all the same, so the wallet is
+// told to check before it sends again, not that the tx was rejected.
+var errAdmitFailed = &rpc.Error{Code: rpc.CodeInternal,
+	Message: "internal error: the node failed to store the tx (see its log); it may be pending all the same: check synod_getTransaction before sending it again"}
+
 // rpcError wraps a mempool refusal in the rpc sentinel that carries its
-// JSON-RPC code; ledger's tx errors map by themselves.
+// JSON-RPC code; ledger's tx errors map by themselves. Any error that is
+// not a refusal is the node's own failure, errAdmitFailed.
 func rpcError(err error) error {
 	for _, m := range []struct{ pool, api error }{
 		{mempool.ErrDuplicate, rpc.ErrTxDuplicate},
@@ -124,6 +142,9 @@ func rpcError(err error) error {
 		if errors.Is(err, m.pool) {
 			return fmt.Errorf("%w: %w", m.api, err)
 		}
+	}
+	if !rpc.IsTxRefusal(err) {
+		return errAdmitFailed
 	}
 	return err
 }

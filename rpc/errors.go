@@ -155,6 +155,23 @@ func txRejectionError(err error) *Error {
 	return &Error{Code: CodeTxRejected, Message: err.Error()}
 }
 
+// IsTxRefusal reports whether err, from TxPool.SubmitTx, says why the tx
+// is refused: it wraps one of the sentinels the tx codes map from, or
+// names its own code (RPCCoder, *Error). A node can tell by it a refusal
+// from its own failure to admit a tx (a journal write, a state read),
+// which is no fault of the tx and should be answered as CodeInternal.
+func IsTxRefusal(err error) bool {
+	if codedError(err) != nil {
+		return true
+	}
+	for _, r := range txRejections {
+		if errors.Is(err, r.err) {
+			return true
+		}
+	}
+	return false
+}
+
 // codedError returns the error object of an error that names its own
 // application code, or nil.
 func codedError(err error) *Error {

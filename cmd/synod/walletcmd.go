@@ -411,12 +411,13 @@ func submitTransfer(c *cli.Context, tx *ledger.Tx) error {
 	}
 	hash, err := cl.SendTransaction(ctx, tx)
 	var refusal *client.Error
-	if errors.As(err, &refusal) {
+	if errors.As(err, &refusal) && refusal.Code != rpc.CodeInternal {
 		return rpcErr("node refused the tx", err)
 	}
 	if err != nil {
-		// No answer is not a refusal: the tx may have reached the node,
-		// and a second send would take the next nonce and pay twice.
+		// No answer, or the node failing on its side, is not a refusal:
+		// the tx may have reached the node, and a second send would take
+		// the next nonce and pay twice.
 		return fmt.Errorf("submit tx %s: %w; the node may have it all the same: check with 'synod wallet tx %s' before sending again",
 			tx.Hash(), err, tx.Hash())
 	}

@@ -16,12 +16,14 @@ import (
 // scripts, to play a buggy or hostile node the real server never is:
 // synod_status with status, synod_getNonce with 0, synod_sendRawTransaction
 // with sentHash, and a "tx" subscription on /ws whose one notification is
-// receipt, sent once the tx has been submitted. With dropSend it reads
+// receipt, sent once the tx has been submitted; with sendErr set,
+// synod_sendRawTransaction is answered with that error. With dropSend it reads
 // synod_sendRawTransaction and closes the connection without an answer,
 // as a node that crashes (or a network that fails) mid-call does.
 type fakeNode struct {
 	status   rpc.NodeStatus
 	dropSend bool
+	sendErr  *rpc.Error // if set, synod_sendRawTransaction's answer
 	sentHash string
 	receipt  json.RawMessage
 	sent     chan struct{} // closed by synod_sendRawTransaction
@@ -49,6 +51,9 @@ func (n *fakeNode) answer(req fakeRequest) any {
 		result = 0
 	case "synod_sendRawTransaction":
 		close(n.sent)
+		if n.sendErr != nil {
+			return map[string]any{"jsonrpc": "2.0", "id": req.ID, "error": n.sendErr}
+		}
 		result = n.sentHash
 	case "synod_subscribe":
 		result = "0x1"
