@@ -272,8 +272,8 @@ func TestWalletSendWaitRefusesBadReceipt(t *testing.T) {
 		receipt *rpc.Transaction
 		want    string
 	}{
-		{"pending", pending, "without a height"},
-		{"other tx", other, "receipt of " + other.Hash.String()},
+		{"pending", pending, "no height"},
+		{"other tx", other, "answered with tx " + other.Hash.String()},
 	} {
 		node, url := newFakeNode(t, rpc.NodeStatus{ChainID: rpctest.ChainID})
 		node.sentHash = tx.Hash().String()

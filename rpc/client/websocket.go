@@ -119,11 +119,12 @@ func (t *wsTransport) route(r *wireResponse) {
 		t.mu.Lock()
 		sub := t.subs[r.Params.Subscription]
 		t.mu.Unlock()
-		switch {
-		case sub == nil:
-		case !sub.deliver(r.Params.Result):
-			t.dropSub(r.Params.Subscription, ErrSubscriptionOverflow)
-		case sub.isEnded():
+		if sub == nil {
+			return
+		}
+		if err := sub.deliver(r.Params.Result); err != nil {
+			t.dropSub(r.Params.Subscription, err)
+		} else if sub.isEnded() {
 			t.dropSub(r.Params.Subscription, nil)
 		}
 		return
@@ -333,10 +334,12 @@ func (t *wsTransport) lastErr() error {
 
 // subState is the transport's side of one subscription.
 type subState struct {
-	id      string
-	mu      sync.Mutex
-	ended   bool
-	deliver func(json.RawMessage) bool // false: the consumer's buffer is full
+	id    string
+	mu    sync.Mutex
+	ended bool
+	// deliver hands a notification to the consumer; an error (its buffer
+	// is full, the notification is wrong) ends the subscription.
+	deliver func(json.RawMessage) error
 	finish  func(error)
 }
 
@@ -384,8 +387,10 @@ func (s *Subscription[T]) Unsubscribe(ctx context.Context) error {
 }
 
 // subscribe opens a subscription whose notifications decode into T. With
-// once, the subscription ends after its first notification.
-func subscribe[T any](ctx context.Context, c *Client, once bool, params ...any) (*Subscription[T], error) {
+// once, the subscription ends after its first notification. check, if
+// set, vets each notification; one it refuses ends the subscription with
+// its error.
+func subscribe[T any](ctx context.Context, c *Client, once bool, check func(*T) error, params ...any) (*Subscription[T], error) {
 	if c.ws == nil {
 		return nil, errors.New("rpc client: subscriptions need a WebSocket client (ws:// URL)")
 	}
@@ -399,28 +404,31 @@ func subscribe[T any](ctx context.Context, c *Client, once bool, params ...any) 
 	}
 	// deliver runs on the reader goroutine only; the state lock orders it
 	// against end.
-	state.deliver = func(raw json.RawMessage) bool {
+	state.deliver = func(raw json.RawMessage) error {
 		var v T
 		if err := json.Unmarshal(raw, &v); err != nil {
-			return true // a malformed notification is skipped
+			return nil // a malformed notification is skipped
+		}
+		if check != nil {
+			if err := check(&v); err != nil {
+				return err
+			}
 		}
 		state.mu.Lock()
+		defer state.mu.Unlock()
 		if state.ended {
-			state.mu.Unlock()
-			return true
+			return nil
 		}
 		select {
 		case out <- v:
 		default:
-			state.mu.Unlock()
-			return false
+			return ErrSubscriptionOverflow
 		}
 		if once {
 			state.ended = true
 			state.finish(nil)
 		}
-		state.mu.Unlock()
-		return true
+		return nil
 	}
 	resp, err := c.ws.call(ctx, c.newRequest("synod_subscribe", params), state)
 	if err != nil {
