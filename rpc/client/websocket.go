@@ -133,8 +133,10 @@ func (t *wsTransport) route(r *wireResponse) {
 	pc := t.pending[string(r.ID)]
 	delete(t.pending, string(r.ID))
 	if pc != nil && pc.sub != nil && r.Error == nil {
+		// An id already in use would orphan that subscription: it would
+		// never be delivered to, nor ended when the connection goes.
 		var id string
-		if json.Unmarshal(r.Result, &id) == nil {
+		if json.Unmarshal(r.Result, &id) == nil && id != "" && t.subs[id] == nil {
 			pc.sub.id = id
 			t.subs[id] = pc.sub
 		}
@@ -438,7 +440,7 @@ func subscribe[T any](ctx context.Context, c *Client, once bool, check func(*T) 
 		return nil, err
 	}
 	if state.id == "" {
-		return nil, fmt.Errorf("rpc client: subscribe answered %s, not an id", resp.Result)
+		return nil, fmt.Errorf("%w: subscribe answered %s, not a new subscription id", ErrWrongAnswer, resp.Result)
 	}
 	return &Subscription[T]{C: out, errc: errc, state: state, t: c.ws, c: c}, nil
 }
