@@ -92,6 +92,20 @@ type Error struct {
 	Code    int    `json:"code"`
 	Message string `json:"message"`
 	Data    any    `json:"data,omitempty"`
+
+	// cause is the failure behind an internal error: the server logs it
+	// and never sends it, as it may name the node's files and internals.
+	cause error
+}
+
+// internalError answers a failure of the node's own: the caller learns
+// what failed, the node's log why.
+func internalError(what string, cause error) *Error {
+	msg := "internal error (details in the node's log)"
+	if what != "" {
+		msg = "internal error " + what + " (details in the node's log)"
+	}
+	return &Error{Code: CodeInternal, Message: msg, cause: cause}
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("rpc error %d: %s", e.Code, e.Message) }
@@ -195,5 +209,5 @@ func backendError(what string, err error) *Error {
 	if errors.Is(err, ErrNotInitialized) {
 		return &Error{Code: CodeUnavailable, Message: err.Error()}
 	}
-	return &Error{Code: CodeInternal, Message: fmt.Sprintf("%s: %v", what, err)}
+	return internalError("reading "+what, err)
 }

@@ -401,7 +401,7 @@ func (d *dispatcher) call(ctx context.Context, req *request, conn *wsConn) (resp
 		return nil, c.afterReply
 	}
 	if err != nil {
-		return errorResponse(req.id, toError(err)), nil
+		return errorResponse(req.id, d.toError(req.method, err)), nil
 	}
 	return d.respond(req, result, nil), c.afterReply
 }
@@ -413,12 +413,11 @@ func (d *dispatcher) respond(req *request, result any, err error) *response {
 		return nil
 	}
 	if err != nil {
-		return errorResponse(req.id, toError(err))
+		return errorResponse(req.id, d.toError(req.method, err))
 	}
 	raw, merr := json.Marshal(result)
 	if merr != nil {
-		d.log.Error("rpc: encode result", "method", req.method, "err", merr)
-		return errorResponse(req.id, &Error{Code: CodeInternal, Message: "encode result: " + merr.Error()})
+		return errorResponse(req.id, d.toError(req.method, internalError("encoding the result", merr)))
 	}
 	return &response{JSONRPC: jsonrpcVersion, ID: req.id, Result: raw}
 }
@@ -435,13 +434,19 @@ func (d *dispatcher) invoke(ctx context.Context, m Method, c *Call, name string)
 	return m(ctx, c)
 }
 
-// toError gives every error a code: *Error keeps its own, an RPCCoder
-// error its application code, anything else is internal.
-func toError(err error) *Error {
-	if e := codedError(err); e != nil {
-		return e
+// toError gives every error of method a code: *Error keeps its own, an
+// RPCCoder error its application code, anything else is internal. The
+// cause of an internal error is logged here, as the caller gets none of
+// it.
+func (d *dispatcher) toError(method string, err error) *Error {
+	e := codedError(err)
+	if e == nil {
+		e = internalError("", err)
 	}
-	return &Error{Code: CodeInternal, Message: err.Error()}
+	if e.cause != nil {
+		d.log.Error("rpc: internal error", "method", method, "err", e.cause)
+	}
+	return e
 }
 
 func (d *dispatcher) encode(v any) []byte {

