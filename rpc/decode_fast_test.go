@@ -15,7 +15,7 @@ var decodeSeeds = []string{
 	`{"id":1,"id":2,"jsonrpc":"2.0","method":"m","method":"n"}`,
 	`{"jsonrpc":"2.0","id":null,"method":"\u0073ynod_status"}`,
 	`{"jsonrpc":"2.0","id":true,"method":"m"}`, `{"jsonrpc":"1.0","id":1,"method":"m"}`, `{"jsonrpc":"2.0","id":1}`,
-	`[1, "x", null, {}]`, `[]`, `{}`, `[{"jsonrpc":"2.0","id":1,"method":"m"},]`, `{"a":1}}`, ``, `null`, "\t[ ]\n",
+	`[1, "x", null, {}]`, `[]`, `{}`, `[{"jsonrpc":"2.0","id":1,"method":"m"},]`, `{"a":1}}`, ``, `null`, "\t[ ]\n", "\v{}", "[]\u00a0",
 }
 
 // TestDecodeMessageMatchesGeneral: on the seeds, decodeMessage (with the
@@ -66,7 +66,7 @@ func sameMessages(a, b message) bool {
 // decodeMessageGeneral is decodeMessage through encoding/json alone, as
 // it was before the fast path.
 func decodeMessageGeneral(data []byte, batchMax int) (message, *response) {
-	data = bytes.TrimSpace(data)
+	data = bytes.Trim(data, " \t\n\r")
 	item := func(raw json.RawMessage) messageItem {
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {

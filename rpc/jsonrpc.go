@@ -55,11 +55,16 @@ type messageItem struct {
 	err *response // set when the item is not a valid request
 }
 
+// jsonSpace is the whitespace JSON allows around values.
+const jsonSpace = " \t\n\r"
+
 // decodeMessage parses a body. A body that is not JSON, or a batch that is
 // empty or over batchMax, decodes to a single error response (returned as
 // resp); otherwise every item is either a request or its own error.
 func decodeMessage(data []byte, batchMax int) (msg message, resp *response) {
-	data = bytes.TrimSpace(data)
+	// JSON's whitespace only: bytes.TrimSpace would also take \v, \f,
+	// U+0085 and U+00A0, and so serve a body that is not JSON.
+	data = bytes.Trim(data, jsonSpace)
 	if len(data) > 0 && data[0] == '[' {
 		// jsonscan reads the bodies wallets send in one pass, the items'
 		// members included. What it declines goes to encoding/json, after

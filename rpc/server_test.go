@@ -370,3 +370,21 @@ func TestPendingNonceReadErrorIsAnError(t *testing.T) {
 		t.Fatalf("latest nonce: %s %+v", r.Result, r.Error)
 	}
 }
+
+func TestBodyInNonJSONWhitespaceIsAParseError(t *testing.T) {
+	// Goal: a body that JSON refuses, a request wrapped in whitespace JSON
+	// does not allow (\v, \f, U+0085, U+00A0), is a parse error, not
+	// served; method: each around a good request.
+	f := newChain(t)
+	_, url := startServer(t, rpc.Config{}, f.backend)
+	req := `{"jsonrpc":"2.0","id":1,"method":"synod_blockNumber"}`
+	if _, body := post(t, url, " \t\r\n"+req+"\n"); decodeResponse(t, body).Error != nil {
+		t.Fatalf("request in JSON whitespace: %s", body)
+	}
+	for _, space := range []string{"\v", "\f", "\u0085", "\u00a0"} {
+		_, body := post(t, url, space+req+space)
+		if r := decodeResponse(t, body); r.Error == nil || r.Error.Code != rpc.CodeParseError {
+			t.Errorf("request in %q: %s", space, body)
+		}
+	}
+}
