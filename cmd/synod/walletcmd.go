@@ -68,6 +68,10 @@ var (
 	walletMemoFlag = &cli.StringFlag{
 		Name: "memo", Usage: fmt.Sprintf("memo text, at most %d bytes", ledger.TxMemoBytesMax), Category: "TRANSACTION",
 	}
+	walletChainIDFlag = &cli.StringFlag{
+		Name: "chain-id", Usage: "the chain the tx is for; refuse to sign if the node is on another (default: the node's chain)",
+		EnvVars: []string{"SYNOD_CHAIN_ID"}, Category: "TRANSACTION",
+	}
 	walletNonceFlag = &cli.StringFlag{
 		Name: "nonce", Usage: "nonce to use (default: the node's pending nonce of --from)", Category: "TRANSACTION",
 	}
@@ -311,14 +315,14 @@ func walletSendCommand() *cli.Command {
 		Name:  "send",
 		Usage: "sign a transfer locally and submit it",
 		UsageText: "synod wallet send --keystore DIR --from ADDRESS --to ADDRESS --amount N [--fee N] " +
-			"[--memo TEXT] [--nonce N] --rpc URL [--wait]",
-		Description: "Fetches the chain id and (unless --nonce) the sender's pending nonce from the node, " +
+			"[--memo TEXT] [--nonce N] [--chain-id ID] --rpc URL [--wait]",
+		Description: "Fetches the chain id (which must be --chain-id, if given) and (unless --nonce) the sender's pending nonce from the node, " +
 			"signs with the key from the keystore, submits the signed tx and prints its hash. " +
 			"With --wait it subscribes over WebSocket before submitting and prints the height and " +
 			"block hash the tx committed in.",
 		Flags: []cli.Flag{
 			walletKeystoreFlag, walletPasswordFileFlag, walletFromFlag, walletToFlag, walletAmountFlag,
-			walletFeeFlag, walletMemoFlag, walletNonceFlag, walletRPCFlag, walletWaitFlag, walletWaitTimeoutFlag, walletJSONFlag,
+			walletFeeFlag, walletMemoFlag, walletNonceFlag, walletChainIDFlag, walletRPCFlag, walletWaitFlag, walletWaitTimeoutFlag, walletJSONFlag,
 		},
 		Action: func(c *cli.Context) error {
 			if err := noArgs(c); err != nil {
@@ -366,6 +370,12 @@ func signTransfer(c *cli.Context, f sendFlags) (*ledger.Tx, error) {
 	// here as the bad answer it is.
 	if err := crypto.ValidateChainID(st.ChainID); err != nil {
 		return nil, fmt.Errorf("the node's chain id cannot be signed for: %w", err)
+	}
+	// A node on another chain (a wrong --rpc, or one that lies) would
+	// otherwise get a signature valid on its chain, where the same key may
+	// hold funds too.
+	if want := c.String(walletChainIDFlag.Name); want != "" && want != st.ChainID {
+		return nil, fmt.Errorf("--chain-id %q: the node at %s is on chain %q; nothing signed", want, c.String(walletRPCFlag.Name), st.ChainID)
 	}
 	if !f.nonceSet {
 		if f.nonce, err = cl.Nonce(ctx, f.from, rpc.NoncePending); err != nil {

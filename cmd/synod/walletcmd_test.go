@@ -324,3 +324,34 @@ func TestWalletSendInternalErrorIsNotARefusal(t *testing.T) {
 		t.Fatalf("send to a node that fails internally: %v", err)
 	}
 }
+
+func TestWalletSendRefusesAnotherChain(t *testing.T) {
+	// Goal: with --chain-id, send signs nothing for a node on another
+	// chain, and signs as before for a node on that chain; method: fake
+	// nodes reporting each chain id.
+	e := newWalletEnv(t)
+	from := strings.TrimSpace(e.must(t, "0x"+hex.EncodeToString(rpctest.Key(0).Seed()),
+		"import", "--keystore", e.keystore, "--password-file", e.password, "--lightkdf"))
+	send := func(url, chainID string) error {
+		_, _, err := e.run(t, "", "send", "--keystore", e.keystore, "--password-file", e.password, "--rpc", url,
+			"--from", from, "--to", rpctest.Address(1).String(), "--amount", "1", "--nonce", "0", "--chain-id", chainID)
+		return err
+	}
+	other, url := newFakeNode(t, rpc.NodeStatus{ChainID: "other-chain"})
+	if err := send(url, "synod-main"); err == nil || !strings.Contains(err.Error(), `on chain "other-chain"`) {
+		t.Fatalf("send for synod-main to a node on other-chain: %v", err)
+	}
+	select {
+	case <-other.sent:
+		t.Fatal("the node on another chain got the tx")
+	default:
+	}
+	if err := send(url, "other-chain"); err != nil && strings.Contains(err.Error(), "--chain-id") {
+		t.Fatalf("send for the node's own chain refused: %v", err)
+	}
+	select {
+	case <-other.sent:
+	default:
+		t.Fatal("send for the node's own chain sent nothing")
+	}
+}
