@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"golang.org/x/net/netutil"
 )
 
 // DefaultAddr is where the API listens unless configured: loopback only,
@@ -36,6 +37,12 @@ type Config struct {
 	// CodeResponseTooLarge instead (a hundred full blocks would otherwise
 	// be hundreds of MiB held for one small request).
 	BatchResponseBytesMax int64
+	// ConnectionsMax bounds the connections served at once, HTTP and
+	// WebSocket together: each may hold a request body of up to
+	// RequestBytesMax, so without a bound the number of clients would
+	// bound the memory. Past it, new connections wait in the kernel's
+	// accept queue until one closes. It must exceed WSConnectionsMax.
+	ConnectionsMax int
 	// WSConnectionsMax bounds concurrent WebSocket connections.
 	WSConnectionsMax int
 	// SubscriptionsPerConnMax bounds the subscriptions of one WebSocket
@@ -79,6 +86,7 @@ func DefaultConfig() Config {
 		RequestBytesMax:         1 << 20,
 		BatchItemsMax:           100,
 		BatchResponseBytesMax:   16 << 20,
+		ConnectionsMax:          1024,
 		WSConnectionsMax:        256,
 		SubscriptionsPerConnMax: 64,
 		WSQueueMessagesMax:      256,
@@ -101,6 +109,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.RequestBytesMax, d.RequestBytesMax)
 	setDefault(&c.BatchItemsMax, d.BatchItemsMax)
 	setDefault(&c.BatchResponseBytesMax, d.BatchResponseBytesMax)
+	setDefault(&c.ConnectionsMax, d.ConnectionsMax)
 	setDefault(&c.WSConnectionsMax, d.WSConnectionsMax)
 	setDefault(&c.SubscriptionsPerConnMax, d.SubscriptionsPerConnMax)
 	setDefault(&c.WSQueueMessagesMax, d.WSQueueMessagesMax)
@@ -227,7 +236,7 @@ func (s *Server) Serve(l net.Listener) error {
 	s.httpSrv = srv
 	s.mu.Unlock()
 	s.log.Info("rpc: serving", "addr", l.Addr().String())
-	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+	if err := srv.Serve(netutil.LimitListener(l, s.cfg.ConnectionsMax)); !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("rpc: serve: %w", err)
 	}
 	return nil

@@ -388,3 +388,46 @@ func TestBodyInNonJSONWhitespaceIsAParseError(t *testing.T) {
 		}
 	}
 }
+
+func TestConnectionsBeyondTheLimitWait(t *testing.T) {
+	// Goal: the server serves at most ConnectionsMax connections at once,
+	// so the number of clients does not bound its memory; one waiting is
+	// served once a connection closes. Method: two idle connections hold
+	// a limit of 2; a request then gets no answer until one of them goes.
+	f := newChain(t)
+	_, url := startServer(t, rpc.Config{ConnectionsMax: 2}, f.backend)
+	addr := strings.TrimPrefix(url, "http://")
+	var idle []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		idle = append(idle, c)
+	}
+	type answer struct {
+		body string
+		err  error
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		resp, err := http.Post(url, "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"synod_blockNumber","params":[]}`))
+		if err != nil {
+			answered <- answer{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		answered <- answer{string(body), err}
+	}()
+	select {
+	case a := <-answered:
+		t.Fatalf("a third connection was served past the limit of 2: %q %v", a.body, a.err)
+	case <-time.After(300 * time.Millisecond): // a lower bound only: no answer may come while both are held
+	}
+	idle[0].Close()
+	if a := <-answered; a.err != nil || !strings.Contains(a.body, `"result":2`) {
+		t.Fatalf("after a connection closed: %q %v", a.body, a.err)
+	}
+}
