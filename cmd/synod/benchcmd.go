@@ -106,6 +106,7 @@ rejected (by JSON-RPC code), failed, unsent and lost (acknowledged but not
 committed within --grace). A tx refused for a passing reason (pool full,
 sender limit, nonce gap, node unavailable) is offered again with a
 backoff, and counted as resubmitted. The last line is "summary key=value…".
+A run in which nothing committed prints its report and exits non-zero.
 
 Example, against testnet/run.sh's network:
   synod bench --rpc http://127.0.0.1:26601,http://127.0.0.1:26611 \
@@ -154,7 +155,25 @@ func runBench(c *cli.Context) error {
 			return err
 		}
 	}
-	return res.WriteText(c.App.Writer, c.Duration(benchP99Flag.Name))
+	if err := res.WriteText(c.App.Writer, c.Duration(benchP99Flag.Name)); err != nil {
+		return err
+	}
+	return benchCommitted(res)
+}
+
+// benchCommitted fails a run in which no tx committed: its report holds
+// no measurement (no throughput, no latency), and a zero exit would let
+// a script or a sweep read it as one. The line says where the txs went.
+func benchCommitted(res *loadgen.Result) error {
+	if res.Committed > 0 {
+		return nil
+	}
+	why := "is the network committing blocks?"
+	if len(res.WatchErrors) > 0 {
+		why = "the commit watcher could not follow blocks: " + res.WatchErrors[len(res.WatchErrors)-1]
+	}
+	return fmt.Errorf("bench: nothing committed (%d submitted, %d acknowledged, %d rejected, %d failed, %d unsent, %d blocks read); %s",
+		res.Submitted, res.Acknowledged, res.Rejected, res.Failed, res.Unsent, res.BlocksRead, why)
 }
 
 // benchConfig turns the flags into a loadgen config, loading the keys.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	cryptorand "crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/synod-chain/synod/crypto"
 	"github.com/synod-chain/synod/node"
+	"github.com/synod-chain/synod/rpc/rpctest"
 	"github.com/synod-chain/synod/testnet/loadgen"
 )
 
@@ -188,5 +190,41 @@ func TestStartCPUProfile(t *testing.T) {
 	}
 	if _, err := startCPUProfile(filepath.Join(t.TempDir(), "missing", "bench.pb")); err == nil || !strings.Contains(err.Error(), "--cpuprofile") {
 		t.Fatalf("uncreatable path: %v", err)
+	}
+}
+
+// benchFakeEnv is the rpctest backend behind a real rpc.Server on
+// loopback, committing each tx at once if autoCommit, with its funded
+// keys in a light-KDF keystore: `synod bench` against it needs no node.
+// It returns the RPC URL, the keystore and its password file.
+func benchFakeEnv(t *testing.T, autoCommit bool) (rpcURL, keystore, passwordFile string) {
+	t.Helper()
+	e := newWalletEnv(t)
+	e.backend.AutoCommit = autoCommit
+	ks, err := crypto.OpenKeystore(e.keystore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range rpctest.FundedAccounts {
+		if _, err := ks.Store(rpctest.Key(i), []byte("correct horse"), crypto.LightKDFParams(), cryptorand.Reader); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return e.url, e.keystore, e.password
+}
+
+// TestBenchNothingCommittedFails runs `synod bench` against a node that
+// accepts txs but never commits a block: the report is still printed,
+// and the command fails with a line saying nothing committed, so a
+// script (or a user skimming) cannot take the run for a measurement.
+func TestBenchNothingCommittedFails(t *testing.T) {
+	url, keystore, pw := benchFakeEnv(t, false)
+	out, errOut, err := runBenchApp("--rpc", url, "--keystore", keystore, "--password-file", pw,
+		"--rate", "20", "--duration", "200ms", "--grace", "200ms", "--quiet")
+	if err == nil || !strings.Contains(err.Error(), "nothing committed") {
+		t.Fatalf("bench: error %v, want one saying nothing committed\nstdout: %s\nstderr: %s", err, out, errOut)
+	}
+	if !strings.Contains(out, "summary ") || !strings.Contains(out, "committed=0") || !strings.Contains(out, "heights     none read from height 1") {
+		t.Fatalf("no report before the error:\n%s", out)
 	}
 }

@@ -150,7 +150,7 @@ func (r *Result) WriteText(w io.Writer, p99Max time.Duration) error {
   committed   %d (unacknowledged %d, duplicates %d)  lost %d
   throughput  %.1f committed tx/s in the window (%.1f submitted tx/s)
   latency     p50 %.1f ms  p90 %.1f ms  p99 %.1f ms  max %.1f ms  mean %.1f ms  (%d txs)
-  heights     %d..%d (%d blocks read)
+  heights     %s
 %ssummary rate=%g committed_tps=%.1f p50_ms=%.1f p90_ms=%.1f p99_ms=%.1f max_ms=%.1f submitted=%d committed=%d lost=%d rejected=%d resubmitted=%d failed=%d unsent=%d sustained=%s
 `,
 		r.Rate, r.DurationSec, r.WarmupSec, r.Accounts, r.TxBytes, len(r.RPC), r.ChainID,
@@ -159,7 +159,7 @@ func (r *Result) WriteText(w io.Writer, p99Max time.Duration) error {
 		r.Committed, r.CommittedUnacked, r.Duplicates, r.Lost,
 		r.CommittedTPS, r.SubmittedTPS,
 		r.Latency.P50Ms, r.Latency.P90Ms, r.Latency.P99Ms, r.Latency.MaxMs, r.Latency.MeanMs, r.Latency.Count,
-		r.FirstHeight, r.LastHeight, r.BlocksRead, r.cpuLine(),
+		r.heightsRead(), r.cpuLine(),
 		r.Rate, r.CommittedTPS, r.Latency.P50Ms, r.Latency.P90Ms, r.Latency.P99Ms, r.Latency.MaxMs,
 		r.Submitted, r.Committed, r.Lost, r.Rejected, r.Resubmitted, r.Failed, r.Unsent, sustained)
 	if err != nil {
@@ -171,6 +171,16 @@ func (r *Result) WriteText(w io.Writer, p99Max time.Duration) error {
 		}
 	}
 	return nil
+}
+
+// heightsRead is the report's line on the blocks read: a run that read
+// none says so rather than show an empty range backwards (FirstHeight is
+// one above the head it started at).
+func (r *Result) heightsRead() string {
+	if r.BlocksRead == 0 {
+		return fmt.Sprintf("none read from height %d", r.FirstHeight)
+	}
+	return fmt.Sprintf("%d..%d (%d blocks read)", r.FirstHeight, r.LastHeight, r.BlocksRead)
 }
 
 // cpuLine is the report's line on the generator's own CPU, if measured:
