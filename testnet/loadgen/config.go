@@ -60,7 +60,9 @@ type Config struct {
 	Duration time.Duration
 	// Grace is how long after the schedule ends an acknowledged tx may
 	// take to commit before it counts as lost; refused txs are offered
-	// again during its first half (Result.Resubmitted).
+	// again during its first half (Result.Resubmitted). The run ends
+	// then: a request still unanswered is cut and its txs count as
+	// failed.
 	Grace time.Duration
 	// Keys are the funded accounts the txs spend from.
 	Keys []crypto.PrivateKey

@@ -512,3 +512,51 @@ func TestWatcherLeavesFrozenNode(t *testing.T) {
 		t.Fatal("no watch error reported, yet the watched node froze")
 	}
 }
+
+// TestRunEndsAtGraceWithAHungNode sends every tx to a node that reads
+// requests and never answers them (wedged, or paused with its sockets
+// open): the run must still end at its schedule plus the grace period,
+// the unanswered txs counted as failed, rather than wait out each
+// request's own timeout. The test's 10-s context only catches a hang;
+// the run itself is planned to last half a second.
+func TestRunEndsAtGraceWithAHungNode(t *testing.T) {
+	_, url := startFake(t, true)
+	release := make(chan struct{})
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return
+		}
+		if bytes.Contains(body, []byte("synod_sendRawTransaction")) {
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+			return
+		}
+		resp, err := http.Post(url, "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer resp.Body.Close()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.Copy(w, resp.Body)
+	}))
+	defer hung.Close()
+	defer close(release)
+	g, err := New(Config{RPC: []string{hung.URL}, WatchRPC: []string{url}, Rate: 20, Duration: 200 * time.Millisecond,
+		Grace: 300 * time.Millisecond, Keys: fakeKeys(), SendLagMax: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := g.Run(ctx)
+	if err != nil {
+		t.Fatalf("the run did not end by itself at its schedule plus grace: %v", err)
+	}
+	if res.Submitted != 4 || res.Failed != 4 || res.Acknowledged != 0 {
+		t.Fatalf("submitted %d failed %d acked %d, want the 4 txs submitted and failed", res.Submitted, res.Failed, res.Acknowledged)
+	}
+}

@@ -57,11 +57,17 @@ func (g *Generator) Run(ctx context.Context) (*Result, error) {
 		go func() { defer bg.Done(); g.progress(wctx) }()
 	}
 
+	// Requests end with the run, at the schedule's end plus Grace: a
+	// node that holds one unanswered (wedged, paused with its sockets
+	// open) would otherwise keep the run going requestTimeout for each
+	// node the request tries. Cut, its txs count as failed.
+	end := g.cfg.Warmup + g.cfg.Duration + g.cfg.Grace
+	sctx, scancel := context.WithDeadline(ctx, g.base.Add(time.Duration(g.startNs.Load())+end))
+	defer scancel()
 	var senders sync.WaitGroup
-	g.dispatch(ctx, &senders)
+	g.dispatch(sctx, &senders)
 	senders.Wait()
-	scheduleEnd := g.cfg.Warmup + g.cfg.Duration
-	g.awaitCommits(ctx, scheduleEnd+g.cfg.Grace)
+	g.awaitCommits(ctx, end)
 	wcancel()
 	bg.Wait()
 	res := g.result(g.base.Add(time.Duration(g.startNs.Load())), head+1, w.errs())
