@@ -128,12 +128,12 @@ func runBench(c *cli.Context) error {
 	}
 	g, err := loadgen.New(cfg)
 	if err != nil {
-		return err
+		return benchFlagError(err)
 	}
 	fmt.Fprintf(c.App.ErrWriter, "bench: signing %.0f transfers from %d accounts...\n",
 		loadgen.PlannedTxs(cfg.Rate, cfg.Warmup, cfg.Duration), len(cfg.Keys))
 	if err := g.Prepare(c.Context); err != nil {
-		return err
+		return benchFlagError(err)
 	}
 	stopProfile, err := startCPUProfile(c.String(benchCPUProfileFlag.Name))
 	if err != nil {
@@ -211,7 +211,7 @@ func benchConfig(c *cli.Context) (loadgen.Config, error) {
 	// Refuse bad settings before decrypting keys.
 	cfg.SetDefaults()
 	if err := cfg.ValidateSettings(); err != nil {
-		return loadgen.Config{}, err
+		return loadgen.Config{}, benchFlagError(err)
 	}
 	pwPath := c.String(benchPasswordFileFlag.Name)
 	if pwPath == "" {
@@ -225,6 +225,25 @@ func benchConfig(c *cli.Context) (loadgen.Config, error) {
 		return loadgen.Config{}, err
 	}
 	return cfg, nil
+}
+
+// benchFlagOf is the flag that sets each loadgen setting a flag sets.
+var benchFlagOf = map[string]string{
+	"RPC": "--rpc", "Rate": "--rate", "Duration": "--duration", "Warmup": "--warmup", "Grace": "--grace",
+	"TxBytes": "--tx-size", "InFlightMax": "--in-flight", "BatchTxs": "--batch", "SendLagMax": "--send-lag",
+	"BatchWait": "--batch-wait", "Schedule": "--rate × (--warmup + --duration)",
+}
+
+// benchFlagError reports a setting loadgen refused under the flag the
+// user typed, not loadgen's name for it ("in-flight limit").
+func benchFlagError(err error) error {
+	var se *loadgen.SettingError
+	if errors.As(err, &se) {
+		if flag, ok := benchFlagOf[se.Field]; ok {
+			return fmt.Errorf("%s %s", flag, se.Problem)
+		}
+	}
+	return err
 }
 
 // startCPUProfile starts profiling to path (nothing when path is empty)

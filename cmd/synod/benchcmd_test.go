@@ -228,3 +228,34 @@ func TestBenchNothingCommittedFails(t *testing.T) {
 		t.Fatalf("no report before the error:\n%s", out)
 	}
 }
+
+// TestBenchFlagErrorsNameTheFlag: a setting the load generator refuses
+// is reported under the flag that set it (not loadgen's own name for
+// it, "in-flight limit", "send lag"), on one line, before any network
+// access.
+func TestBenchFlagErrorsNameTheFlag(t *testing.T) {
+	dir := t.TempDir()
+	base := []string{"--rpc", "http://127.0.0.1:1", "--keystore", dir}
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--rate", "0"}, "--rate 0 tx/s not in (0, 1000000]"},
+		{[]string{"--duration", "0s"}, "--duration 0s not in"},
+		{[]string{"--warmup", "-1s"}, "--warmup -1s not in"},
+		{[]string{"--grace", "11m"}, "--grace 11m0s not in"},
+		{[]string{"--tx-size", "600"}, "--tx-size 600 not in"},
+		{[]string{"--in-flight", "-1"}, "--in-flight -1 not in 1..4096"},
+		{[]string{"--batch", "1000"}, "--batch 1000 not in 1..100"},
+		{[]string{"--send-lag", "2m"}, "--send-lag 2m0s not in"},
+		{[]string{"--batch-wait", "2s"}, "--batch-wait 2s not in"},
+		{[]string{"--rate", "1000000", "--duration", "1h"}, "--rate × (--warmup + --duration) is 3600000000 txs"},
+		{[]string{"--rpc", "http://127.0.0.1:1,127.0.0.1:2"}, `--rpc "127.0.0.1:2" must start with http://`},
+	}
+	for _, tc := range cases {
+		_, _, err := runBenchApp(append(append([]string{}, base...), tc.args...)...)
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("bench %v: got %v, want one line starting %q", tc.args, err, tc.want)
+		}
+	}
+}

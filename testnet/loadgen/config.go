@@ -139,41 +139,67 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// SettingError is a Config setting refused by Validate or Prepare.
+// Field names it as Config does ("Rate", "InFlightMax"; "Schedule" for
+// Rate × (Warmup + Duration)), so a caller can report it under its own
+// name for it: synod bench names the flag.
+type SettingError struct {
+	Field string
+	// Name is the setting in words ("in-flight limit"), Problem what is
+	// wrong with its value ("0 not in 1..4096").
+	Name, Problem string
+}
+
+func (e *SettingError) Error() string { return "loadgen: " + e.Name + " " + e.Problem }
+
+func settingErr(field, name, format string, args ...any) error {
+	return &SettingError{Field: field, Name: name, Problem: fmt.Sprintf(format, args...)}
+}
+
 // ValidateSettings checks everything but the keys, so a caller can
 // refuse bad settings before decrypting a keystore.
 func (c *Config) ValidateSettings() error {
 	switch {
 	case len(c.RPC) == 0:
 		return errors.New("loadgen: no RPC URL")
-	case len(c.RPC) > RPCURLsMax || len(c.WatchRPC) > RPCURLsMax:
-		return fmt.Errorf("loadgen: more than %d RPC URLs", RPCURLsMax)
+	case len(c.RPC) > RPCURLsMax:
+		return settingErr("RPC", "RPC URLs", "are %d, at most %d", len(c.RPC), RPCURLsMax)
+	case len(c.WatchRPC) > RPCURLsMax:
+		return settingErr("WatchRPC", "watch RPC URLs", "are %d, at most %d", len(c.WatchRPC), RPCURLsMax)
 	case !(c.Rate > 0) || c.Rate > RateMax:
-		return fmt.Errorf("loadgen: rate %g tx/s not in (0, %d]", c.Rate, RateMax)
+		return settingErr("Rate", "rate", "%g tx/s not in (0, %d]", c.Rate, RateMax)
 	case c.Duration <= 0 || c.Duration > DurationMax:
-		return fmt.Errorf("loadgen: duration %s not in (0, %s]", c.Duration, DurationMax)
+		return settingErr("Duration", "duration", "%s not in (0, %s]", c.Duration, DurationMax)
 	case c.Warmup < 0 || c.Warmup > DurationMax:
-		return fmt.Errorf("loadgen: warmup %s not in [0, %s]", c.Warmup, DurationMax)
+		return settingErr("Warmup", "warmup", "%s not in [0, %s]", c.Warmup, DurationMax)
 	case c.Grace < 0 || c.Grace > GraceMax:
-		return fmt.Errorf("loadgen: grace %s not in [0, %s]", c.Grace, GraceMax)
+		return settingErr("Grace", "grace", "%s not in [0, %s]", c.Grace, GraceMax)
 	case c.TxBytes < 0 || c.TxBytes > ledger.TxBytesMax:
-		return fmt.Errorf("loadgen: tx size %d not in 0..%d bytes", c.TxBytes, ledger.TxBytesMax)
+		return settingErr("TxBytes", "tx size", "%d not in 0..%d bytes", c.TxBytes, ledger.TxBytesMax)
 	case c.AmountMax > AmountMax:
-		return fmt.Errorf("loadgen: amount max %d above %d", c.AmountMax, AmountMax)
+		return settingErr("AmountMax", "amount max", "%d above %d", c.AmountMax, AmountMax)
 	case c.InFlightMax < 1 || c.InFlightMax > InFlightMaxMax:
-		return fmt.Errorf("loadgen: in-flight limit %d not in 1..%d", c.InFlightMax, InFlightMaxMax)
+		return settingErr("InFlightMax", "in-flight limit", "%d not in 1..%d", c.InFlightMax, InFlightMaxMax)
 	case c.BatchTxs < 1 || c.BatchTxs > BatchTxsMax:
-		return fmt.Errorf("loadgen: batch %d not in 1..%d", c.BatchTxs, BatchTxsMax)
+		return settingErr("BatchTxs", "batch", "%d not in 1..%d", c.BatchTxs, BatchTxsMax)
 	case c.SendLagMax <= 0 || c.SendLagMax > time.Minute:
-		return fmt.Errorf("loadgen: send lag %s not in (0, 1m]", c.SendLagMax)
+		return settingErr("SendLagMax", "send lag", "%s not in (0, 1m]", c.SendLagMax)
 	case c.BatchWait < 0 || c.BatchWait > BatchWaitMax || c.BatchWait >= c.SendLagMax:
-		return fmt.Errorf("loadgen: batch wait %s not in [0, %s] and below the send lag %s", c.BatchWait, BatchWaitMax, c.SendLagMax)
+		return settingErr("BatchWait", "batch wait", "%s not in [0, %s] and below the send lag %s", c.BatchWait, BatchWaitMax, c.SendLagMax)
 	}
 	if n := PlannedTxs(c.Rate, c.Warmup, c.Duration); n > TxsMax {
-		return fmt.Errorf("loadgen: rate × (warmup + duration) is %.0f txs, at most %d", n, TxsMax)
+		return settingErr("Schedule", "rate × (warmup + duration)", "is %.0f txs, at most %d", n, TxsMax)
 	}
-	for _, u := range append(append([]string{}, c.RPC...), c.WatchRPC...) {
+	if err := checkURLs("RPC", c.RPC); err != nil {
+		return err
+	}
+	return checkURLs("WatchRPC", c.WatchRPC)
+}
+
+func checkURLs(field string, urls []string) error {
+	for _, u := range urls {
 		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
-			return fmt.Errorf("loadgen: RPC URL %q must start with http:// or https://", u)
+			return settingErr(field, "RPC URL", "%q must start with http:// or https://", u)
 		}
 	}
 	return nil
