@@ -209,6 +209,9 @@ func benchConfig(c *cli.Context) (loadgen.Config, error) {
 		cfg.Progress = c.App.ErrWriter
 	}
 	// Refuse bad settings before decrypting keys.
+	if err := benchNoZeroDefaults(c, cfg); err != nil {
+		return loadgen.Config{}, err
+	}
 	cfg.SetDefaults()
 	if err := cfg.ValidateSettings(); err != nil {
 		return loadgen.Config{}, benchFlagError(err)
@@ -225,6 +228,28 @@ func benchConfig(c *cli.Context) (loadgen.Config, error) {
 		return loadgen.Config{}, err
 	}
 	return cfg, nil
+}
+
+// benchNoZeroDefaults refuses a zero in the flags whose loadgen setting
+// reads zero as "use the default": each flag has its default already, so
+// a zero was typed, and the run would silently use 64 requests in flight
+// or a 10-s grace instead. A --p99-max that is not positive would make
+// every run "not sustained".
+func benchNoZeroDefaults(c *cli.Context, cfg loadgen.Config) error {
+	switch {
+	case cfg.InFlightMax == 0:
+		return fmt.Errorf("--in-flight 0 not in 1..%d", loadgen.InFlightMaxMax)
+	case cfg.BatchTxs == 0:
+		return fmt.Errorf("--batch 0 not in 1..%d", loadgen.BatchTxsMax)
+	case cfg.SendLagMax == 0:
+		return errors.New("--send-lag 0s not in (0, 1m]")
+	case cfg.Grace == 0:
+		return fmt.Errorf("--grace 0s not in (0, %s]", loadgen.GraceMax)
+	}
+	if p := c.Duration(benchP99Flag.Name); p <= 0 {
+		return fmt.Errorf("--p99-max %s is not a latency: want a positive duration", p)
+	}
+	return nil
 }
 
 // benchFlagOf is the flag that sets each loadgen setting a flag sets.

@@ -259,3 +259,21 @@ func TestBenchFlagErrorsNameTheFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchRefusesZeroForADefault: loadgen reads a zero --in-flight,
+// --batch, --send-lag or --grace as "use the default", so a typed zero
+// ran silently with 64 requests in flight or a 10-s grace; and a zero
+// --p99-max made every run "not sustained". Each is refused, naming the
+// flag.
+func TestBenchRefusesZeroForADefault(t *testing.T) {
+	dir := t.TempDir()
+	base := []string{"--rpc", "http://127.0.0.1:1", "--keystore", dir}
+	for _, tc := range []struct{ flag, zero string }{
+		{"--in-flight", "0"}, {"--batch", "0"}, {"--send-lag", "0s"}, {"--grace", "0s"}, {"--p99-max", "0s"}, {"--p99-max", "-1s"},
+	} {
+		_, _, err := runBenchApp(append(append([]string{}, base...), tc.flag, tc.zero)...)
+		if err == nil || !strings.HasPrefix(err.Error(), tc.flag+" "+tc.zero) {
+			t.Errorf("bench %s %s: got %v, want an error starting %q", tc.flag, tc.zero, err, tc.flag+" "+tc.zero)
+		}
+	}
+}
