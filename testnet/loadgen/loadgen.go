@@ -136,6 +136,11 @@ func (g *Generator) Prepare(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("loadgen: status of %s: %w", g.cfg.RPC[0], err)
 	}
+	// The chain id is the node's word, and signing treats one too long
+	// for a signing payload as a programmer error (a panic).
+	if err := crypto.ValidateChainID(st.ChainID); err != nil {
+		return fmt.Errorf("loadgen: the chain id of %s cannot be signed for: %w", g.cfg.RPC[0], err)
+	}
 	g.chainID = st.ChainID
 	nonces, err := g.pendingNonces(ctx)
 	if err != nil {

@@ -560,3 +560,43 @@ func TestRunEndsAtGraceWithAHungNode(t *testing.T) {
 		t.Fatalf("submitted %d failed %d acked %d, want the 4 txs submitted and failed", res.Submitted, res.Failed, res.Acknowledged)
 	}
 }
+
+// TestPrepareRefusesAnUnsignableChainID points the generator at a node
+// whose status names a chain id longer than a signing payload holds (a
+// buggy or hostile node): signing treats that as a programmer error and
+// panics, so Prepare must refuse the node's answer with an error first.
+func TestPrepareRefusesAnUnsignableChainID(t *testing.T) {
+	_, url := startFake(t, false)
+	long := strings.Repeat("c", crypto.ChainIDBytesMax+1)
+	node := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if bytes.Contains(body, []byte("synod_status")) {
+			var req struct {
+				ID json.RawMessage `json:"id"`
+			}
+			_ = json.Unmarshal(body, &req)
+			_ = json.NewEncoder(w).Encode(map[string]any{"jsonrpc": "2.0", "id": req.ID, "result": rpc.NodeStatus{ChainID: long}})
+			return
+		}
+		resp, err := http.Post(url, "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(w, resp.Body)
+	}))
+	defer node.Close()
+	g, err := New(Config{RPC: []string{node.URL}, Rate: 10, Duration: time.Second, Keys: fakeKeys()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = g.Prepare(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "chain id") {
+		t.Fatalf("Prepare: %v, want a refusal of the node's chain id", err)
+	}
+}
