@@ -48,7 +48,7 @@ var (
 		EnvVars: []string{"SYNOD_PASSWORD_FILE"}, Category: "BENCH",
 	}
 	benchTxSizeFlag = &cli.IntFlag{
-		Name: "tx-size", Usage: "pad each tx's memo so it encodes to about this many bytes (0: no memo)", Category: "BENCH",
+		Name: "tx-size", Usage: "pad each tx's memo so it encodes to this many bytes, from a tx without a memo to one with the longest (0: no memo)", Category: "BENCH",
 	}
 	benchBatchFlag = &cli.IntFlag{
 		Name: "batch", Usage: fmt.Sprintf("txs per request, as a JSON-RPC batch when above 1 (1..%d)", loadgen.BatchTxsMax),

@@ -277,3 +277,14 @@ func TestBenchRefusesZeroForADefault(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchRefusesAnUnreachableTxSize: --tx-size outside the sizes a tx
+// on the node's chain can have is refused under its flag, with the range,
+// once the chain id is known (before any tx is sent).
+func TestBenchRefusesAnUnreachableTxSize(t *testing.T) {
+	url, keystore, pw := benchFakeEnv(t, true)
+	_, _, err := runBenchApp("--rpc", url, "--keystore", keystore, "--password-file", pw, "--tx-size", "100", "--quiet")
+	if err == nil || !strings.HasPrefix(err.Error(), "--tx-size 100 not in 154..410 bytes") {
+		t.Fatalf("bench --tx-size 100: %v, want a refusal naming the flag and the range", err)
+	}
+}

@@ -66,8 +66,9 @@ type Config struct {
 	Grace time.Duration
 	// Keys are the funded accounts the txs spend from.
 	Keys []crypto.PrivateKey
-	// TxBytes pads each tx's memo so its encoding is about this many
-	// bytes (at most ledger.TxMemoBytesMax of memo); 0 means no memo.
+	// TxBytes pads each tx's memo so its encoding is this many bytes,
+	// from a tx without a memo to one with ledger.TxMemoBytesMax of memo
+	// (Prepare checks, knowing the chain id); 0 means no memo.
 	TxBytes int
 	// Seed makes the recipients, amounts and memos reproducible.
 	Seed uint64

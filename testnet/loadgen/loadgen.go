@@ -142,6 +142,9 @@ func (g *Generator) Prepare(ctx context.Context) error {
 		return fmt.Errorf("loadgen: the chain id of %s cannot be signed for: %w", g.cfg.RPC[0], err)
 	}
 	g.chainID = st.ChainID
+	if err := g.checkTxBytes(); err != nil {
+		return err
+	}
 	nonces, err := g.pendingNonces(ctx)
 	if err != nil {
 		return err
@@ -195,10 +198,27 @@ func (g *Generator) layout() {
 	}
 }
 
-// memoBytes is the memo length that brings a tx to about want bytes.
+// bareTxBytes is the size of a tx without a memo on chain chainID; the
+// encoding has no variable-length field but the chain id and the memo.
+func bareTxBytes(chainID string) int { return len((&ledger.Tx{ChainID: chainID}).Encode()) }
+
+// checkTxBytes refuses a tx size no tx on this chain has: below one
+// without a memo, or above one with the longest memo. Padded to the
+// nearest end instead, the run would measure txs of another size than
+// it was asked for.
+func (g *Generator) checkTxBytes() error {
+	lo := bareTxBytes(g.chainID)
+	hi := lo + ledger.TxMemoBytesMax
+	if g.cfg.TxBytes != 0 && (g.cfg.TxBytes < lo || g.cfg.TxBytes > hi) {
+		return settingErr("TxBytes", "tx size", "%d not in %d..%d bytes, the sizes of a tx on chain %s (0: no memo)", g.cfg.TxBytes, lo, hi, g.chainID)
+	}
+	return nil
+}
+
+// memoBytes is the memo length that brings a tx to want bytes (checked
+// by checkTxBytes), or none for 0.
 func memoBytes(chainID string, want int) int {
-	bare := (&ledger.Tx{ChainID: chainID}).Encode()
-	return min(max(want-len(bare), 0), ledger.TxMemoBytesMax)
+	return min(max(want-bareTxBytes(chainID), 0), ledger.TxMemoBytesMax)
 }
 
 // sign fills every record, one account per job on all CPUs. Each

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +18,7 @@ import (
 	"time"
 
 	"github.com/synod-chain/synod/crypto"
+	"github.com/synod-chain/synod/ledger"
 	"github.com/synod-chain/synod/rpc"
 	"github.com/synod-chain/synod/rpc/rpctest"
 )
@@ -598,5 +601,39 @@ func TestPrepareRefusesAnUnsignableChainID(t *testing.T) {
 	err = g.Prepare(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "chain id") {
 		t.Fatalf("Prepare: %v, want a refusal of the node's chain id", err)
+	}
+}
+
+// TestPrepareRefusesAnUnreachableTxSize: the memo pads a tx from its
+// size without a memo (154 bytes on the test chain) up to that plus
+// ledger.TxMemoBytesMax (410); a size outside that range used to be
+// signed at the nearest end of it, so a run asked for 100- or 500-byte
+// txs measured others. Prepare refuses such a size, naming the range,
+// and gives each end of the range exactly.
+func TestPrepareRefusesAnUnreachableTxSize(t *testing.T) {
+	_, url := startFake(t, false)
+	prepare := func(size int) (*Generator, error) {
+		g, err := New(Config{RPC: []string{url}, Rate: 3, Duration: time.Second, Keys: fakeKeys(), TxBytes: size})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g, g.Prepare(context.Background())
+	}
+	bare := len((&ledger.Tx{ChainID: rpctest.ChainID}).Encode())
+	for _, size := range []int{1, bare - 1, bare + ledger.TxMemoBytesMax + 1, ledger.TxBytesMax} {
+		_, err := prepare(size)
+		var se *SettingError
+		if !errors.As(err, &se) || se.Field != "TxBytes" || !strings.Contains(err.Error(), fmt.Sprintf("not in %d..%d", bare, bare+ledger.TxMemoBytesMax)) {
+			t.Errorf("tx size %d: %v, want a TxBytes refusal naming %d..%d", size, err, bare, bare+ledger.TxMemoBytesMax)
+		}
+	}
+	for _, size := range []int{0, bare, bare + ledger.TxMemoBytesMax} {
+		g, err := prepare(size)
+		if err != nil {
+			t.Fatalf("tx size %d: %v", size, err)
+		}
+		if want := max(size, bare); g.TxBytes() != want {
+			t.Errorf("tx size %d gave %d-byte txs, want %d", size, g.TxBytes(), want)
+		}
 	}
 }
