@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -80,9 +81,14 @@ func testnetFaultCommand() *cli.Command {
 			{
 				Name: "byzantine", Usage: "restart NODE as a Byzantine validator (a test hook in its config.toml)",
 				ArgsUsage: "DIR NODE",
-				Flags: []cli.Flag{&cli.StringFlag{Name: "mode", Required: true,
-					Usage: "silent, equivocate, invalid-proposals, double-vote, or honest to undo"}},
+				// --mode is checked in the action: urfave/cli prints the
+				// whole help for a missing Required flag.
+				Flags: []cli.Flag{&cli.StringFlag{Name: "mode",
+					Usage: "silent, equivocate, invalid-proposals, double-vote, or honest to undo (required)"}},
 				Action: func(c *cli.Context) error {
+					if c.String("mode") == "" {
+						return errors.New(`--mode is required: silent, equivocate, invalid-proposals, double-vote, or honest (see 'synod testnet fault byzantine --help')`)
+					}
 					net, err := openNetwork(c)
 					if err != nil {
 						return err
