@@ -301,6 +301,11 @@ func parseSendFlags(c *cli.Context) (sendFlags, error) {
 	if len(f.memo) > ledger.TxMemoBytesMax {
 		return f, fmt.Errorf("--memo is %d bytes, at most %d", len(f.memo), ledger.TxMemoBytesMax)
 	}
+	// Checked here, before the tx is sent: a wait that cannot wait would
+	// fail a send the node took.
+	if d := c.Duration(walletWaitTimeoutFlag.Name); d <= 0 {
+		return f, fmt.Errorf("--wait.timeout %s: want a positive duration", d)
+	}
 	if c.IsSet(walletNonceFlag.Name) {
 		if f.nonce, err = rpc.ParseDecimal(c.String(walletNonceFlag.Name)); err != nil {
 			return f, fmt.Errorf("--nonce: %w", err)

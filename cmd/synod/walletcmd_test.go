@@ -355,3 +355,23 @@ func TestWalletSendRefusesAnotherChain(t *testing.T) {
 		t.Fatal("send for the node's own chain sent nothing")
 	}
 }
+
+func TestWalletSendRefusesANonPositiveWaitTimeout(t *testing.T) {
+	// Goal: `send --wait --wait.timeout 0s` (or negative) is refused
+	// before anything is signed or sent; it used to submit the tx and
+	// then fail at once waiting for it, a non-zero exit for a tx the
+	// node had taken, which a retry would pay for twice. Method: the
+	// sender's nonce is still 0 after the refusals.
+	e := newWalletEnv(t)
+	from := strings.TrimSpace(e.must(t, "0x"+hex.EncodeToString(rpctest.Key(0).Seed()), "import", "--keystore", e.keystore, "--password-file", e.password, "--lightkdf"))
+	for _, timeout := range []string{"0s", "-1s"} {
+		_, _, err := e.run(t, "", "send", "--keystore", e.keystore, "--password-file", e.password, "--rpc", e.url,
+			"--from", from, "--to", rpctest.Address(1).String(), "--amount", "1", "--wait", "--wait.timeout", timeout)
+		if err == nil || !strings.Contains(err.Error(), "--wait.timeout "+timeout) {
+			t.Errorf("--wait.timeout %s: %v, want a refusal naming the flag", timeout, err)
+		}
+	}
+	if bal := e.must(t, "", "balance", from, "--rpc", e.url); !strings.Contains(bal, "nonce    0 ") {
+		t.Fatalf("a tx was sent:\n%s", bal)
+	}
+}
