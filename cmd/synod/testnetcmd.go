@@ -118,6 +118,11 @@ OUT/wallets. testnet/run.sh builds, generates, starts and watches one.`,
 				Name: "wait", Usage: "wait until every running node has committed --height", ArgsUsage: "DIR",
 				Flags: []cli.Flag{tnHeightFlag, tnWaitFlag},
 				Action: func(c *cli.Context) error {
+					// A wait with no time would fail at once with the
+					// context's "deadline exceeded", naming nothing.
+					if d := c.Duration(tnWaitFlag.Name); d <= 0 {
+						return fmt.Errorf("--timeout %s: want a positive duration", d)
+					}
 					net, err := openNetwork(c)
 					if err != nil {
 						return err

@@ -112,3 +112,25 @@ func TestPrintStatusNamesAnotherProcess(t *testing.T) {
 		t.Fatalf("status table:\n%s\nwant node 0 shown as answered by another process (peer 12D3KooWother), without its height", got)
 	}
 }
+
+// TestTestnetStatusAndWaitCheckTheirFlags: `status --count -1` printed
+// nothing and exited 0 (the loop ran while round < -1), and `wait
+// --timeout 0s` failed at once with the context's error; each flag is
+// now refused by name, before the directory is read.
+func TestTestnetStatusAndWaitCheckTheirFlags(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"testnet", "status", "--count", "-1", dir}, "--count -1"},
+		{[]string{"testnet", "status", "--interval", "10ms", dir}, "--interval 10ms"},
+		{[]string{"testnet", "wait", "--timeout", "0s", dir}, "--timeout 0s"},
+		{[]string{"testnet", "wait", "--timeout", "-1m", dir}, "--timeout -1m0s"},
+	} {
+		_, err := runSynod(t, tc.args...)
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want an error starting %q", tc.args, err, tc.want)
+		}
+	}
+}

@@ -23,17 +23,21 @@ func testnetStatusCommand() *cli.Command {
 		Name: "status", Usage: "show height, view, primary, peers and tx/s of every node, refreshed", ArgsUsage: "DIR",
 		Flags: []cli.Flag{tnIntervalFlag, tnOnceFlag, tnCountFlag},
 		Action: func(c *cli.Context) error {
-			net, err := openNetwork(c)
-			if err != nil {
-				return err
-			}
 			interval := c.Duration(tnIntervalFlag.Name)
 			if interval < 100*time.Millisecond {
 				return fmt.Errorf("--interval %s is below 100ms", interval)
 			}
+			// A negative count would print nothing and exit 0.
 			count := c.Int(tnCountFlag.Name)
+			if count < 0 {
+				return fmt.Errorf("--count %d is negative (0: until Ctrl-C)", count)
+			}
 			if c.Bool(tnOnceFlag.Name) {
 				count = 1
+			}
+			net, err := openNetwork(c)
+			if err != nil {
+				return err
 			}
 			prev := make([]testnet.NodeStatus, len(net.Members))
 			prevAt := time.Time{}
