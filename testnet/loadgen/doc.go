@@ -8,9 +8,10 @@
 //
 //  1. Build a Config: the nodes' RPC URLs, the rate, the duration and the
 //     funded keys (LoadKeystore reads a testnet's wallets).
-//  2. New checks it; Prepare reads each account's pending nonce and signs
-//     every tx up front, so the generator's own signing never limits the
-//     rate it can offer.
+//  2. New checks it; Prepare reads each account's pending nonce and
+//     balance, signs every tx up front, so the generator's own signing
+//     never limits the rate it can offer, and refuses an account whose
+//     balance does not cover its txs.
 //  3. Run submits on a schedule by time (never waiting for a reply before
 //     sending the next; at most Config.InFlightMax requests at once, each
 //     of up to Config.BatchTxs txs, a short one waiting up to

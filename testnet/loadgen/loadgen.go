@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"runtime"
@@ -145,12 +146,16 @@ func (g *Generator) Prepare(ctx context.Context) error {
 	if err := g.checkTxBytes(); err != nil {
 		return err
 	}
-	nonces, err := g.pendingNonces(ctx)
+	nonces, balances, err := g.accountStates(ctx)
 	if err != nil {
 		return err
 	}
 	g.layout()
-	g.txBytes = g.sign(nonces)
+	var costs []uint64
+	g.txBytes, costs = g.sign(nonces)
+	if err := g.checkFunds(balances, costs); err != nil {
+		return err
+	}
 	g.byHash = make(map[crypto.Hash]int32, len(g.recs))
 	for i := range g.recs {
 		g.byHash[g.recs[i].hash] = int32(i)
@@ -162,27 +167,50 @@ func (g *Generator) Prepare(ctx context.Context) error {
 	return nil
 }
 
-// pendingNonces asks for every account's next nonce, counting its pending
-// txs, in batches the server accepts.
-func (g *Generator) pendingNonces(ctx context.Context) ([]uint64, error) {
-	nonces := make([]uint64, len(g.cfg.Keys))
-	for lo := 0; lo < len(nonces); lo += BatchTxsMax {
-		hi := min(lo+BatchTxsMax, len(nonces))
-		calls := make([]client.BatchElem, hi-lo)
-		for i := range calls {
-			addr := g.cfg.Keys[lo+i].Public().Address()
-			calls[i] = client.BatchElem{Method: "synod_getNonce", Params: []any{addr, rpc.NoncePending}, Result: &nonces[lo+i]}
+// accountStates asks for every account's next nonce, counting its
+// pending txs, and its balance, in batches the server accepts.
+func (g *Generator) accountStates(ctx context.Context) (nonces, balances []uint64, err error) {
+	nonces = make([]uint64, len(g.cfg.Keys))
+	bals := make([]rpc.Decimal, len(g.cfg.Keys))
+	const perBatch = BatchTxsMax / 2 // two calls an account
+	for lo := 0; lo < len(nonces); lo += perBatch {
+		hi := min(lo+perBatch, len(nonces))
+		calls := make([]client.BatchElem, 0, 2*(hi-lo))
+		for i := lo; i < hi; i++ {
+			addr := g.cfg.Keys[i].Public().Address()
+			calls = append(calls,
+				client.BatchElem{Method: "synod_getNonce", Params: []any{addr, rpc.NoncePending}, Result: &nonces[i]},
+				client.BatchElem{Method: "synod_getBalance", Params: []any{addr, rpc.Latest}, Result: &bals[i]})
 		}
 		if err := g.clients[0].BatchCall(ctx, calls); err != nil {
-			return nil, fmt.Errorf("loadgen: read nonces: %w", err)
+			return nil, nil, fmt.Errorf("loadgen: read nonces and balances: %w", err)
 		}
-		for i, c := range calls {
+		for k, c := range calls {
 			if c.Error != nil {
-				return nil, fmt.Errorf("loadgen: nonce of %s: %w", g.cfg.Keys[lo+i].Public().Address(), c.Error)
+				return nil, nil, fmt.Errorf("loadgen: %s of %s: %w", c.Method, g.cfg.Keys[lo+k/2].Public().Address(), c.Error)
 			}
 		}
 	}
-	return nonces, nil
+	balances = make([]uint64, len(bals))
+	for i, b := range bals {
+		balances[i] = uint64(b)
+	}
+	return nonces, balances, nil
+}
+
+// checkFunds refuses an account whose balance does not cover what its
+// txs cost (amounts and fees): a key the chain never funded, or a fee no
+// balance pays. Its txs would all be refused, and its later ones, offered
+// again for the nonce gap, would hold request slots the funded accounts'
+// txs need, spoiling the measurement of those.
+func (g *Generator) checkFunds(balances, costs []uint64) error {
+	for a, cost := range costs {
+		if balances[a] < cost {
+			return fmt.Errorf("loadgen: account %s cannot pay for its %d txs: it holds %d, they cost %d",
+				g.cfg.Keys[a].Public().Address(), g.accts[a].count, balances[a], cost)
+		}
+	}
+	return nil
 }
 
 // layout gives every account an equal run of records, enough for the
@@ -224,8 +252,9 @@ func memoBytes(chainID string, want int) int {
 // sign fills every record, one account per job on all CPUs. Each
 // account's recipients, amounts and memos come from its own seeded
 // stream, so the result does not depend on scheduling. It returns the
-// encoded size of a tx.
-func (g *Generator) sign(nonces []uint64) int {
+// encoded size of a tx and what each account's txs cost.
+func (g *Generator) sign(nonces []uint64) (int, []uint64) {
+	costs := make([]uint64, len(g.accts))
 	memoLen := memoBytes(g.chainID, g.cfg.TxBytes)
 	jobs := make(chan int, len(g.accts))
 	for i := range g.accts {
@@ -238,18 +267,21 @@ func (g *Generator) sign(nonces []uint64) int {
 		go func() {
 			defer wg.Done()
 			for a := range jobs {
-				g.signAccount(a, nonces[a], memoLen)
+				costs[a] = g.signAccount(a, nonces[a], memoLen)
 			}
 		}()
 	}
 	wg.Wait()
 	if len(g.recs) == 0 {
-		return 0
+		return 0, costs
 	}
-	return len(g.recs[0].raw)
+	return len(g.recs[0].raw), costs
 }
 
-func (g *Generator) signAccount(a int, nonce uint64, memoLen int) {
+// signAccount signs account a's run of txs from nonce and returns their
+// cost, amounts and fees, saturating at the largest uint64.
+func (g *Generator) signAccount(a int, nonce uint64, memoLen int) uint64 {
+	var cost uint64
 	rng := rand.New(rand.NewPCG(g.cfg.Seed, uint64(a)))
 	key := g.cfg.Keys[a]
 	acct := g.accts[a]
@@ -268,7 +300,16 @@ func (g *Generator) signAccount(a int, nonce uint64, memoLen int) {
 		r := &g.recs[acct.first+n]
 		r.raw = tx.Encode()
 		r.hash = crypto.Sum256(r.raw)
+		cost = addSaturating(addSaturating(cost, tx.Amount), tx.Fee)
 	}
+	return cost
+}
+
+func addSaturating(a, b uint64) uint64 {
+	if a > math.MaxUint64-b {
+		return math.MaxUint64
+	}
+	return a + b
 }
 
 // Acknowledged returns the hashes the nodes acknowledged, in send order of

@@ -637,3 +637,31 @@ func TestPrepareRefusesAnUnreachableTxSize(t *testing.T) {
 		}
 	}
 }
+
+// TestPrepareRefusesAnAccountThatCannotPay: a keystore key the chain
+// never funded (rpctest funds keys 0..2, not 3), or a fee no balance
+// covers, used to start the run anyway: every tx of such an account was
+// refused (insufficient funds), its later ones held request slots being
+// offered again for a nonce gap, and the measurement of the funded ones
+// suffered. Prepare refuses such an account by address.
+func TestPrepareRefusesAnAccountThatCannotPay(t *testing.T) {
+	_, url := startFake(t, false)
+	unfunded := rpctest.Key(rpctest.FundedAccounts)
+	for name, cfg := range map[string]Config{
+		"unfunded": {Keys: append(fakeKeys(), unfunded)},
+		"fee":      {Keys: fakeKeys(), Fee: rpctest.InitialBalance},
+	} {
+		cfg.RPC, cfg.Rate, cfg.Duration = []string{url}, 8, time.Second
+		g, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = g.Prepare(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "cannot pay") {
+			t.Errorf("%s: Prepare %v, want a refusal of the account that cannot pay", name, err)
+		}
+		if name == "unfunded" && (err == nil || !strings.Contains(err.Error(), unfunded.Public().Address().String())) {
+			t.Errorf("unfunded: %v does not name %s", err, unfunded.Public().Address())
+		}
+	}
+}
