@@ -72,7 +72,7 @@ var (
 		Name: "fee", Usage: "fee of every tx", Value: loadgen.DefaultFee, Category: "BENCH",
 	}
 	benchP99Flag = &cli.DurationFlag{
-		Name: "p99-max", Usage: "p99 latency under which a run with nothing lost counts as sustained", Value: time.Second, Category: "BENCH",
+		Name: "p99-max", Usage: "a run is sustained when its p99 latency is under this and no tx was lost, rejected, failed, unsent or refused even once", Value: time.Second, Category: "BENCH",
 	}
 	benchJSONFlag = &cli.StringFlag{
 		Name: "json", Usage: "also write the report as JSON to this file", Category: "OUTPUT",
