@@ -130,6 +130,15 @@ func runBench(c *cli.Context) error {
 	if err != nil {
 		return benchFlagError(err)
 	}
+	// Created now, so a path that cannot be written is found before the
+	// run rather than after it, with the run's results lost.
+	jsonFile, err := createBenchJSON(c.String(benchJSONFlag.Name))
+	if err != nil {
+		return err
+	}
+	if jsonFile != nil {
+		defer jsonFile.Close()
+	}
 	fmt.Fprintf(c.App.ErrWriter, "bench: signing %.0f transfers from %d accounts...\n",
 		loadgen.PlannedTxs(cfg.Rate, cfg.Warmup, cfg.Duration), len(cfg.Keys))
 	if err := g.Prepare(c.Context); err != nil {
@@ -150,13 +159,15 @@ func runBench(c *cli.Context) error {
 	if cpuBefore > 0 {
 		res.ProcessCPUSec = (processCPU() - cpuBefore).Seconds()
 	}
-	if path := c.String(benchJSONFlag.Name); path != "" {
-		if err := writeBenchJSON(path, res); err != nil {
-			return err
-		}
-	}
+	// The text first: if the JSON cannot be written, the results are
+	// still on screen.
 	if err := res.WriteText(c.App.Writer, c.Duration(benchP99Flag.Name)); err != nil {
 		return err
+	}
+	if jsonFile != nil {
+		if err := writeBenchJSON(jsonFile, res); err != nil {
+			return err
+		}
 	}
 	return benchCommitted(res)
 }
@@ -296,15 +307,27 @@ func startCPUProfile(path string) (stop func() error, err error) {
 	}, nil
 }
 
-// writeBenchJSON writes the report to path.
-func writeBenchJSON(path string, res *loadgen.Result) error {
+// createBenchJSON creates --json's file (nil for no path).
+func createBenchJSON(path string) (*os.File, error) {
+	if path == "" {
+		return nil, nil
+	}
 	f, err := os.Create(path)
 	if err != nil {
-		return fmt.Errorf("--json: %w", err)
+		return nil, fmt.Errorf("--json: %w", err)
 	}
+	return f, nil
+}
+
+// writeBenchJSON writes the report to f and closes it, so a failed
+// close is reported (the caller's deferred Close then returns an error
+// nobody reads).
+func writeBenchJSON(f *os.File, res *loadgen.Result) error {
 	if err := res.WriteJSON(f); err != nil {
-		f.Close()
 		return fmt.Errorf("--json: %w", err)
 	}
-	return f.Close()
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("--json: %w", err)
+	}
+	return nil
 }

@@ -288,3 +288,21 @@ func TestBenchRefusesAnUnreachableTxSize(t *testing.T) {
 		t.Fatalf("bench --tx-size 100: %v, want a refusal naming the flag and the range", err)
 	}
 }
+
+// TestBenchChecksTheJSONPathFirst: a --json path that cannot be created
+// was found out only after the run, and the error returned before the
+// text report was printed, so a typo lost the whole run's results. The
+// file is now created before any tx is signed, and the text report is
+// printed before the JSON is written.
+func TestBenchChecksTheJSONPathFirst(t *testing.T) {
+	url, keystore, pw := benchFakeEnv(t, true)
+	bad := filepath.Join(t.TempDir(), "missing-dir", "bench.json")
+	out, errOut, err := runBenchApp("--rpc", url, "--keystore", keystore, "--password-file", pw,
+		"--rate", "20", "--duration", "200ms", "--quiet", "--json", bad)
+	if err == nil || !strings.HasPrefix(err.Error(), "--json: ") {
+		t.Fatalf("bench --json %s: %v, want a --json error", bad, err)
+	}
+	if strings.Contains(errOut, "signing") || out != "" {
+		t.Fatalf("the run went ahead before the --json error:\nstdout: %s\nstderr: %s", out, errOut)
+	}
+}
