@@ -391,7 +391,7 @@ func (n *Node) serve(ctx context.Context, opts RunOptions) error {
 		stopLoop()
 		wg.Wait()
 		n.ingress.wait()
-		return err
+		return errors.Join(err, <-loopErr)
 	}
 	wg.Add(3)
 	go func() { defer wg.Done(); n.gossip.run(loopCtx) }()
@@ -418,6 +418,15 @@ func (n *Node) serve(ctx context.Context, opts RunOptions) error {
 	wg.Wait()
 	n.ingress.wait() // no admission may touch the journal after close
 	n.events.close()
+	if runErr == nil {
+		// Stopping, the loop waits for the block write in progress and
+		// syncs the blocks written without an fsync: a failure there is a
+		// disk failure too, and the node must not exit as if all were on
+		// disk. (A loop that stopped by itself always returned an error.)
+		if runErr = <-loopErr; runErr != nil {
+			n.log.Error("consensus loop failed while stopping", "err", runErr)
+		}
+	}
 	return runErr
 }
 

@@ -1,0 +1,93 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/synod-chain/synod/ledger"
+	"github.com/synod-chain/synod/mempool"
+	"github.com/synod-chain/synod/p2p"
+)
+
+// logSignal is a slog handler that closes a channel when a record with
+// msg is logged.
+type logSignal struct {
+	slog.Handler
+	msg  string
+	seen chan struct{}
+}
+
+func (h logSignal) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		close(h.seen)
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h logSignal) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return logSignal{h.Handler.WithAttrs(attrs), h.msg, h.seen}
+}
+
+func (h logSignal) WithGroup(name string) slog.Handler {
+	return logSignal{h.Handler.WithGroup(name), h.msg, h.seen}
+}
+
+var errBlockWrite = errors.New("test: block write failed (I/O error)")
+
+// TestServeReportsLoopFailureWhileStopping: the consensus loop, when told
+// to stop, first waits for the background write of synced blocks in
+// progress and syncs what it wrote without an fsync; if that fails (a
+// disk error during SIGTERM), the node must not exit as though everything
+// were on disk. Method: a node served with no RPC, whose loop has a
+// background block write in progress that the test ends, with an error,
+// only after serve has started shutting down.
+func TestServeReportsLoopFailureWhileStopping(t *testing.T) {
+	g, vals, _ := testGenesis(t, 4, 1)
+	store, err := ledger.OpenStore(filepath.Join(t.TempDir(), "ledger"), ledger.StoreOptions{ChainID: g.ChainID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.InitGenesis(g); err != nil {
+		store.Close()
+		t.Fatal(err)
+	}
+	shuttingDown := make(chan struct{})
+	logger := slog.New(logSignal{slog.NewTextHandler(io.Discard, nil), "shutting down", shuttingDown})
+	pool, err := mempool.New(mempool.DefaultConfig(g.ChainID), store)
+	if err != nil {
+		store.Close()
+		t.Fatal(err)
+	}
+	d, err := newDriver(driverConfig{
+		Genesis: g, Self: 0, Key: vals[0], Store: store, Net: discardNet{}, Pool: pool,
+		Tick: 10 * time.Millisecond, Now: time.Now, EmptyBlockInterval: 100 * time.Millisecond,
+		Metrics:  NewMetrics(func() float64 { return 0 }, func() float64 { return 0 }),
+		Penalize: func(string, error) {}, Logger: logger,
+	})
+	if err != nil {
+		store.Close()
+		t.Fatal(err)
+	}
+	genesisBlock, _ := ledger.GenesisBlock(g)
+	written := make(chan error)
+	d.storing = &storeWrite{writes: []ledger.BlockWrite{{Block: genesisBlock}}, done: written}
+	n := &Node{genesis: g, log: logger, store: store, pool: pool, driver: d, metrics: d.metrics, events: newBlockFeed(),
+		host:   startTestHost(t, g.ChainID, vals[0], nil, p2p.Handlers{}),
+		gossip: newGossipBatcher(func([]*ledger.Tx) {}, func() int { return 0 })}
+	n.ingress = newTxIngress(pool.AddBatch, func([]*ledger.Tx) func() error { return func() error { return nil } }, func([]*ledger.Tx) {})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- n.serve(ctx, RunOptions{}) }()
+	cancel()
+	<-shuttingDown
+	written <- errBlockWrite
+	if err := <-served; !errors.Is(err, errBlockWrite) {
+		t.Fatalf("serve returned %v after the loop's last block write failed, want that failure", err)
+	}
+}
