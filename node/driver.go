@@ -366,14 +366,27 @@ func (d *driver) deliverWait(from string, raw []byte) {
 	}
 }
 
+// errLoopStopped: the consensus loop has stopped and takes nothing more.
+var errLoopStopped = errors.New("consensus loop stopped")
+
 // deliverSynced queues a block fetched by block sync; it blocks until the
-// loop takes it or ctx ends, so sync goes at the pace of the loop.
+// loop takes it or ctx ends, so sync goes at the pace of the loop. Once
+// the loop has stopped it refuses the block (errLoopStopped): a sync run
+// outlives the loop, and would otherwise fill the queue and wait there
+// until its own timeout.
 func (d *driver) deliverSynced(ctx context.Context, b *ledger.Block, cert *ledger.CommitCertificate) error {
+	select {
+	case <-d.stopped:
+		return errLoopStopped
+	default:
+	}
 	select {
 	case d.synced <- deliveredBlock{block: b, cert: cert}:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-d.stopped:
+		return errLoopStopped
 	}
 }
 

@@ -91,3 +91,22 @@ func TestServeReportsLoopFailureWhileStopping(t *testing.T) {
 		t.Fatalf("serve returned %v after the loop's last block write failed, want that failure", err)
 	}
 }
+
+// TestDeliverSyncedRefusedOnceTheLoopStopped: block sync runs on its own
+// goroutine, bounded only by its run's timeout (a minute), and hands each
+// block to the consensus loop; once the loop has stopped (shutdown, or a
+// fail-stop), nobody takes them, and the sync must end rather than wait
+// on a loop that is gone. Method: stop a driver's loop, then deliver.
+func TestDeliverSyncedRefusedOnceTheLoopStopped(t *testing.T) {
+	c := newTestCluster(t, 4)
+	d := c.drivers[0]
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := d.run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := ledger.GenesisBlock(c.genesis)
+	if err := d.deliverSynced(context.Background(), b, nil); !errors.Is(err, errLoopStopped) {
+		t.Fatalf("deliverSynced after the loop stopped: %v, want %v", err, errLoopStopped)
+	}
+}
