@@ -75,7 +75,12 @@ func (b *blockSync) serve(s network.Stream) {
 	defer b.n.leave()
 	defer s.Close()
 	p := s.Conn().RemotePeer()
-	if err := s.SetDeadline(time.Now().Add(b.n.cfg.SyncTimeout)); err != nil {
+	now := time.Now()
+	if err := s.SetDeadline(now.Add(b.n.cfg.SyncTimeout)); err != nil {
+		s.Reset()
+		return
+	}
+	if err := s.SetReadDeadline(now.Add(min(b.n.cfg.SyncRequestReadTimeout, b.n.cfg.SyncTimeout))); err != nil {
 		s.Reset()
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync/atomic"
 	"testing"
 	"testing/iotest"
@@ -390,5 +391,39 @@ func TestBlockSyncServesValidatorsPastHoggingValidators(t *testing.T) {
 	got, err := a.FetchBlocks(ctx, b.ID(), 1, 3)
 	if err != nil || len(got) != 3 {
 		t.Fatalf("validator fetched %d blocks: %v (hogs hold %d slots)", len(got), err, src.held.Load())
+	}
+}
+
+func TestBlockSyncDropsAStreamWithoutARequest(t *testing.T) {
+	// Goal: a peer that opens a sync stream and sends part of a request
+	// holds it only SyncRequestReadTimeout, not all of SyncTimeout (each
+	// peer may open only a few). Method: SyncTimeout is ten minutes, the
+	// request timeout 200 ms; a validator sends one byte of its request
+	// and must see the stream reset, well before its own 30-s deadline.
+	chain, _ := testChainSource(t, 4)
+	cfg := testConfig(t, 1)
+	cfg.SyncTimeout, cfg.SyncRequestReadTimeout = 10*time.Minute, 200*time.Millisecond
+	a := startHost(t, testConfig(t, 0), Handlers{})
+	b := startHost(t, cfg, Handlers{Blocks: chain})
+	b.SetValidators([]peer.ID{a.ID()})
+	connect(t, a, b)
+	ctx, cancel := context.WithTimeout(context.Background(), testWait)
+	defer cancel()
+	s, err := a.h.NewStream(ctx, b.ID(), syncProtocol(testChain))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Reset()
+	req := SyncRequest{Kind: syncKindBlocks, From: 1, Count: 1}.Encode()
+	if _, err := s.Write(req[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Read(make([]byte, 1))
+	var timeout interface{ Timeout() bool }
+	if err == nil || errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &timeout) && timeout.Timeout()) {
+		t.Fatalf("half a request: the server kept the stream (read: %v)", err)
 	}
 }

@@ -106,6 +106,12 @@ type Config struct {
 	SyncResponseBytesMax int
 	// SyncTimeout bounds one whole request and response.
 	SyncTimeout time.Duration
+	// SyncRequestReadTimeout bounds the wait for a request once a peer
+	// opens a sync stream (at most SyncTimeout). A client writes its few
+	// bytes at once; a peer that sends part of one would otherwise hold
+	// the stream, one of the few each peer may open, for all of
+	// SyncTimeout.
+	SyncRequestReadTimeout time.Duration
 	// SyncServeConcurrencyMax bounds blocks requests served at once; one
 	// peer gets at most two of them at a time.
 	SyncServeConcurrencyMax int
@@ -153,6 +159,7 @@ func DefaultConfig() Config {
 		SyncBlocksMax:            128,
 		SyncResponseBytesMax:     64 << 20,
 		SyncTimeout:              60 * time.Second,
+		SyncRequestReadTimeout:   5 * time.Second,
 		SyncServeConcurrencyMax:  8,
 		PenaltyThreshold:         10,
 		PenaltyWindow:            10 * time.Minute,
@@ -202,6 +209,7 @@ func (c *Config) validate() error {
 		{"SyncBlocksMax", int64(c.SyncBlocksMax), SyncBlocksCeiling},
 		{"SyncResponseBytesMax", int64(c.SyncResponseBytesMax), 1 << 30},
 		{"SyncTimeout", int64(c.SyncTimeout), int64(time.Hour)},
+		{"SyncRequestReadTimeout", int64(c.SyncRequestReadTimeout), int64(time.Hour)},
 		{"SyncServeConcurrencyMax", int64(c.SyncServeConcurrencyMax), 1024},
 		{"PenaltyThreshold", int64(c.PenaltyThreshold), 1 << 20},
 		{"PenaltyWindow", int64(c.PenaltyWindow), int64(7 * 24 * time.Hour)},
