@@ -126,7 +126,8 @@ func (g *Generator) ChainID() string { return g.chainID }
 func (g *Generator) TxBytes() int { return g.txBytes }
 
 // Prepare reads the chain id and each account's pending nonce from the
-// first RPC URL and signs every tx the run can send.
+// first RPC URL, checks that every other URL answers for the same chain,
+// and signs every tx the run can send.
 func (g *Generator) Prepare(ctx context.Context) error {
 	if g.prepared {
 		return nil
@@ -143,6 +144,9 @@ func (g *Generator) Prepare(ctx context.Context) error {
 		return fmt.Errorf("loadgen: the chain id of %s cannot be signed for: %w", g.cfg.RPC[0], err)
 	}
 	g.chainID = st.ChainID
+	if err := g.checkNodes(ctx); err != nil {
+		return err
+	}
 	if err := g.checkTxBytes(); err != nil {
 		return err
 	}
@@ -164,6 +168,23 @@ func (g *Generator) Prepare(ctx context.Context) error {
 		return errors.New("loadgen: two generated txs share a hash")
 	}
 	g.prepared = true
+	return nil
+}
+
+// checkNodes asks every RPC URL but the first for its status: a URL that
+// does not answer, or answers for another chain, would otherwise take its
+// share of the txs and fail or refuse them all, a run measuring a typo.
+func (g *Generator) checkNodes(ctx context.Context) error {
+	for i, c := range g.clients[1:] {
+		url := g.cfg.RPC[i+1]
+		st, err := c.Status(ctx)
+		if err != nil {
+			return fmt.Errorf("loadgen: status of %s: %w", url, err)
+		}
+		if st.ChainID != g.chainID {
+			return fmt.Errorf("loadgen: %s is on chain %q, %s on %q", url, st.ChainID, g.cfg.RPC[0], g.chainID)
+		}
+	}
 	return nil
 }
 

@@ -665,3 +665,43 @@ func TestPrepareRefusesAnAccountThatCannotPay(t *testing.T) {
 		}
 	}
 }
+
+// TestPrepareChecksEveryNode: a second --rpc URL that does not answer, or
+// answers for another chain, is refused before the run; it used to take
+// its share of the txs and fail or refuse them all.
+func TestPrepareChecksEveryNode(t *testing.T) {
+	_, url := startFake(t, false)
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			ID json.RawMessage `json:"id"`
+		}
+		body, _ := io.ReadAll(r.Body)
+		_ = json.Unmarshal(body, &req)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"jsonrpc": "2.0", "id": req.ID, "result": rpc.NodeStatus{ChainID: "other-chain"}})
+	}))
+	defer other.Close()
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close() // its address now refuses connections
+	for _, c := range []struct {
+		second, want string
+	}{
+		{other.URL, `on chain "other-chain"`},
+		{dead.URL, "status of " + dead.URL},
+	} {
+		g, err := New(Config{RPC: []string{url, c.second}, Rate: 10, Duration: time.Second, Keys: fakeKeys()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := g.Prepare(context.Background()); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("second node %s: Prepare: %v, want %q", c.second, err, c.want)
+		}
+	}
+	g, err := New(Config{RPC: []string{url, url}, Rate: 10, Duration: time.Second, Keys: fakeKeys()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Prepare(context.Background()); err != nil {
+		t.Fatalf("two URLs of one chain: %v", err)
+	}
+}
