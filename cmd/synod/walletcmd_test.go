@@ -286,42 +286,36 @@ func TestWalletSendWaitRefusesBadReceipt(t *testing.T) {
 	}
 }
 
-func TestWalletSendNoAnswerIsNotARefusal(t *testing.T) {
-	// Goal: when the submission gets no answer (the connection drops), send
-	// does not claim the node refused the tx, which may have arrived: the
-	// error names the tx and says to check it before sending again, since
-	// a second send would take the next nonce and pay twice; method: a
-	// fake node that hangs up on synod_sendRawTransaction.
-	e := newWalletEnv(t)
-	from := strings.TrimSpace(e.must(t, "0x"+hex.EncodeToString(rpctest.Key(0).Seed()),
-		"import", "--keystore", e.keystore, "--password-file", e.password, "--lightkdf"))
-	tx := &ledger.Tx{ChainID: rpctest.ChainID, Nonce: 0, To: rpctest.Address(1), Amount: 1}
-	tx.Sign(rpctest.Key(0))
-	node, url := newFakeNode(t, rpc.NodeStatus{ChainID: rpctest.ChainID})
-	node.dropSend = true
-	_, _, err := e.run(t, "", "send", "--keystore", e.keystore, "--password-file", e.password, "--rpc", url,
-		"--from", from, "--to", rpctest.Address(1).String(), "--amount", "1")
-	if err == nil || strings.Contains(err.Error(), "refused") || !strings.Contains(err.Error(), "synod wallet tx "+tx.Hash().String()) {
-		t.Fatalf("send to a node that hangs up: %v", err)
-	}
-}
-
-func TestWalletSendInternalErrorIsNotARefusal(t *testing.T) {
-	// Goal: a node's internal error on submission (it failed to store the
-	// tx, which may be pending all the same) is not reported as the node
-	// refusing the tx: as with no answer, the error says to check the tx
-	// before sending again; method: a fake node that answers -32603.
-	e := newWalletEnv(t)
-	from := strings.TrimSpace(e.must(t, "0x"+hex.EncodeToString(rpctest.Key(0).Seed()),
-		"import", "--keystore", e.keystore, "--password-file", e.password, "--lightkdf"))
-	tx := &ledger.Tx{ChainID: rpctest.ChainID, Nonce: 0, To: rpctest.Address(1), Amount: 1}
-	tx.Sign(rpctest.Key(0))
-	node, url := newFakeNode(t, rpc.NodeStatus{ChainID: rpctest.ChainID})
-	node.sendErr = &rpc.Error{Code: rpc.CodeInternal, Message: "internal error: the node failed to store the tx"}
-	_, _, err := e.run(t, "", "send", "--keystore", e.keystore, "--password-file", e.password, "--rpc", url,
-		"--from", from, "--to", rpctest.Address(1).String(), "--amount", "1")
-	if err == nil || strings.Contains(err.Error(), "refused") || !strings.Contains(err.Error(), "synod wallet tx "+tx.Hash().String()) {
-		t.Fatalf("send to a node that fails internally: %v", err)
+func TestWalletSendWithoutAVerdictIsNotARefusal(t *testing.T) {
+	// Goal: when the submission gets no verdict on the tx, send does not
+	// claim the node refused it, as it may be pending: the error names
+	// the tx and says to check it before sending again, since a second
+	// send would take the next nonce and pay twice. Method: fake nodes
+	// that hang up on synod_sendRawTransaction, or answer it with an
+	// internal error (the node failed to store the tx).
+	for _, c := range []struct {
+		name string
+		set  func(*fakeNode)
+	}{
+		{"hangs up", func(n *fakeNode) { n.dropSend = true }},
+		{"fails internally", func(n *fakeNode) {
+			n.sendErr = &rpc.Error{Code: rpc.CodeInternal, Message: "internal error: the node failed to store the tx"}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newWalletEnv(t)
+			from := strings.TrimSpace(e.must(t, "0x"+hex.EncodeToString(rpctest.Key(0).Seed()),
+				"import", "--keystore", e.keystore, "--password-file", e.password, "--lightkdf"))
+			tx := &ledger.Tx{ChainID: rpctest.ChainID, Nonce: 0, To: rpctest.Address(1), Amount: 1}
+			tx.Sign(rpctest.Key(0))
+			node, url := newFakeNode(t, rpc.NodeStatus{ChainID: rpctest.ChainID})
+			c.set(node)
+			_, _, err := e.run(t, "", "send", "--keystore", e.keystore, "--password-file", e.password, "--rpc", url,
+				"--from", from, "--to", rpctest.Address(1).String(), "--amount", "1")
+			if err == nil || strings.Contains(err.Error(), "refused") || !strings.Contains(err.Error(), "synod wallet tx "+tx.Hash().String()) {
+				t.Fatalf("send to a node that %s: %v", c.name, err)
+			}
+		})
 	}
 }
 
