@@ -364,17 +364,17 @@ func TestRetryElsewhereCountsDuplicateAsAcknowledged(t *testing.T) {
 			t.Error(err)
 			return
 		}
+		if !bytes.Contains(body, []byte("synod_sendRawTransaction")) {
+			forward(t, w, url, body)
+			return
+		}
+		// The tx reaches the node; its answer does not reach the generator.
 		resp, err := http.Post(url, "application/json", bytes.NewReader(body))
 		if err != nil {
 			t.Error(err)
 			return
 		}
-		defer resp.Body.Close()
-		if !bytes.Contains(body, []byte("synod_sendRawTransaction")) {
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = io.Copy(w, resp.Body)
-			return
-		}
+		resp.Body.Close()
 		conn, _, err := w.(http.Hijacker).Hijack()
 		if err != nil {
 			t.Error(err)
@@ -537,14 +537,7 @@ func TestRunEndsAtGraceWithAHungNode(t *testing.T) {
 			}
 			return
 		}
-		resp, err := http.Post(url, "application/json", bytes.NewReader(body))
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer resp.Body.Close()
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.Copy(w, resp.Body)
+		forward(t, w, url, body)
 	}))
 	defer hung.Close()
 	defer close(release)
@@ -576,22 +569,11 @@ func TestPrepareRefusesAnUnsignableChainID(t *testing.T) {
 		if err != nil {
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
 		if bytes.Contains(body, []byte("synod_status")) {
-			var req struct {
-				ID json.RawMessage `json:"id"`
-			}
-			_ = json.Unmarshal(body, &req)
-			_ = json.NewEncoder(w).Encode(map[string]any{"jsonrpc": "2.0", "id": req.ID, "result": rpc.NodeStatus{ChainID: long}})
+			answerStatus(w, body, rpc.NodeStatus{ChainID: long})
 			return
 		}
-		resp, err := http.Post(url, "application/json", bytes.NewReader(body))
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer resp.Body.Close()
-		_, _ = io.Copy(w, resp.Body)
+		forward(t, w, url, body)
 	}))
 	defer node.Close()
 	g, err := New(Config{RPC: []string{node.URL}, Rate: 10, Duration: time.Second, Keys: fakeKeys()})
@@ -672,13 +654,8 @@ func TestPrepareRefusesAnAccountThatCannotPay(t *testing.T) {
 func TestPrepareChecksEveryNode(t *testing.T) {
 	_, url := startFake(t, false)
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req struct {
-			ID json.RawMessage `json:"id"`
-		}
 		body, _ := io.ReadAll(r.Body)
-		_ = json.Unmarshal(body, &req)
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"jsonrpc": "2.0", "id": req.ID, "result": rpc.NodeStatus{ChainID: "other-chain"}})
+		answerStatus(w, body, rpc.NodeStatus{ChainID: "other-chain"})
 	}))
 	defer other.Close()
 	dead := httptest.NewServer(http.NotFoundHandler())
@@ -704,4 +681,28 @@ func TestPrepareChecksEveryNode(t *testing.T) {
 	if err := g.Prepare(context.Background()); err != nil {
 		t.Fatalf("two URLs of one chain: %v", err)
 	}
+}
+
+// forward posts body, a request a proxy in front of the fake node at url
+// received, to that node and copies the node's answer to w.
+func forward(t *testing.T, w http.ResponseWriter, url string, body []byte) {
+	resp, err := http.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer resp.Body.Close()
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = io.Copy(w, resp.Body)
+}
+
+// answerStatus answers the request in body, whatever its method, with st
+// as its result: a node that says what a test needs it to say.
+func answerStatus(w http.ResponseWriter, body []byte, st rpc.NodeStatus) {
+	var req struct {
+		ID json.RawMessage `json:"id"`
+	}
+	_ = json.Unmarshal(body, &req)
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"jsonrpc": "2.0", "id": req.ID, "result": st})
 }
