@@ -15,28 +15,41 @@ const staleRetrySendersMax = 256
 // one goroutine (the node loop), in commit order, for every block.
 //
 // Only the senders of committed txs can have a lower balance or a higher
-// nonce than before (recipients and the proposer only gain), so only their
-// queues are rechecked, O(committed txs): txs below the new account nonce
-// (those committed and any they displaced) are dropped, then the highest
-// nonces until the balance covers the rest. Future nonces that are still
-// covered stay queued. The SigCache forgets the committed txs. The
-// accounts are read before the lock is taken.
+// nonce than before (recipients and the proposer only gain), and only
+// those with txs here have anything to recheck, so only their accounts
+// are read, O(committed txs): txs below the new account nonce (those
+// committed and any they displaced) are dropped, then the highest nonces
+// until the balance covers the rest. Future nonces that are still covered
+// stay queued. A block's other senders cost no read: in a catch-up, with
+// the pool empty, that was a read per tx on the loop's path. The SigCache
+// forgets the committed txs. The accounts are read before the lock is
+// taken.
 //
 // A sender whose account cannot be read (a transient store error) loses
 // only its txs at or below the highest nonce the block committed for it
-// (committed, or displaced by another tx), which can never run again. Its other txs, which wallets may have been told are accepted,
-// stay pending but stale: not reaped, not expired, and not used to answer
-// PendingNonce, until its account is read again, by a later Update (each one
-// retries up to staleRetrySendersMax stale senders) or by Add.
+// (committed, or displaced by another tx), which can never run again. Its
+// other txs, which wallets may have been told are accepted, stay pending
+// but stale: not reaped, not expired, and not used to answer
+// PendingNonce, until its account is read again, by a later Update (each
+// one retries up to staleRetrySendersMax stale senders) or by Add. A
+// sender whose first tx got in while the accounts were being read (its
+// account read against the state before this block) is treated the same
+// way, as unread.
 // A nil state keeps the previous one.
 func (m *Mempool) Update(committed []*ledger.Tx, state ledger.StateReader) {
+	used := usedNonces(committed)
 	m.mu.Lock()
 	if state == nil {
 		state = m.state
 	}
-	retry := m.staleSenders(staleRetrySendersMax)
+	read := m.staleSenders(staleRetrySendersMax)
+	for addr := range used {
+		if _, ok := m.senders[addr]; ok {
+			read = append(read, addr)
+		}
+	}
 	m.mu.Unlock()
-	accounts, unread := readSenders(committed, retry, state)
+	accounts := readAccounts(read, state)
 
 	if m.cfg.SigCache != nil {
 		m.cfg.SigCache.Forget(committed)
@@ -50,51 +63,45 @@ func (m *Mempool) Update(committed []*ledger.Tx, state ledger.StateReader) {
 			m.refresh(q, acct)
 		}
 	}
-	for addr, top := range unread {
+	for addr, top := range used {
+		if _, ok := accounts[addr]; ok {
+			continue
+		}
 		if q, ok := m.senders[addr]; ok {
 			m.markStale(q, top)
 		}
 	}
 }
 
-// readSenders reads from state the accounts of the committed txs' senders
-// and of the senders in retry. It returns those it read, and for each
-// sender of a committed tx whose read failed, the highest nonce it
-// committed.
-func readSenders(committed []*ledger.Tx, retry []crypto.Address, state ledger.StateReader) (map[crypto.Address]ledger.Account, map[crypto.Address]uint64) {
-	accounts := make(map[crypto.Address]ledger.Account, len(committed)+len(retry))
-	unread := make(map[crypto.Address]uint64)
-	failed := make(map[crypto.Address]bool)
+// usedNonces maps each sender of the committed txs to the highest nonce
+// it committed.
+func usedNonces(committed []*ledger.Tx) map[crypto.Address]uint64 {
+	used := make(map[crypto.Address]uint64, len(committed))
 	for _, tx := range committed {
 		if tx == nil {
 			continue
 		}
 		addr := tx.Sender()
+		if top, ok := used[addr]; !ok || tx.Nonce > top {
+			used[addr] = tx.Nonce
+		}
+	}
+	return used
+}
+
+// readAccounts reads the accounts of addrs from state, skipping those it
+// cannot read.
+func readAccounts(addrs []crypto.Address, state ledger.StateReader) map[crypto.Address]ledger.Account {
+	accounts := make(map[crypto.Address]ledger.Account, len(addrs))
+	for _, addr := range addrs {
 		if _, ok := accounts[addr]; ok {
 			continue
 		}
-		if failed[addr] {
-			unread[addr] = max(unread[addr], tx.Nonce)
-			continue
-		}
-		acct, err := state.GetAccount(addr)
-		if err != nil {
-			failed[addr] = true
-			unread[addr] = tx.Nonce
-			continue
-		}
-		accounts[addr] = acct
-	}
-	for _, addr := range retry {
-		if _, ok := accounts[addr]; ok || failed[addr] {
-			continue
-		}
-		// A failed retry changes nothing: the sender stays stale.
 		if acct, err := state.GetAccount(addr); err == nil {
 			accounts[addr] = acct
 		}
 	}
-	return accounts, unread
+	return accounts
 }
 
 // staleSenders returns up to n stale senders, to read again. Past n they

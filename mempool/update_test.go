@@ -256,3 +256,75 @@ func TestExecutable(t *testing.T) {
 		t.Fatalf("after the run committed: %d pending, executable %v; want 1 gapped tx, not executable", n, m.Executable())
 	}
 }
+
+// readLog is a state that records every account read and may run a hook
+// on the first one.
+type readLog struct {
+	ledger.StateReader
+	read   []crypto.Address
+	onRead func()
+}
+
+func (r *readLog) GetAccount(a crypto.Address) (ledger.Account, error) {
+	r.read = append(r.read, a)
+	if hook := r.onRead; hook != nil {
+		r.onRead = nil
+		hook()
+	}
+	return r.StateReader.GetAccount(a)
+}
+
+// TestUpdateReadsOnlyPendingSenders checks that Update reads the account
+// of a committed tx's sender only if the pool holds txs of that sender:
+// in a catch-up the pool is empty, and a read per committed tx was a
+// tenth of the loop's work.
+func TestUpdateReadsOnlyPendingSenders(t *testing.T) {
+	chain := newTestChain(1000, 1000, 1000)
+	m := newPool(t, testConfig(), chain.state)
+	a0, a1 := signedTx(0, 0, 1, 1), signedTx(0, 1, 1, 1)
+	mustAdd(t, m, a0, a1)
+	committed := chain.commit(t, a0, signedTx(1, 0, 1, 1), signedTx(2, 0, 1, 1))
+	state := &readLog{StateReader: chain.state}
+	m.Update(committed, state)
+	if len(state.read) != 1 || state.read[0] != testAddr(0) {
+		t.Errorf("Update read accounts %v, want only sender 0's %s", state.read, testAddr(0))
+	}
+	if _, ok := m.Get(a0.Hash()); ok {
+		t.Error("committed a0 still pending")
+	}
+	if _, ok := m.Get(a1.Hash()); !ok {
+		t.Error("a1 dropped")
+	}
+	if err := m.checkInvariants(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestUpdateSenderAddedDuringReads checks a sender whose first tx is
+// added while Update reads the other senders' accounts, against the state
+// before the block: Update did not read its account, yet the nonce the
+// block used must not stay pending.
+func TestUpdateSenderAddedDuringReads(t *testing.T) {
+	chain := newTestChain(1000, 1000)
+	m := newPool(t, testConfig(), chain.frozen())
+	a0, a1 := signedTx(0, 0, 1, 1), signedTx(0, 1, 1, 1)
+	mustAdd(t, m, a0, a1)
+	committed := chain.commit(t, a0, signedTx(1, 0, 5, 1))
+	late, next := signedTx(1, 0, 7, 1), signedTx(1, 1, 7, 1) // nonce 0 is used by the block
+	state := &readLog{StateReader: chain.state, onRead: func() { mustAdd(t, m, late, next) }}
+	m.Update(committed, state)
+	if _, ok := m.Get(late.Hash()); ok {
+		t.Error("a tx at a nonce the block used is still pending")
+	}
+	if _, ok := m.Get(next.Hash()); !ok {
+		t.Error("the sender's next nonce was dropped")
+	}
+	if err := m.checkInvariants(); err != nil {
+		t.Fatal(err)
+	}
+	// The sender is read again by the next Update, and its tx is ready.
+	m.Update(nil, chain.state)
+	if got := m.Reap(10, 1<<20); len(got) != 2 {
+		t.Errorf("Reap after the retry: %d txs, want a1 and the sender's nonce 1", len(got))
+	}
+}
