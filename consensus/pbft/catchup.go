@@ -49,7 +49,10 @@ func (r *Replica) tickCatchUp() {
 // The certificate is verified and the block validated by the application
 // before it is committed; it then appears in Ready.Committed like any other.
 // A block at or below the committed height is ignored. A failure of this
-// node's own state while validating it halts the replica (Ready.Fault).
+// node's own state while validating it halts the replica (Ready.Fault). A
+// block the application has no room for yet (ledger.ErrPendingChainFull)
+// is refused with that error and nothing else: deliver it again later (the
+// replica repeats its EventCatchUp while it stays behind).
 func (r *Replica) DeliverCommitted(b *ledger.Block, cert *ledger.CommitCertificate) error {
 	if r.fault != nil {
 		return fmt.Errorf("%w: %w", ErrHalted, r.fault)

@@ -20,7 +20,12 @@ type Application interface {
 	// is not known yet: the engine waits instead of blaming the proposer.
 	// An error wrapping ledger.ErrLocalState means this node's own state
 	// failed (a store read): the engine halts (Ready.Fault) instead of
-	// blaming the proposer. Any other error means b is invalid.
+	// blaming the proposer. An error wrapping ledger.ErrPendingChainFull
+	// means this node keeps too many pending blocks to take b now: the
+	// engine neither votes nor blames the proposer nor halts, keeps b, and
+	// asks again at the next Tick, after the node has committed blocks
+	// (which prunes them), or when a vote for b's height arrives. Any
+	// other error means b is invalid.
 	Validate(b *ledger.Block) error
 	// Build returns a new block on top of the block with hash parent (the
 	// committed head or a validated block). An error wrapping

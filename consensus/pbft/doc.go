@@ -36,7 +36,9 @@
 //   - call Tick(now) at a fixed interval (Config.TickInterval), now being
 //     the node's clock in Unix milliseconds (used only as the timestamp of
 //     blocks this replica proposes); the primary asks its Application for a
-//     block on Tick when the window has room;
+//     block on Tick when the window has room, and a replica asks it again
+//     for a proposal it had no room to validate (ledger.ErrPendingChainFull:
+//     a limit of this node, never held against the primary);
 //   - call Step for every message received from a peer (decoded with
 //     Decode); it verifies the sender and the signature first;
 //   - call DeliverCommitted with blocks and certificates fetched in answer

@@ -239,8 +239,9 @@ func (r *Replica) parentReady(s *slot) bool {
 }
 
 // validate asks the application to check the block fully. Only an error
-// about the block blames its proposer: an unknown parent is waited for,
-// and a failure of this node's own state halts the replica (localFault).
+// about the block blames its proposer: an unknown parent is waited for, a
+// full pending chain is waited out (waitForRoom), and a failure of this
+// node's own state halts the replica (localFault).
 func (r *Replica) validate(s *slot) bool {
 	if _, ok := r.committedAt(s.height); ok {
 		s.validated = true
@@ -256,12 +257,40 @@ func (r *Replica) validate(s *slot) bool {
 	case errors.Is(err, ledger.ErrLocalState):
 		r.localFault(fmt.Errorf("validate %s: %w", s.pp, err))
 		return false
+	case errors.Is(err, ledger.ErrPendingChainFull):
+		r.waitForRoom(s.height)
+		return false
 	case err != nil:
 		r.invalidProposal(s.pp, err)
 		return false
 	}
 	s.validated = true
 	return true
+}
+
+// waitForRoom remembers that the block at h is unchecked because this
+// node keeps too many pending blocks: a limit of this replica, which says
+// nothing about the block or its proposer, so no vote, no evidence and no
+// view change. The slot keeps the block unvalidated, as for an unknown
+// parent. Commits make room (PendingChain.Commit prunes), but the node
+// applies them only after this step returns, so Tick asks again
+// (retryRoom); a vote for h arriving meanwhile asks again too.
+func (r *Replica) waitForRoom(h uint64) {
+	if r.roomWait == 0 || h < r.roomWait {
+		r.roomWait = h
+	}
+}
+
+// retryRoom validates again, from the lowest height that waited for room,
+// the blocks the application had no room for; one that still finds none
+// waits for the next Tick.
+func (r *Replica) retryRoom() {
+	h := r.roomWait
+	if h == 0 {
+		return
+	}
+	r.roomWait = 0
+	r.advance(h)
 }
 
 // makePrepared turns quorum-1 matching PREPAREs and the PRE-PREPARE into a

@@ -54,6 +54,10 @@ type Replica struct {
 	futureBytes map[uint16]int // per peer, blockBytes of its future messages
 	sent        map[sentKey]crypto.Hash
 
+	// roomWait is the lowest height whose block the application had no
+	// room to validate (waitForRoom); 0 when none waits.
+	roomWait uint64
+
 	evidence      []*Evidence
 	catchUpTarget uint64
 	catchUpTicks  uint64
@@ -253,6 +257,7 @@ func (r *Replica) Tick(now int64) {
 		r.tickViewChange()
 		return
 	}
+	r.retryRoom()
 	r.idleTicks++
 	r.proposalTicks++
 	if r.idleTicks >= r.timeoutTicks() {
