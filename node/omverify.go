@@ -8,8 +8,9 @@ package node
 // validator ends with the same vector of claims. Each node compares that
 // vector with its own state: all equal is "verified"; a claim that differs
 // is an alarm naming the validator, with the message it signed as evidence.
-// Two different claims one validator signed to this node for a checkpoint
-// are kept as evidence of equivocation, whatever the vector.
+// Two different values one validator signed to this node for the same
+// path of a checkpoint's run (two round-1 claims, or two relays of one
+// path) are kept as evidence of equivocation, whatever the vector.
 //
 // Transport. OM messages travel on the consensus streams in an envelope
 //
@@ -137,11 +138,21 @@ type OMClaim struct {
 // node's state (it sent nothing, or told this node the truth and the
 // others a lie: the agreed value then came from the relays).
 //
-// Equivocation, whatever the verdict, is the pair of round-1 envelopes
-// the validator sent this node for the checkpoint with two different
-// claims: the first, which the run used, and the first that differs from
-// it. A loyal validator signs one claim a checkpoint, so the pair alone
-// proves the validator Byzantine.
+// Equivocation, whatever the verdict, is a pair of envelopes the validator
+// signed to this node for the checkpoint with the same path and two
+// different values: two round-1 claims, or two relays of one path (round
+// 2 on). The first is the one the run used, the second the first that
+// differs from it. A loyal validator signs one message per path and
+// receiver in a run (a restarted node does not rejoin a run it started:
+// the stable checkpoint that starts one is persisted before it starts), so
+// the pair alone proves the validator Byzantine.
+//
+// A relay is its relayer's own statement ("the value relayed to me along
+// this path is V"); it carries no signature of the validators before it
+// on the path. Relays that disagree with a commander's claim, or with one
+// another, therefore prove nothing about the commander or the relayers:
+// either side may be the liar. Only the relayer's own two conflicting
+// relays of one path name it.
 type OMEvidence struct {
 	Validator    int      `json:"validator"`
 	Envelope     string   `json:"envelope,omitempty"`
@@ -194,13 +205,32 @@ type omRun struct {
 	ic     *om.Interactive // nil until the checkpoint's block is applied here
 	wait   int             // ticks left: to start (ic nil) or to the next round
 	early  *omBuffer
-	direct [][]byte // by commander: its signed round-1 envelope to this node
-	// equivocation, by commander: a second signed round-1 envelope to this
-	// node with another claim than direct's; one per validator, so a run
-	// holds at most n.
-	equivocation [][]byte
+	// signed, by ic.PathSlot: for each path, the envelope of the message
+	// the run used for it (for a path of one id, the sender's round-1
+	// claim). Each path is used once, so it holds at most the run's
+	// messages to this node (about 9,000 envelopes at n = 12); allocated
+	// with ic.
+	signed [][]byte
+	// equivocation, by validator: two envelopes it signed to this node for
+	// one path with different values, the one in signed first; only the
+	// first pair per validator, so a run holds at most n pairs whatever a
+	// traitor floods.
+	equivocation [][2][]byte
 	sent         int
 	recvd        int
+}
+
+// direct is validator i's round-1 envelope to this node, nil if the run
+// used none.
+func (run *omRun) direct(i int) []byte {
+	if run.ic == nil {
+		return nil
+	}
+	slot, ok := run.ic.PathSlot([]om.NodeID{om.NodeID(i)})
+	if !ok {
+		return nil // i is this node
+	}
+	return run.signed[slot]
 }
 
 // omSigned is a verified message with the envelope that carried it.
@@ -461,8 +491,9 @@ func (v *omVerifier) step(run *omRun, s omSigned) {
 	case err == nil:
 		run.recvd++
 		v.cfg.Metrics.omReceived.Inc()
-		if len(s.msg.Path) == 1 {
-			run.direct[s.msg.From] = s.raw
+		// Step took it, so its path is well formed and has a slot.
+		if slot, ok := run.ic.PathSlot(s.msg.Path); ok {
+			run.signed[slot] = s.raw
 		}
 	case errors.Is(err, om.ErrRoundEarly):
 		if !run.early.add(s, v.perSender) {
@@ -476,23 +507,38 @@ func (v *omVerifier) step(run *omRun, s omSigned) {
 	}
 }
 
-// keepEquivocation keeps s as evidence if it is a round-1 claim its sender
-// signed to this node that differs from the one it sent first (the state
-// machine refuses it as a duplicate, or as late). The same claim sent
-// again proves nothing and is not kept.
+// keepEquivocation keeps s as evidence if its sender signed this node
+// another value for the same path before, in the envelope the run used
+// (the state machine refuses s as a duplicate, or as late): a round-1
+// claim or a relay, the sender is the last id of the path either way. The
+// same value sent again proves nothing and is not kept, nor is anything
+// after the sender's first pair.
 func (v *omVerifier) keepEquivocation(run *omRun, s omSigned) {
 	from := s.msg.From
-	if len(s.msg.Path) != 1 || s.msg.Path[0] != from || run.direct[from] == nil || run.equivocation[from] != nil {
+	if run.ic == nil || run.equivocation[from][0] != nil {
 		return
 	}
-	first, ok := omEnvelopeMessage(run.direct[from])
-	if !ok || bytes.Equal(first.Value, s.msg.Value) {
+	slot, ok := run.ic.PathSlot(s.msg.Path)
+	if !ok || run.signed[slot] == nil {
 		return
 	}
-	run.equivocation[from] = s.raw
-	v.cfg.Logger.Error("OM EQUIVOCATION: a validator signed this node two different claims for one checkpoint",
-		"height", run.height, "validator", from, "name", v.cfg.Validators.At(int(from)).Name,
-		"first", hex.EncodeToString(run.direct[from]), "second", hex.EncodeToString(s.raw))
+	first, ok := omEnvelopeMessage(run.signed[slot])
+	if !ok || !sameStatement(first, s.msg) || bytes.Equal(first.Value, s.msg.Value) {
+		return
+	}
+	run.equivocation[from] = [2][]byte{run.signed[slot], s.raw}
+	v.cfg.Logger.Error("OM EQUIVOCATION: a validator signed this node two different values for one path of a checkpoint's run",
+		"height", run.height, "validator", from, "name", v.cfg.Validators.At(int(from)).Name, "path", s.msg.Path,
+		"first", hex.EncodeToString(run.signed[slot]), "second", hex.EncodeToString(s.raw))
+}
+
+// sameStatement reports whether a and b are the same statement but for
+// the value: one signer, one receiver, one run, one path. Only then do two
+// signed values contradict each other; a message whose sender is not its
+// path's last id (refused by the state machine) shares a slot with the
+// relayer's message but not its signer.
+func sameStatement(a, b om.Message) bool {
+	return a.Instance == b.Instance && a.From == b.From && a.To == b.To && slices.Equal(a.Path, b.Path)
 }
 
 // checkpointStable starts verifying a checkpoint; called from the loop on
@@ -502,7 +548,7 @@ func (v *omVerifier) checkpointStable(height uint64) {
 		return
 	}
 	v.stable = height
-	run := &omRun{height: height, direct: make([][]byte, v.n), equivocation: make([][]byte, v.n),
+	run := &omRun{height: height, equivocation: make([][2][]byte, v.n),
 		early: newOMBuffer(v.n), wait: omStartWaitRoundsMax * v.cfg.RoundTicks}
 	for h, buf := range v.future {
 		switch {
@@ -567,6 +613,7 @@ func (v *omVerifier) start(run *omRun) bool {
 		panic(fmt.Sprintf("om verify: %v", err))
 	}
 	run.ic = ic
+	run.signed = make([][]byte, ic.PathSlots())
 	v.advance(run)
 	return true
 }
@@ -638,19 +685,20 @@ func (v *omVerifier) finish(run *omRun) {
 // claim it signed there differs from this node's: an envelope carrying this
 // node's own claim proves nothing against i, and would contradict the alarm.
 func (v *omVerifier) evidence(run *omRun, i int) string {
-	m, ok := omEnvelopeMessage(run.direct[i])
+	direct := run.direct(i)
+	m, ok := omEnvelopeMessage(direct)
 	if !ok || bytes.Equal(m.Value, run.claim) {
 		return ""
 	}
-	return hex.EncodeToString(run.direct[i])
+	return hex.EncodeToString(direct)
 }
 
 // addEquivocations adds the run's equivocation pairs to the report's
 // evidence, in the entry of the validator if it has one already, keeping
 // the entries in validator order.
 func addEquivocations(rep *OMReport, run *omRun) {
-	for i, second := range run.equivocation {
-		if second == nil {
+	for i, pair := range run.equivocation {
+		if pair[0] == nil {
 			continue
 		}
 		k := slices.IndexFunc(rep.Evidence, func(e OMEvidence) bool { return e.Validator == i })
@@ -658,7 +706,7 @@ func addEquivocations(rep *OMReport, run *omRun) {
 			rep.Evidence = append(rep.Evidence, OMEvidence{Validator: i})
 			k = len(rep.Evidence) - 1
 		}
-		rep.Evidence[k].Equivocation = []string{hex.EncodeToString(run.direct[i]), hex.EncodeToString(second)}
+		rep.Evidence[k].Equivocation = []string{hex.EncodeToString(pair[0]), hex.EncodeToString(pair[1])}
 	}
 	slices.SortFunc(rep.Evidence, func(a, b OMEvidence) int { return a.Validator - b.Validator })
 }

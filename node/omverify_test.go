@@ -270,7 +270,7 @@ func TestOMForgedMessagesDropped(t *testing.T) {
 		}
 	}
 	v.receive("peer", c.vs[1].seal(m))
-	if v.runs[0].recvd != 1 || v.runs[0].direct[1] == nil {
+	if v.runs[0].recvd != 1 || v.runs[0].direct(1) == nil {
 		t.Fatalf("genuine message not taken: received %d", v.runs[0].recvd)
 	}
 }
@@ -407,7 +407,7 @@ func TestOMEarlyMessagesKeptAfterRestart(t *testing.T) {
 	m := om.Message{Instance: next, From: 1, To: 0, Path: []om.NodeID{1}, Value: encodeOMClaim(next, omTestRoot(next))}
 	v.receive("peer", c.vs[1].seal(m))
 	v.checkpointStable(next)
-	if run := v.run(next); run == nil || run.direct[1] == nil || run.recvd != 1 {
+	if run := v.run(next); run == nil || run.direct(1) == nil || run.recvd != 1 {
 		t.Fatalf("validator 1's early claim for checkpoint %d was not kept after a restart at %d", next, v.cfg.StartHeight)
 	}
 }
@@ -675,6 +675,155 @@ func TestOMEquivocationKeepsBothClaims(t *testing.T) {
 	for i, r := range reports[1:] {
 		if len(r.Evidence) != 0 {
 			t.Fatalf("node %d: evidence %+v, but nothing was sent it twice", i+1, r.Evidence)
+		}
+	}
+}
+
+// nextRound ticks every node into the next OM round, queueing (not
+// delivering) that round's messages.
+func (c *omCluster) nextRound() {
+	for range c.vs[0].cfg.RoundTicks {
+		for _, v := range c.vs {
+			v.tick()
+		}
+	}
+}
+
+// queued is the queued message from one validator to another for a path.
+func (c *omCluster) queued(from, to om.NodeID, path ...om.NodeID) om.Message {
+	c.t.Helper()
+	for _, d := range c.queue {
+		m, err := om.Decode(d.raw[1 : len(d.raw)-crypto.SignatureBytes])
+		if err == nil && m.From == from && m.To == to && slices.Equal(m.Path, path) {
+			return m
+		}
+	}
+	c.t.Fatalf("no message %d → %d for path %v queued", from, to, path)
+	return om.Message{}
+}
+
+// equivocationPair opens a report entry's equivocation pair as node v
+// (each envelope must be signed by its sender and addressed to v).
+func equivocationPair(t *testing.T, v *omVerifier, e OMEvidence) [2]om.Message {
+	t.Helper()
+	if len(e.Equivocation) != 2 {
+		t.Fatalf("validator %d: equivocation %v, want two envelopes", e.Validator, e.Equivocation)
+	}
+	var pair [2]om.Message
+	for i, h := range e.Equivocation {
+		raw, err := hex.DecodeString(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pair[i], err = v.open(raw); err != nil || int(pair[i].From) != e.Validator {
+			t.Fatalf("validator %d: evidence envelope %+v (%v) is not signed by it to node %d", e.Validator, pair[i], err, v.self)
+		}
+	}
+	return pair
+}
+
+func TestOMRelayEquivocationNamesTheRelayer(t *testing.T) {
+	// Goal: a validator whose round-1 claims are all consistent but which
+	// signs a node two different relays of one path is named by that
+	// node's evidence with both envelopes, whatever the verdict, which is
+	// unchanged; method: validator 3's relay of path [1 3] to node 0 is
+	// followed by one with a wrong value, in the same round with n = 4
+	// (refused as a duplicate, then validator 2 signs the wrong value for
+	// that path) and in the next round with n = 7 (late).
+	const bad, height = 3, 16
+	for _, n := range []int{4, 7} {
+		c := newOMCluster(t, n)
+		for _, v := range c.vs {
+			v.checkpointStable(height)
+		}
+		c.flush()
+		c.nextRound()
+		right := c.queued(bad, 0, 1, bad)
+		wrong := right
+		wrong.Value = encodeOMClaim(height, omTestRoot(height+1))
+		if n == 4 {
+			// Validator 2 signing a value for 3's path is not 3's
+			// statement, nor two of its own: it names nobody.
+			forged := wrong
+			forged.From = 2
+			c.queue = append(c.queue, omDelivery{0, c.vs[bad].seal(wrong)}, omDelivery{0, c.vs[2].seal(forged)})
+		} else {
+			c.flush()
+			c.nextRound()
+			c.vs[0].receive("peer", c.vs[bad].seal(wrong))
+		}
+		reports := c.verify(height)
+
+		for i, r := range reports {
+			if r.Verdict != OMVerified {
+				t.Fatalf("n=%d node %d: verdict %s, want verified (evidence does not change it)", n, i, r.Verdict)
+			}
+			if i != 0 && len(r.Evidence) != 0 {
+				t.Fatalf("n=%d node %d: evidence %+v, but nobody signed it two values", n, i, r.Evidence)
+			}
+		}
+		ev := reports[0].Evidence
+		if len(ev) != 1 || ev[0].Validator != bad {
+			t.Fatalf("n=%d node 0: evidence %+v, want validator %d's two relays", n, ev, bad)
+		}
+		pair := equivocationPair(t, c.vs[0], ev[0])
+		for i, want := range []om.Message{right, wrong} {
+			if !slices.Equal(pair[i].Path, want.Path) || !bytes.Equal(pair[i].Value, want.Value) {
+				t.Fatalf("n=%d node 0: evidence %d is %+v, want %+v", n, i, pair[i], want)
+			}
+		}
+	}
+}
+
+func TestOMConflictingRelaysOfAClaimNameNoRelayer(t *testing.T) {
+	// Goal: only a validator's own two values for one path are evidence: a
+	// loyal relayer passing on a traitor's split claim signs a value that
+	// contradicts the traitor's claim to this node, and relays of different
+	// commanders' paths with different values, and is not named; nor is a
+	// relay the network delivers twice; the traitor's own two relays of
+	// one path are; method: in a run of 4, validator 3 claims a wrong root
+	// to node 1 only (one claim per node: no proof), node 1's relays to
+	// node 0 are [2 1] right and [3 1] wrong, the latter delivered twice,
+	// and 3 signs node 0 two relays of [2 3].
+	const bad, height = 3, 16
+	c := newOMCluster(t, 4)
+	for _, v := range c.vs {
+		v.checkpointStable(height)
+	}
+	wrongClaim := encodeOMClaim(height, omTestRoot(height+1))
+	for i, d := range c.queue {
+		if m, err := c.vs[1].open(d.raw); err == nil && d.to == 1 && m.From == bad && len(m.Path) == 1 {
+			m.Value = wrongClaim
+			c.queue[i].raw = c.vs[bad].seal(m)
+		}
+	}
+	c.flush()
+	c.nextRound()
+	relayed := c.queued(1, 0, bad, 1)
+	if !bytes.Equal(relayed.Value, wrongClaim) {
+		t.Fatalf("node 1 relays %x for [3 1], want 3's split claim", relayed.Value)
+	}
+	again := c.vs[1].seal(relayed)
+	second := c.queued(bad, 0, 2, bad)
+	second.Value = wrongClaim
+	c.queue = append(c.queue, omDelivery{0, again}, omDelivery{0, c.vs[bad].seal(second)})
+	reports := c.verify(height)
+
+	for i, r := range reports[:bad] {
+		if r.Verdict != OMVerified {
+			t.Fatalf("node %d: verdict %s, want verified (the loyal majority outvotes the split)", i, r.Verdict)
+		}
+	}
+	ev := reports[0].Evidence
+	if len(ev) != 1 || ev[0].Validator != bad {
+		t.Fatalf("node 0: evidence %+v, want only validator %d's two relays of [2 3]", ev, bad)
+	}
+	if pair := equivocationPair(t, c.vs[0], ev[0]); !slices.Equal(pair[1].Path, []om.NodeID{2, bad}) {
+		t.Fatalf("node 0: evidence against %d is for path %v, want [2 3]", bad, pair[1].Path)
+	}
+	for i, r := range reports[1:] {
+		if len(r.Evidence) != 0 {
+			t.Fatalf("node %d: evidence %+v, but nobody signed it two values for one path", i+1, r.Evidence)
 		}
 	}
 }

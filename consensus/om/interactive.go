@@ -109,3 +109,27 @@ func (ic *Interactive) Vector() ([][]byte, bool) {
 	}
 	return ic.vector, true
 }
+
+// PathSlots is the number of message paths of the run, across its n
+// instances: PathSlot numbers them 0..PathSlots()-1.
+func (ic *Interactive) PathSlots() int {
+	return len(ic.instances) * ic.instances[0].tree.slots()
+}
+
+// PathSlot numbers a message path densely across the run's instances, so
+// a caller can keep data per path in a flat slice of PathSlots() entries
+// (the node keeps the signed envelope each path came in). It reports false
+// for a path Step refuses for its shape alone: empty or longer than m+1,
+// an id out of range or repeated, or one that passes through this node.
+// Two paths share a slot only if they are equal.
+func (ic *Interactive) PathSlot(path []NodeID) (int, bool) {
+	commander, ok := Message{Path: path}.Commander()
+	if !ok || int(commander) >= len(ic.instances) {
+		return 0, false
+	}
+	nd := ic.instances[commander]
+	if len(path) > nd.tree.rounds || checkPath(path, nd.cfg.Nodes, nd.cfg.Self) != nil {
+		return 0, false
+	}
+	return int(commander)*nd.tree.slots() + nd.tree.index(path), true
+}

@@ -114,3 +114,51 @@ func TestInteractiveVectorBeforeDone(t *testing.T) {
 		t.Fatalf("vector %x ok %v: want own value at 2 and RETREAT for silent peers", vector, ok)
 	}
 }
+
+func TestPathSlotIsDenseAndOneToOne(t *testing.T) {
+	// Goal: PathSlot gives every path a node can receive its own slot in
+	// 0..PathSlots()-1 and refuses every path Step refuses for its shape;
+	// method: enumerate all paths of n=4 m=1 and n=7 m=2 seen from node 2,
+	// then try malformed ones.
+	for _, tc := range []struct{ n, m int }{{4, 1}, {7, 2}} {
+		const self = 2
+		ic, err := NewInteractive(InteractiveConfig{Nodes: tc.n, Faults: tc.m, Self: self}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := make(map[int][]NodeID)
+		var walk func(path []NodeID)
+		walk = func(path []NodeID) {
+			slot, ok := ic.PathSlot(path)
+			if !ok || slot < 0 || slot >= ic.PathSlots() {
+				t.Fatalf("n=%d: path %v has slot %d (%v) of %d", tc.n, path, slot, ok, ic.PathSlots())
+			}
+			if other, dup := seen[slot]; dup {
+				t.Fatalf("n=%d: paths %v and %v share slot %d", tc.n, other, path, slot)
+			}
+			seen[slot] = append([]NodeID(nil), path...)
+			if len(path) == tc.m+1 {
+				return
+			}
+			for id := range NodeID(tc.n) {
+				if id != self && !bytes.Contains(nodeBytes(path), []byte{byte(id)}) {
+					walk(append(path, id))
+				}
+			}
+		}
+		for c := range NodeID(tc.n) {
+			if c != self {
+				walk([]NodeID{c})
+			}
+		}
+		long := make([]NodeID, tc.m+2)
+		for i := range long {
+			long[i] = NodeID(i + 3)
+		}
+		for _, path := range [][]NodeID{nil, {self}, {0, self}, {0, 1, 0}, {NodeID(tc.n)}, {0, NodeID(tc.n)}, long} {
+			if slot, ok := ic.PathSlot(path); ok {
+				t.Fatalf("n=%d: malformed path %v has slot %d", tc.n, path, slot)
+			}
+		}
+	}
+}
