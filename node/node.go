@@ -255,7 +255,11 @@ func validatorPeers(g *ledger.Genesis) ([]peer.ID, error) {
 // hand over frames that pbft.Decode then refuses unread.
 const consensusFrameBytesMax = max(pbft.MessageBytesMax, omEnvelopeBytesMax)
 
-func (n *Node) startHost(ctx context.Context, cfg Config, keys HomeKeys) error {
+// hostConfig is the p2p host's config: the node's settings, and from
+// genesis the chain id and the validator set's size (block sync serves
+// more requests at once for a larger set, so its f Byzantine validators
+// cannot hold every slot).
+func (n *Node) hostConfig(cfg Config, keys HomeKeys) p2p.Config {
 	pcfg := p2p.DefaultConfig()
 	pcfg.ChainID = n.genesis.ChainID
 	pcfg.Key = keys.Node
@@ -263,8 +267,13 @@ func (n *Node) startHost(ctx context.Context, cfg Config, keys HomeKeys) error {
 	pcfg.PersistentPeers = cfg.P2P.PersistentPeers
 	pcfg.TxMeshDegree = cfg.P2P.TxMeshDegree
 	pcfg.ConsensusMessageBytesMax = consensusFrameBytesMax
+	pcfg.ValidatorCount = len(n.genesis.Validators)
 	pcfg.Logger = n.log
-	host, err := p2p.New(ctx, pcfg, p2p.Handlers{
+	return pcfg
+}
+
+func (n *Node) startHost(ctx context.Context, cfg Config, keys HomeKeys) error {
+	host, err := p2p.New(ctx, n.hostConfig(cfg, keys), p2p.Handlers{
 		ValidateTxs: n.validateGossipTxs,
 		OnConsensus: func(from peer.ID, msg []byte) {
 			n.driver.deliverWait(from.String(), msg)

@@ -176,3 +176,14 @@ func testFloodDoesNotCrowdOut(t *testing.T, om bool) {
 	}
 	t.Fatalf("the honest vote did not come out of the loop's inbox within %d messages", cap(inbox)+8)
 }
+
+func TestHostConfigCarriesTheValidatorCount(t *testing.T) {
+	// Goal: the p2p host learns n from genesis before it starts, so block
+	// sync sizes its serving slots and streams for the set's f; method:
+	// the host config of a node of a 25-validator genesis.
+	g, _, _ := testGenesis(t, 25, 1)
+	n := &Node{genesis: g, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if got := n.hostConfig(DefaultConfig("v0"), HomeKeys{}).ValidatorCount; got != 25 {
+		t.Fatalf("host config names %d validators, genesis 25", got)
+	}
+}

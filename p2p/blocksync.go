@@ -44,7 +44,31 @@ const (
 	// for the rest of the client's sync pass. Two slots leave room for
 	// that, and f Byzantine validators still hold at most 2f.
 	syncServePerPeerMax = 2
+	// syncServeReservePeers is how many peers' full shares the serving
+	// slots keep beyond the f Byzantine validators' (syncServeSlots), for
+	// honest validators catching up. Two: the default 8 slots are the
+	// rule at f = 2.
+	syncServeReservePeers = 2
 )
+
+// syncServeSlots is the number of blocks requests a host serves at once:
+// SyncServeConcurrencyMax, raised for a validator set of n = ValidatorCount
+// to syncServePerPeerMax × (f + syncServeReservePeers), f = (n-1)/3 (as
+// ledger.ValidatorSet.F). The f Byzantine validators, holding their share
+// each by reading slowly, then always leave syncServeReservePeers honest
+// peers theirs. With a fixed 8, any 4 Byzantine validators (n >= 13
+// tolerates them) held every slot and starved every other's catch-up,
+// and 8 (n >= 25) every inbound sync stream too (resourceManager sizes
+// those from this). The cap stays linear in n: at most 2(n-1)/3 + 4, 174
+// at ledger.ValidatorsMax; each slot may hold a block and a 256-KiB write
+// buffer. n = 0 (unknown) keeps SyncServeConcurrencyMax.
+func (c *Config) syncServeSlots() int {
+	if c.ValidatorCount < 1 {
+		return c.SyncServeConcurrencyMax
+	}
+	f := (c.ValidatorCount - 1) / 3
+	return max(c.SyncServeConcurrencyMax, syncServePerPeerMax*(f+syncServeReservePeers))
+}
 
 // blockSync serves and requests blocks with their certificates.
 type blockSync struct {
@@ -52,13 +76,15 @@ type blockSync struct {
 	proto  protocol.ID
 	source BlockSource
 
+	slots   int // syncServeSlots of the host's config
 	mu      sync.Mutex
-	serving int             // blocks requests served now, at most SyncServeConcurrencyMax
+	serving int             // blocks requests served now, at most slots
 	perPeer map[peer.ID]int // the same by peer, at most syncServePerPeerMax; no zero entries
 }
 
 func startBlockSync(n *Host, source BlockSource) *blockSync {
-	b := &blockSync{n: n, proto: syncProtocol(n.cfg.ChainID), source: source, perPeer: make(map[peer.ID]int)}
+	b := &blockSync{n: n, proto: syncProtocol(n.cfg.ChainID), source: source, slots: n.cfg.syncServeSlots(),
+		perPeer: make(map[peer.ID]int)}
 	n.h.SetStreamHandler(b.proto, b.serve)
 	return b
 }
@@ -128,7 +154,7 @@ func (b *blockSync) serve(s network.Stream) {
 func (b *blockSync) acquire(p peer.ID) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.serving >= b.n.cfg.SyncServeConcurrencyMax || b.perPeer[p] >= syncServePerPeerMax {
+	if b.serving >= b.slots || b.perPeer[p] >= syncServePerPeerMax {
 		return false
 	}
 	b.serving++

@@ -427,3 +427,107 @@ func TestBlockSyncDropsAStreamWithoutARequest(t *testing.T) {
 		t.Fatalf("half a request: the server kept the stream (read: %v)", err)
 	}
 }
+
+func TestBlockSyncServesValidatorsPastFHoggingValidators(t *testing.T) {
+	// Goal: however large the validator set, its f Byzantine validators
+	// cannot together hold every block sync slot nor every sync stream:
+	// with 8 slots (and 4 × 8 inbound sync streams) in all, 4 validators
+	// held every slot and 8 every stream, and n = 25 tolerates f = 8.
+	// Method: B is told n = 25; its source holds every read of block 4;
+	// each of 8 validators asks for it on its share of slots and keeps its
+	// other sync streams waiting on half a request; once B holds them all,
+	// validator A must still fetch blocks 1..3 from B.
+	const n, f = 25, 8
+	chain, _ := testChainSource(t, 4)
+	src := &stallSource{memSource: chain, stallAt: 4, release: make(chan struct{})}
+	cfgB := testConfig(t, 1)
+	cfgB.ValidatorCount = n
+	cfgB.SyncTimeout, cfgB.SyncRequestReadTimeout = time.Minute, time.Minute // no race with the test
+	b := startHost(t, cfgB, Handlers{Blocks: src})
+	t.Cleanup(func() { close(src.release) }) // before B closes
+	a := startHost(t, testConfig(t, 0), Handlers{})
+	ids := []peer.ID{a.ID()}
+	var hogs []*Host
+	for i := range f {
+		hog := startHost(t, testConfig(t, 2+i), Handlers{})
+		hogs = append(hogs, hog)
+		ids = append(ids, hog.ID())
+	}
+	b.SetValidators(ids)
+	for _, p := range append([]*Host{a}, hogs...) {
+		connect(t, p, b)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testWait)
+	defer cancel()
+	var refused atomic.Int32
+	req := SyncRequest{Kind: syncKindBlocks, From: src.stallAt, Count: 1}.Encode()
+	for _, hog := range hogs {
+		for i := range syncStreamsPerPeerMax {
+			s, err := hog.h.NewStream(ctx, b.ID(), syncProtocol(testChain))
+			if err != nil {
+				t.Fatalf("hog's stream %d: %v", i, err)
+			}
+			t.Cleanup(func() { s.Reset() })
+			if i >= syncServePerPeerMax {
+				// Beyond its share of slots: half a request.
+				if _, err := s.Write(req[:1]); err != nil {
+					t.Fatalf("hog's request %d: %v", i, err)
+				}
+				continue
+			}
+			if _, err := s.Write(req); err != nil {
+				t.Fatalf("hog's request %d: %v", i, err)
+			}
+			go func() {
+				var tag [1]byte
+				if _, err := io.ReadFull(s, tag[:]); err == nil && tag[0] == syncTagRefused {
+					refused.Add(1)
+				}
+			}()
+		}
+	}
+	const halves = f * (syncStreamsPerPeerMax - syncServePerPeerMax)
+	waitFor(t, testWait, "every hog's requests held or refused, its other streams held", func() bool {
+		held := int(src.held.Load())
+		return held+int(refused.Load()) == f*syncServePerPeerMax && syncStreamsIn(b) == held+halves
+	})
+	got, err := a.FetchBlocks(ctx, b.ID(), 1, 3)
+	if err != nil || len(got) != 3 {
+		t.Fatalf("validator fetched %d blocks: %v (hogs hold %d slots and %d streams)", len(got), err, src.held.Load(), syncStreamsIn(b))
+	}
+	if held := src.held.Load(); held != f*syncServePerPeerMax {
+		t.Fatalf("%d hogs hold %d slots, want their share, %d each", f, held, syncServePerPeerMax)
+	}
+}
+
+// syncStreamsIn is the number of inbound block sync streams h holds.
+func syncStreamsIn(h *Host) int {
+	streams := 0
+	_ = h.h.Network().ResourceManager().ViewProtocol(syncProtocol(testChain), func(s network.ProtocolScope) error {
+		streams = s.Stat().NumStreamsInbound
+		return nil
+	})
+	return streams
+}
+
+func TestSyncServeSlotsOutlastFShares(t *testing.T) {
+	// Goal: for every validator set size, the serving slots exceed what
+	// its f Byzantine validators can hold by syncServeReservePeers honest
+	// shares, never fall below SyncServeConcurrencyMax, and grow no faster
+	// than n; method: every n from 0 (unknown) to ledger.ValidatorsMax.
+	cfg := DefaultConfig()
+	for n := 0; n <= ledger.ValidatorsMax; n++ {
+		cfg.ValidatorCount = n
+		slots, f := cfg.syncServeSlots(), max(n-1, 0)/3
+		if slots < cfg.SyncServeConcurrencyMax || slots-f*syncServePerPeerMax < syncServeReservePeers*syncServePerPeerMax {
+			t.Fatalf("n=%d (f=%d): %d slots", n, f, slots)
+		}
+		if slots > max(cfg.SyncServeConcurrencyMax, n+2*syncServeReservePeers) {
+			t.Fatalf("n=%d: %d slots, more than n+%d", n, slots, 2*syncServeReservePeers)
+		}
+	}
+	cfg.ValidatorCount = 25
+	if slots := cfg.syncServeSlots(); slots != 20 {
+		t.Fatalf("n=25: %d slots, want 2 × (8 + 2) = 20", slots)
+	}
+}

@@ -113,8 +113,14 @@ type Config struct {
 	// SyncTimeout.
 	SyncRequestReadTimeout time.Duration
 	// SyncServeConcurrencyMax bounds blocks requests served at once; one
-	// peer gets at most two of them at a time.
+	// peer gets at most two of them at a time. A host told a large
+	// ValidatorCount serves more, so that the f Byzantine validators'
+	// shares never fill it (syncServeSlots in blocksync.go).
 	SyncServeConcurrencyMax int
+	// ValidatorCount is n, the size of the validator set (from genesis),
+	// known before the host starts so that its sync stream limits can be
+	// sized from it; 0 if unknown. It never exceeds ledger.ValidatorsMax.
+	ValidatorCount int
 
 	// PenaltyThreshold is how many Penalize calls within PenaltyWindow
 	// get a peer disconnected and blocked for PenaltyBlockDuration.
@@ -179,6 +185,9 @@ func (c *Config) validate() error {
 	}
 	if c.Key.IsZero() {
 		return fmt.Errorf("%w: node key is missing", ErrConfig)
+	}
+	if c.ValidatorCount < 0 || c.ValidatorCount > ledger.ValidatorsMax {
+		return fmt.Errorf("%w: ValidatorCount %d not in 0..%d", ErrConfig, c.ValidatorCount, ledger.ValidatorsMax)
 	}
 	if len(c.PersistentPeers) > PersistentPeersMax {
 		return fmt.Errorf("%w: %d persistent peers exceeds %d", ErrConfig, len(c.PersistentPeers), PersistentPeersMax)

@@ -17,8 +17,8 @@
 // consensus message means or how the mempool decides.
 //
 //  1. Build a Config (DefaultConfig, then ChainID, Key, ListenAddrs,
-//     PersistentPeers) and Handlers (ValidateTx, OnTxs, OnConsensus,
-//     Blocks), then call New. Name peers with PeerIDFromKey.
+//     PersistentPeers, ValidatorCount) and Handlers (ValidateTx, OnTxs,
+//     OnConsensus, Blocks), then call New. Name peers with PeerIDFromKey.
 //  2. Call SetValidators with the peer ids of the validator set: consensus
 //     streams are opened to, and accepted from, validators only, and block
 //     sync serves validators only.

@@ -14,6 +14,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/synod-chain/synod/ledger"
 )
 
 func TestPeerIDFromKeyMatchesHost(t *testing.T) {
@@ -207,6 +209,8 @@ func TestConfigRefusesUnboundedLimits(t *testing.T) {
 		func(c *Config) { c.ConsensusMessageBytesMax = ConsensusMessageBytesCeiling + 1 },
 		func(c *Config) { c.TxBatchBytesMax = 100 },
 		func(c *Config) { c.SyncBlocksMax = SyncBlocksCeiling + 1 },
+		func(c *Config) { c.ValidatorCount = ledger.ValidatorsMax + 1 },
+		func(c *Config) { c.ValidatorCount = -1 },
 		func(c *Config) { c.ConnsLow = c.ConnsHigh + 1 },
 		func(c *Config) { c.ChainID = "" },
 		func(c *Config) { c.PersistentPeers = []string{"/ip4/127.0.0.1/tcp/1"} },

@@ -45,9 +45,12 @@ func (n *Host) resourceManager() (network.ResourceManager, error) {
 	limits.AddProtocolPeerLimit(cons,
 		rcmgr.BaseLimit{StreamsInbound: consensusStreamsPerPeerMax, StreamsOutbound: consensusStreamsPerPeerMax, Streams: 2 * consensusStreamsPerPeerMax, Memory: protocolPeerMemoryBytes},
 		rcmgr.BaseLimitIncrease{})
-	sync := syncProtocol(n.cfg.ChainID)
+	// The sync streams scale with the serving slots: f Byzantine
+	// validators may keep syncStreamsPerPeerMax streams each open, and
+	// with a fixed total they would take every stream before a slot.
+	sync, slots := syncProtocol(n.cfg.ChainID), n.cfg.syncServeSlots()
 	limits.AddProtocolLimit(sync,
-		rcmgr.BaseLimit{StreamsInbound: 4 * n.cfg.SyncServeConcurrencyMax, StreamsOutbound: 64, Streams: 4*n.cfg.SyncServeConcurrencyMax + 64, Memory: 512 << 20},
+		rcmgr.BaseLimit{StreamsInbound: 4 * slots, StreamsOutbound: 64, Streams: 4*slots + 64, Memory: 512 << 20},
 		rcmgr.BaseLimitIncrease{})
 	limits.AddProtocolPeerLimit(sync,
 		rcmgr.BaseLimit{StreamsInbound: syncStreamsPerPeerMax, StreamsOutbound: syncStreamsPerPeerMax, Streams: 2 * syncStreamsPerPeerMax, Memory: protocolPeerMemoryBytes},
