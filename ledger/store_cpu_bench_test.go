@@ -1,3 +1,5 @@
+//go:build unix
+
 package ledger
 
 import (
@@ -15,7 +17,8 @@ import (
 // 150-byte memos (the benchmark network's 250-byte txs), are built before
 // the clock starts. Reported as µs of CPU per transfer, with the bytes
 // compactions read and wrote and the store's size on disk (Store.Stats),
-// for a store that keeps account history and for a pruned one.
+// for a store that keeps account history and for a pruned one. Unix
+// only: the CPU time comes from getrusage.
 func BenchmarkStoreTransferCPU(b *testing.B) {
 	const (
 		senders = 256

@@ -7,7 +7,6 @@ import (
 	"runtime/pprof"
 	"slices"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -72,15 +71,6 @@ func BenchmarkCatchUp(b *testing.B) {
 	// on a shared machine than the rate does, which also moves with how
 	// much CPU the machine gives: compare builds by it, in alternating runs.
 	b.ReportMetric(float64(cpu.Microseconds())/float64(blocks), "cpu-µs/block")
-}
-
-// processCPU is the user and system CPU time this process has used.
-func processCPU(tb testing.TB) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		tb.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // profileCatchUp starts a CPU profile of run i's sync if
