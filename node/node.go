@@ -86,12 +86,16 @@ type Node struct {
 
 	syncMu  sync.Mutex
 	syncing bool
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Run starts a node from its home and serves until ctx ends, then shuts
 // down gracefully: RPC stops taking requests, the consensus loop finishes
 // its current Ready (so everything acknowledged is on disk), the network
-// and the stores close.
+// and the stores close. A failure of any of that is returned: the
+// daemon must not exit as if all were on disk.
 func Run(ctx context.Context, opts RunOptions) error {
 	n, err := open(ctx, opts)
 	if err != nil {
@@ -137,9 +141,12 @@ func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
 	n := &Node{cfg: cfg, genesis: g, vals: vals, self: uint16(self), log: logger.With("node", cfg.Moniker),
 		events: newBlockFeed(), startedAt: time.Now(), txsArrived: make(chan struct{}, 1), sigs: ledger.NewSigCache(2 * cfg.Mempool.TxsMax)}
 	n.certs = certVerifier{pbft.Ed25519Verifier{Validators: vals, ChainID: g.ChainID}, ledger.NewSigCache(verifiedCertsMax), nil}
-	closeOnErr := func(c io.Closer) {
-		if err != nil {
-			c.Close()
+	closeOnErr := func(what string, c io.Closer) {
+		if err == nil {
+			return
+		}
+		if cerr := c.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close %s: %w", what, cerr))
 		}
 	}
 	if n.peerOf, err = validatorPeers(g); err != nil {
@@ -148,7 +155,7 @@ func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
 	if n.store, err = ledger.OpenStore(filepath.Join(opts.Home, DataDir, "ledger"), ledger.StoreOptions{ChainID: g.ChainID, Logger: n.log, MemTableBytes: cfg.Store.MemTableBytes(), PruneHistory: cfg.Store.PruneHistory}); err != nil {
 		return nil, err
 	}
-	defer closeOnErr(n.store)
+	defer closeOnErr("ledger store", n.store)
 	if err = n.store.InitGenesis(g); err != nil {
 		return nil, err
 	}
@@ -172,7 +179,7 @@ func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
 	if n.journal, err = openTxJournal(filepath.Join(opts.Home, DataDir, "mempool"), n.log, observeJournal); err != nil {
 		return nil, err
 	}
-	defer closeOnErr(n.journal)
+	defer closeOnErr("tx journal", n.journal)
 	kept, dropped, err := n.journal.replay(n.pool.Add)
 	if err != nil {
 		return nil, fmt.Errorf("replay tx journal: %w", err)
@@ -186,7 +193,7 @@ func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
 	if err = n.startHost(ctx, cfg, keys); err != nil {
 		return nil, err
 	}
-	defer closeOnErr(n.host)
+	defer closeOnErr("p2p host", n.host)
 	n.metrics.registerP2P(n.host.Stats)
 	n.gossip = newGossipBatcher(func(txs []*ledger.Tx) {
 		if err := n.host.PublishTxs(txs); err != nil {
@@ -383,8 +390,16 @@ func (v validatorNet) SendConsensus(to int, msg []byte) {
 
 func (v validatorNet) BroadcastConsensus(msg []byte) { _ = v.host.BroadcastConsensus(msg) }
 
-func (n *Node) serve(ctx context.Context, opts RunOptions) error {
-	defer n.close()
+// serve runs the node until ctx ends or the consensus loop fails, then
+// shuts it down; its error is the loop's and close's: a node that could
+// not make everything durable must not exit as if it had.
+func (n *Node) serve(ctx context.Context, opts RunOptions) (err error) {
+	defer func() {
+		if cerr := n.close(); cerr != nil {
+			n.log.Error("closing the node failed", "err", cerr)
+			err = errors.Join(err, cerr)
+		}
+	}()
 	var wg sync.WaitGroup
 	loopCtx, stopLoop := context.WithCancel(context.Background())
 	defer stopLoop()
@@ -629,16 +644,33 @@ func (n *Node) isSyncing() bool {
 	return n.syncing
 }
 
-func (n *Node) close() {
+// close releases the network, the tx journal and the store, each once
+// (Pebble panics on a second Close), and returns what failed: a journal
+// or a store that failed to close may have lost writes, and the operator
+// must hear of it.
+func (n *Node) close() error {
+	n.closeOnce.Do(func() { n.closeErr = n.closeAll() })
+	return n.closeErr
+}
+
+func (n *Node) closeAll() error {
+	var errs []error
 	if n.host != nil {
-		n.host.Close()
+		if err := n.host.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close p2p host: %w", err))
+		}
 	}
 	if n.journal != nil {
-		n.journal.Close()
+		if err := n.journal.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close tx journal: %w", err))
+		}
 	}
 	if n.store != nil {
-		n.store.Close()
+		if err := n.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close ledger store: %w", err))
+		}
 	}
+	return errors.Join(errs...)
 }
 
 func newLogger(cfg LogConfig, out io.Writer) (*slog.Logger, error) {

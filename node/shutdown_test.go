@@ -6,8 +6,11 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/synod-chain/synod/ledger"
 	"github.com/synod-chain/synod/mempool"
@@ -47,6 +50,56 @@ var errBlockWrite = errors.New("test: block write failed (I/O error)")
 // background block write in progress that the test ends, with an error,
 // only after serve has started shutting down.
 func TestServeReportsLoopFailureWhileStopping(t *testing.T) {
+	shuttingDown := make(chan struct{})
+	logger := slog.New(logSignal{slog.NewTextHandler(io.Discard, nil), "shutting down", shuttingDown})
+	n := newServeTestNode(t, logger)
+	genesisBlock, _ := ledger.GenesisBlock(n.genesis)
+	written := make(chan error)
+	n.driver.storing = &storeWrite{writes: []ledger.BlockWrite{{Block: genesisBlock}}, done: written}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- n.serve(ctx, RunOptions{}) }()
+	cancel()
+	<-shuttingDown
+	written <- errBlockWrite
+	if err := <-served; !errors.Is(err, errBlockWrite) {
+		t.Fatalf("serve returned %v after the loop's last block write failed, want that failure", err)
+	}
+}
+
+// TestServeReportsFailedClose: closing the tx journal fsyncs what was
+// written since the last fsync; when that fails (a disk error during
+// SIGTERM) those writes may be lost, and synod start must exit with the
+// error rather than as though all were on disk. Closing again must give
+// the same answer without closing anything twice (Pebble panics on a
+// second Close). Method: a node served with a journal whose fsyncs fail,
+// stopped.
+func TestServeReportsFailedClose(t *testing.T) {
+	n := newServeTestNode(t, slog.New(slog.DiscardHandler))
+	fs := &flakyFS{FS: vfs.NewMem()}
+	j, err := openTxJournalFS("journal", fs, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.journal = j
+	fs.failSync.Store(true)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err = n.serve(ctx, RunOptions{})
+	if !errors.Is(err, errDiskFull) || !strings.Contains(err.Error(), "close tx journal") {
+		t.Fatalf("serve returned %v when the journal's last fsync failed, want that failure", err)
+	}
+	if again := n.close(); !errors.Is(again, errDiskFull) {
+		t.Fatalf("second close returned %v, want the first one's error", again)
+	}
+}
+
+// newServeTestNode is a node that serve can run: its own store, pool,
+// driver and host, no RPC, no journal; serve closes it.
+func newServeTestNode(t *testing.T, logger *slog.Logger) *Node {
+	t.Helper()
 	g, vals, _ := testGenesis(t, 4, 1)
 	store, err := ledger.OpenStore(filepath.Join(t.TempDir(), "ledger"), ledger.StoreOptions{ChainID: g.ChainID})
 	if err != nil {
@@ -56,8 +109,6 @@ func TestServeReportsLoopFailureWhileStopping(t *testing.T) {
 		store.Close()
 		t.Fatal(err)
 	}
-	shuttingDown := make(chan struct{})
-	logger := slog.New(logSignal{slog.NewTextHandler(io.Discard, nil), "shutting down", shuttingDown})
 	pool, err := mempool.New(mempool.DefaultConfig(g.ChainID), store)
 	if err != nil {
 		store.Close()
@@ -73,23 +124,11 @@ func TestServeReportsLoopFailureWhileStopping(t *testing.T) {
 		store.Close()
 		t.Fatal(err)
 	}
-	genesisBlock, _ := ledger.GenesisBlock(g)
-	written := make(chan error)
-	d.storing = &storeWrite{writes: []ledger.BlockWrite{{Block: genesisBlock}}, done: written}
 	n := &Node{genesis: g, log: logger, store: store, pool: pool, driver: d, metrics: d.metrics, events: newBlockFeed(),
 		host:   startTestHost(t, g.ChainID, vals[0], nil, p2p.Handlers{}),
 		gossip: newGossipBatcher(func([]*ledger.Tx) {}, func() int { return 0 })}
 	n.ingress = newTxIngress(pool.AddBatch, func([]*ledger.Tx) func() error { return func() error { return nil } }, func([]*ledger.Tx) {})
-
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- n.serve(ctx, RunOptions{}) }()
-	cancel()
-	<-shuttingDown
-	written <- errBlockWrite
-	if err := <-served; !errors.Is(err, errBlockWrite) {
-		t.Fatalf("serve returned %v after the loop's last block write failed, want that failure", err)
-	}
+	return n
 }
 
 // TestDeliverSyncedRefusedOnceTheLoopStopped: block sync runs on its own

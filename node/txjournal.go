@@ -127,14 +127,15 @@ func openTxJournalFS(dir string, fs vfs.FS, logger *slog.Logger, observeSync fun
 	return j, nil
 }
 
-// Close makes every write durable, then closes the journal.
+// Close makes every write durable, then closes the journal. It fails if
+// that last fsync did: the writes since the one before may be lost.
 func (j *txJournal) Close() error {
-	j.sync.close()
+	serr := j.sync.close()
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	err := j.file.Close()
 	j.failed = errors.Join(j.failed, errors.New("tx journal closed"))
-	return err
+	return errors.Join(serr, err)
 }
 
 // read loads the file's held txs. It stops at the first record that is
@@ -661,8 +662,12 @@ func (s *journalSync) syncOnce() {
 	close(done)
 }
 
-// close makes the writes so far durable and stops the goroutine.
-func (s *journalSync) close() {
+// close makes the writes so far durable, stops the goroutine and returns
+// that last fsync's error.
+func (s *journalSync) close() error {
 	close(s.stop)
 	<-s.stopped
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err // the last fsync's: one that succeeds clears it
 }
