@@ -16,24 +16,61 @@ import (
 const stallAfter = 30 * time.Second
 
 // backend adapts a Node to rpc.Backend. The chain reads go straight to the
-// store, which is safe for concurrent readers.
+// store, which is safe for concurrent readers, through the node's store
+// gate: an RPC call or a WebSocket hook that outlives the server's
+// shutdown gets errNodeClosing instead of a closed store. (Head is kept
+// in memory.)
 type backend struct{ n *Node }
 
 var _ rpc.Backend = backend{}
 
-func (b backend) Head() ledger.Header                           { return b.n.store.Head() }
-func (b backend) BlockByHeight(h uint64) (*ledger.Block, error) { return b.n.store.BlockByHeight(h) }
+func (b backend) Head() ledger.Header { return b.n.store.Head() }
+
+func (b backend) BlockByHeight(h uint64) (*ledger.Block, error) {
+	if !b.n.storeReaders.enter() {
+		return nil, errNodeClosing
+	}
+	defer b.n.storeReaders.leave()
+	return b.n.store.BlockByHeight(h)
+}
+
 func (b backend) BlockByHash(h crypto.Hash) (*ledger.Block, error) {
+	if !b.n.storeReaders.enter() {
+		return nil, errNodeClosing
+	}
+	defer b.n.storeReaders.leave()
 	return b.n.store.BlockByHash(h)
 }
+
 func (b backend) Certificate(h uint64) (*ledger.CommitCertificate, error) {
+	if !b.n.storeReaders.enter() {
+		return nil, errNodeClosing
+	}
+	defer b.n.storeReaders.leave()
 	return b.n.store.Certificate(h)
 }
-func (b backend) Tx(h crypto.Hash) (*ledger.Tx, uint64, int, error) { return b.n.store.Tx(h) }
+
+func (b backend) Tx(h crypto.Hash) (*ledger.Tx, uint64, int, error) {
+	if !b.n.storeReaders.enter() {
+		return nil, 0, 0, errNodeClosing
+	}
+	defer b.n.storeReaders.leave()
+	return b.n.store.Tx(h)
+}
+
 func (b backend) GetAccount(a crypto.Address) (ledger.Account, error) {
+	if !b.n.storeReaders.enter() {
+		return ledger.Account{}, errNodeClosing
+	}
+	defer b.n.storeReaders.leave()
 	return b.n.store.GetAccount(a)
 }
+
 func (b backend) AccountAt(a crypto.Address, h uint64) (ledger.Account, error) {
+	if !b.n.storeReaders.enter() {
+		return ledger.Account{}, errNodeClosing
+	}
+	defer b.n.storeReaders.leave()
 	acct, err := b.n.store.AccountAt(a, h)
 	if errors.Is(err, ledger.ErrStoreHistoryPruned) {
 		return acct, &rpc.Error{Code: rpc.CodeHistoryPruned, Message: fmt.Sprintf(
@@ -77,9 +114,19 @@ func (b backend) refusal(tx *ledger.Tx, err error) error {
 
 var _ rpc.BatchSubmitter = backend{}
 
-func (b backend) PendingTx(h crypto.Hash) (*ledger.Tx, bool)    { return b.n.pool.Get(h) }
-func (b backend) PendingNonce(a crypto.Address) (uint64, error) { return b.n.pool.PendingNonce(a) }
-func (b backend) ChainID() string                               { return b.n.genesis.ChainID }
+func (b backend) PendingTx(h crypto.Hash) (*ledger.Tx, bool) { return b.n.pool.Get(h) }
+
+// PendingNonce reads the account from the store when the pool holds none
+// of its txs.
+func (b backend) PendingNonce(a crypto.Address) (uint64, error) {
+	if !b.n.storeReaders.enter() {
+		return 0, errNodeClosing
+	}
+	defer b.n.storeReaders.leave()
+	return b.n.pool.PendingNonce(a)
+}
+
+func (b backend) ChainID() string { return b.n.genesis.ChainID }
 
 func (b backend) Status() rpc.NodeStatus {
 	view, _ := b.n.driver.view()

@@ -153,7 +153,7 @@ func (m *Metrics) registerP2P(stats func() p2p.Stats) {
 
 // registerStore exports the ledger store's storage-engine counters
 // (ledger.StoreStats), read once per scrape.
-func (m *Metrics) registerStore(stats func() ledger.StoreStats) {
+func (m *Metrics) registerStore(stats func() (ledger.StoreStats, bool)) {
 	m.registry.MustRegister(storeCollector{stats: stats})
 }
 
@@ -189,7 +189,10 @@ var storeMetrics = func() []storeMetric {
 }()
 
 // storeCollector reads the store's counters once per scrape.
-type storeCollector struct{ stats func() ledger.StoreStats }
+// stats reports false once the store is closed: nothing is exported then.
+type storeCollector struct {
+	stats func() (ledger.StoreStats, bool)
+}
 
 func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, m := range storeMetrics {
@@ -198,7 +201,10 @@ func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
-	s := c.stats()
+	s, ok := c.stats()
+	if !ok {
+		return
+	}
 	for _, m := range storeMetrics {
 		ch <- prometheus.MustNewConstMetric(m.desc, m.valueType, m.read(&s))
 	}

@@ -43,7 +43,7 @@ func scrape(t *testing.T, m *Metrics) map[string]float64 {
 func TestMetricsExportStoreStats(t *testing.T) {
 	var stats ledger.StoreStats
 	m := NewMetrics(func() float64 { return 0 }, func() float64 { return 0 })
-	m.registerStore(func() ledger.StoreStats { return stats })
+	m.registerStore(func() (ledger.StoreStats, bool) { return stats, true })
 	stats = ledger.StoreStats{WALBytes: 1, Flushes: 2, FlushBytes: 3, Compactions: 4, CompactionReadBytes: 5,
 		CompactionWriteBytes: 6, CompactionDebtBytes: 7, L0Sublevels: 8, L0Files: 9, DiskBytes: 10, MemTableBytes: 11,
 		WriteStalls: 12, WriteStallTime: 13_500_000_000, BlockCacheHits: 14, BlockCacheMisses: 15}

@@ -87,8 +87,11 @@ type Node struct {
 	syncMu  sync.Mutex
 	syncing bool
 
-	closeOnce sync.Once
-	closeErr  error
+	// storeReaders admits the reads of the store from outside the
+	// consensus loop until close.
+	storeReaders storeGate
+	closeOnce    sync.Once
+	closeErr     error
 }
 
 // Run starts a node from its home and serves until ctx ends, then shuts
@@ -174,7 +177,7 @@ func open(ctx context.Context, opts RunOptions) (_ *Node, err error) {
 		}
 		return float64(len(n.host.Peers()))
 	})
-	n.metrics.registerStore(n.store.Stats)
+	n.metrics.registerStore(n.storeStats)
 	observeJournal := func(took time.Duration) { n.metrics.observeDiskWrite(diskLogJournal, took) }
 	if n.journal, err = openTxJournal(filepath.Join(opts.Home, DataDir, "mempool"), n.log, observeJournal); err != nil {
 		return nil, err
@@ -666,11 +669,34 @@ func (n *Node) closeAll() error {
 		}
 	}
 	if n.store != nil {
-		if err := n.store.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("close ledger store: %w", err))
+		if err := n.closeStore(storeReadersWaitMax); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// closeStore closes the store once no reader from outside the consensus
+// loop is in it, waiting for those in up to wait; past that it leaves the
+// store open rather than pull it from under them.
+func (n *Node) closeStore(wait time.Duration) error {
+	if in := n.storeReaders.close(wait); in > 0 {
+		return fmt.Errorf("close ledger store: left open, still being read after %s (readers: %d)", wait, in)
+	}
+	if err := n.store.Close(); err != nil {
+		return fmt.Errorf("close ledger store: %w", err)
+	}
+	return nil
+}
+
+// storeStats is the store's engine counters for the metrics, or false
+// once the store closes.
+func (n *Node) storeStats() (ledger.StoreStats, bool) {
+	if !n.storeReaders.enter() {
+		return ledger.StoreStats{}, false
+	}
+	defer n.storeReaders.leave()
+	return n.store.Stats(), true
 }
 
 func newLogger(cfg LogConfig, out io.Writer) (*slog.Logger, error) {
