@@ -156,6 +156,49 @@ func (p *PendingChain) Validate(b *Block) error {
 	return nil
 }
 
+// ValidateCommitted is Validate for a block known to commit at its height:
+// the caller has verified its commit certificate (a block fetched by
+// catch-up). Only one block ever commits at a height (PBFT safety), and a
+// committed block's ancestors are the ones committed below it, so every
+// other pending block at b's height or at the height of an ancestor of b
+// known here, and every descendant of one, can never commit: they are
+// dropped first, whether or not b then validates. A full chain of blocks
+// that are not b thus never keeps b out: a child of the head always finds
+// room, and a deeper b finds it unless its own pending ancestors fill the
+// chain.
+func (p *PendingChain) ValidateCommitted(b *Block) error {
+	p.pruneRivals(b)
+	return p.Validate(b)
+}
+
+// pruneRivals drops the pending blocks that cannot commit if b does: those
+// at a height where b's chain of parent hashes names another block, and
+// their descendants.
+func (p *PendingChain) pruneRivals(b *Block) {
+	// chain maps a height to the hash of b or of its ancestor there, from
+	// b's height down to the lowest one whose hash the pending blocks
+	// still tell (a missing parent ends the walk; so does the head).
+	chain := map[uint64]crypto.Hash{b.Header.Height: b.Hash()}
+	for k, h := b.Header.Height, b.Header.ParentHash; k > p.head.Height+1; k-- {
+		chain[k-1] = h
+		pb, ok := p.pending[h]
+		if !ok {
+			break
+		}
+		h = pb.block.Header.ParentHash
+	}
+	dropped := false
+	for h, pb := range p.pending {
+		if want, ok := chain[pb.block.Header.Height]; ok && want != h {
+			delete(p.pending, h)
+			dropped = true
+		}
+	}
+	if dropped {
+		p.prune(p.head.Height + 1) // the dropped blocks' descendants
+	}
+}
+
 // makeRoom prunes when the pending set is full and fails if that frees
 // nothing, before any work is spent on a new block.
 func (p *PendingChain) makeRoom() error {

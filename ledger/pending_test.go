@@ -352,3 +352,86 @@ func TestPendingChainRevalidationChecksTheTxs(t *testing.T) {
 		t.Fatalf("Commit: %v, block %p want %p", err, got, b)
 	}
 }
+
+// fillWithForks builds valid blocks into pc until it holds
+// PendingChainBlocksMax: on each of parents in turn, a child and that
+// child's child, as Byzantine primaries of views that never committed
+// could leave them. Each fork has its own view, so no two are alike, and
+// a proposer no other block in these tests has.
+func fillWithForks(t *testing.T, pc *ledger.PendingChain, parents ...crypto.Hash) {
+	t.Helper()
+	for i := 0; i < ledger.PendingChainBlocksMax && pc.Len() < ledger.PendingChainBlocksMax; i++ {
+		view := uint64(1_000 + i)
+		child, err := pc.Build(parents[i%len(parents)], view, testAddr(9), 0, nil)
+		if err != nil {
+			t.Fatalf("fork %d: %v", i, err)
+		}
+		if pc.Len() == ledger.PendingChainBlocksMax {
+			break
+		}
+		if _, err := pc.Build(child.Hash(), view, testAddr(9), 0, nil); err != nil {
+			t.Fatalf("fork %d's child: %v", i, err)
+		}
+	}
+	if pc.Len() != ledger.PendingChainBlocksMax {
+		t.Fatalf("fixture: %d blocks pending, want %d", pc.Len(), ledger.PendingChainBlocksMax)
+	}
+}
+
+// TestPendingChainMakesRoomForACommittedBlock checks that a full pending
+// chain cannot keep out the block known to commit at the head's child: it
+// is filled with PendingChainBlocksMax valid descendants of the head, none
+// of them that block, which Validate then refuses for want of room, while
+// ValidateCommitted drops them all (they can never commit) and takes it;
+// the chain then commits it and goes on from the new head.
+func TestPendingChainMakesRoomForACommittedBlock(t *testing.T) {
+	c := startChain(t, testGenesis(1, 1000))
+	pc := ledger.NewPendingChain(testChain, c.params, c.head, c.state)
+	fillWithForks(t, pc, c.head.Hash())
+	b1, _ := buildOn(t, &c.head, c.state, c.head.Timestamp+1, signedTx(testChain, testKey(0), 0, testAddr(1), 10, 1, nil))
+	if err := pc.Validate(b1); !errors.Is(err, ledger.ErrPendingChainFull) {
+		t.Fatalf("fixture: Validate of a new block in the full chain: err = %v, want ErrPendingChainFull", err)
+	}
+	if err := pc.ValidateCommitted(b1); err != nil {
+		t.Fatalf("ValidateCommitted of the committed block in a full chain: %v", err)
+	}
+	if pc.Len() != 1 {
+		t.Fatalf("%d blocks pending, want only the committed one: its rivals can never commit", pc.Len())
+	}
+	commitPending(t, pc, c, b1.Hash())
+	if _, err := pc.Build(c.head.Hash(), 2, testAddr(0), c.head.Timestamp+1, nil); err != nil {
+		t.Fatalf("Build on the new head: %v", err)
+	}
+}
+
+// TestPendingChainCommittedBlockKeepsItsAncestors checks which blocks a
+// committed block two heights above the head drops: its pending parent
+// commits too, so it stays, while the parent's siblings, the block's own
+// siblings and all their descendants go. Method: a full chain of forks on
+// the head and on the parent; ValidateCommitted of the parent's child.
+func TestPendingChainCommittedBlockKeepsItsAncestors(t *testing.T) {
+	c := startChain(t, testGenesis(1, 1000))
+	pc := ledger.NewPendingChain(testChain, c.params, c.head, c.state)
+	a1, d1 := buildOn(t, &c.head, c.state, c.head.Timestamp+1)
+	if err := pc.Validate(a1); err != nil {
+		t.Fatal(err)
+	}
+	fillWithForks(t, pc, c.head.Hash(), a1.Hash())
+	b2, _ := buildOn(t, &a1.Header, d1.Over(c.state), a1.Header.Timestamp+1)
+	if err := pc.Validate(b2); !errors.Is(err, ledger.ErrPendingChainFull) {
+		t.Fatalf("fixture: Validate of a new block in the full chain: err = %v, want ErrPendingChainFull", err)
+	}
+	if err := pc.ValidateCommitted(b2); err != nil {
+		t.Fatalf("ValidateCommitted of the committed block in a full chain: %v", err)
+	}
+	for name, h := range map[string]crypto.Hash{"the parent": a1.Hash(), "the committed block": b2.Hash()} {
+		if _, ok := pc.Block(h); !ok {
+			t.Errorf("%s is no longer pending", name)
+		}
+	}
+	if pc.Len() != 2 {
+		t.Fatalf("%d blocks pending, want the committed block and its parent", pc.Len())
+	}
+	commitPending(t, pc, c, a1.Hash())
+	commitPending(t, pc, c, b2.Hash())
+}

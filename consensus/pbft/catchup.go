@@ -49,10 +49,14 @@ func (r *Replica) tickCatchUp() {
 // The certificate is verified and the block validated by the application
 // before it is committed; it then appears in Ready.Committed like any other.
 // A block at or below the committed height is ignored. A failure of this
-// node's own state while validating it halts the replica (Ready.Fault). A
-// block the application has no room for yet (ledger.ErrPendingChainFull)
-// is refused with that error and nothing else: deliver it again later (the
-// replica repeats its EventCatchUp while it stays behind).
+// node's own state while validating it halts the replica (Ready.Fault).
+// The application validates it with ValidateCommitted, which makes room
+// for it by dropping the blocks the certificate proves will never commit:
+// however many blocks Byzantine primaries left pending above the head, a
+// replica that fell behind can always take the block the network
+// committed. Should an Application refuse it all the same, the error is
+// returned and nothing else happens: deliver it again later (the replica
+// repeats its EventCatchUp while it stays behind).
 func (r *Replica) DeliverCommitted(b *ledger.Block, cert *ledger.CommitCertificate) error {
 	if r.fault != nil {
 		return fmt.Errorf("%w: %w", ErrHalted, r.fault)
@@ -76,7 +80,7 @@ func (r *Replica) DeliverCommitted(b *ledger.Block, cert *ledger.CommitCertifica
 	if b.Header.ParentHash != r.committedHash {
 		return fmt.Errorf("%w: certified block %d does not extend the committed head (more than f faulty)", ErrInvalid, h)
 	}
-	if err := r.cfg.App.Validate(b); err != nil {
+	if err := r.cfg.App.ValidateCommitted(b); err != nil {
 		err = fmt.Errorf("deliver block %d: %w", h, err)
 		if errors.Is(err, ledger.ErrLocalState) {
 			r.localFault(err)

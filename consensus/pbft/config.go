@@ -27,6 +27,17 @@ type Application interface {
 	// (which prunes them), or when a vote for b's height arrives. Any
 	// other error means b is invalid.
 	Validate(b *ledger.Block) error
+	// ValidateCommitted is Validate for a block whose commit certificate
+	// the engine has verified (catch-up, DeliverCommitted): it is the one
+	// block that will ever commit at its height, so every block kept at
+	// that height (or at an ancestor's) that is not b's, and every
+	// descendant of one, is dead. The application must drop them before
+	// checking b, so that b always finds room: for a child of the
+	// committed head, the only block the engine passes, it never fails
+	// with ledger.ErrPendingChainFull. Otherwise errors mean what they
+	// mean for Validate; an invalid b means more than f replicas are
+	// faulty.
+	ValidateCommitted(b *ledger.Block) error
 	// Build returns a new block on top of the block with hash parent (the
 	// committed head or a validated block). An error wrapping
 	// ledger.ErrLocalState halts the engine as for Validate; on any other
@@ -59,6 +70,11 @@ func (a ChainApplication) Idle() bool { return a.IdleFunc != nil && a.IdleFunc()
 
 // Validate implements Application.
 func (a ChainApplication) Validate(b *ledger.Block) error { return a.Chain.Validate(b) }
+
+// ValidateCommitted implements Application.
+func (a ChainApplication) ValidateCommitted(b *ledger.Block) error {
+	return a.Chain.ValidateCommitted(b)
+}
 
 // Build implements Application.
 func (a ChainApplication) Build(parent crypto.Hash, view uint64, proposer crypto.Address, timestamp int64) (*ledger.Block, error) {

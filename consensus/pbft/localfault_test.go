@@ -12,14 +12,16 @@ import (
 
 var errDiskRead = errors.New("test: disk read failed")
 
-// brokenDiskApp is an Application on a node whose disk fails: Validate and
-// Build fail as the ledger does when a store read fails, with an error
-// wrapping ledger.ErrLocalState.
+// brokenDiskApp is an Application on a node whose disk fails: Validate,
+// ValidateCommitted and Build fail as the ledger does when a store read
+// fails, with an error wrapping ledger.ErrLocalState.
 type brokenDiskApp struct{ pbft.Application }
 
 func (brokenDiskApp) Validate(b *ledger.Block) error {
 	return fmt.Errorf("execute block %d: %w: read account: %w", b.Header.Height, ledger.ErrLocalState, errDiskRead)
 }
+
+func (a brokenDiskApp) ValidateCommitted(b *ledger.Block) error { return a.Validate(b) }
 
 func (brokenDiskApp) Build(crypto.Hash, uint64, crypto.Address, int64) (*ledger.Block, error) {
 	return nil, fmt.Errorf("build block: %w: read account: %w", ledger.ErrLocalState, errDiskRead)

@@ -274,7 +274,10 @@ func (r *Replica) validate(s *slot) bool {
 // view change. The slot keeps the block unvalidated, as for an unknown
 // parent. Commits make room (PendingChain.Commit prunes), but the node
 // applies them only after this step returns, so Tick asks again
-// (retryRoom); a vote for h arriving meanwhile asks again too.
+// (retryRoom); a vote for h arriving meanwhile asks again too. If this
+// replica's pending blocks all lie on forks the network abandoned, no
+// commit of its own can prune them: the block committed at h then comes
+// by catch-up, and its certificate makes room (DeliverCommitted).
 func (r *Replica) waitForRoom(h uint64) {
 	if r.roomWait == 0 || h < r.roomWait {
 		r.roomWait = h

@@ -1,7 +1,6 @@
 package pbft_test
 
 import (
-	"errors"
 	"fmt"
 	"testing"
 
@@ -12,6 +11,8 @@ import (
 // fullChainApp is an Application whose pending chain is full while *full
 // is set: Validate fails as ledger.PendingChain.Validate does when
 // ledger.PendingChainBlocksMax blocks descend from the head.
+// ValidateCommitted is the wrapped application's: a certified block makes
+// room for itself (see TestCatchUpMakesRoomInFullPendingChain).
 type fullChainApp struct {
 	pbft.Application
 	full *bool
@@ -114,32 +115,74 @@ func TestFullPendingChainWaitsWithoutBlamingThePrimary(t *testing.T) {
 	checkNoBlame(t, c, 1)
 }
 
-// TestFullPendingChainInCatchUpRefusesWithoutHalting checks that a
-// certified block fetched by catch-up that the application has no room
-// for is refused with ledger.ErrPendingChainFull, without halting or
-// evidence, and is committed when delivered again after room is made.
-func TestFullPendingChainInCatchUpRefusesWithoutHalting(t *testing.T) {
-	c := newCluster(t, clusterOpts{n: 4})
-	c.down[3] = true
-	c.tickUntil(50, c.allCommitted(1, 0, 1, 2))
-	full := true
-	withFullChain(c, 3, &full)
-	cb := c.committedAt(0, 1)
-	if err := c.reps[3].DeliverCommitted(cb.Block, cb.Certificate); !errors.Is(err, ledger.ErrPendingChainFull) {
-		t.Fatalf("DeliverCommitted = %v, want the full pending chain", err)
+// fillWithDeadForks fills replica i's real pending chain with
+// ledger.PendingChainBlocksMax valid blocks at height 1 that no honest
+// primary proposes (validator 1's, at later timestamps), as Byzantine
+// primaries of many views that never committed could leave it.
+func fillWithDeadForks(t *testing.T, c *cluster, i int) {
+	t.Helper()
+	proposer := c.vals.At(1).Address()
+	for k := range ledger.PendingChainBlocksMax {
+		ts := c.genesis.Header.Timestamp + 1_000_000 + int64(k)
+		if _, err := c.chains[i].Build(c.heads[i].Hash(), uint64(k+1), proposer, ts, nil); err != nil {
+			t.Fatalf("dead fork %d: %v", k, err)
+		}
 	}
-	if rd := c.reps[3].Ready(); rd.Fault != nil || len(rd.Events) != 0 {
-		t.Errorf("full pending chain in catch-up: Ready.Fault = %v, events %+v; want neither", rd.Fault, rd.Events)
+	if got := c.chains[i].Len(); got != ledger.PendingChainBlocksMax {
+		t.Fatalf("fixture: %d pending blocks, want %d", got, ledger.PendingChainBlocksMax)
 	}
-	c.reps[3].Advance()
-	checkNoBlame(t, c, 3)
+}
 
-	full = false
-	if err := c.reps[3].DeliverCommitted(cb.Block, cb.Certificate); err != nil {
-		t.Fatalf("DeliverCommitted after room was made = %v", err)
+// TestCatchUpMakesRoomInFullPendingChain checks the way out for a replica
+// whose pending chain is full of blocks on forks the network abandoned,
+// none of them the block the network commits at height 1: no commit of
+// its own can prune them, but the certified block that catch-up fetches
+// makes room for itself (Application.ValidateCommitted), and the replica
+// then validates, votes and commits in the normal case again. Method:
+// replica 3's real pending chain is filled with PendingChainBlocksMax
+// siblings at height 1; the others commit past a stable checkpoint; the
+// test serves replica 3's EventCatchUp as the node's block sync would.
+func TestCatchUpMakesRoomInFullPendingChain(t *testing.T) {
+	c := newCluster(t, clusterOpts{n: 4})
+	c.manualCatchUp = true
+	fillWithDeadForks(t, c, 3)
+	var sent []*pbft.Message
+	c.outgoing[3] = func(o pbft.Outbound) []pbft.Outbound {
+		sent = append(sent, o.Msg)
+		return []pbft.Outbound{o}
 	}
-	c.flush(3)
-	if got := c.committedAt(3, 1); got == nil || got.Block.Hash() != cb.Block.Hash() {
-		t.Errorf("replica 3 committed %+v at height 1, want %s", got, cb.Block.Hash().Short())
+	c.tickUntil(20, c.allCommitted(5, 0, 1, 2))
+	if len(c.logs[3]) != 0 {
+		t.Fatalf("fixture: replica 3 committed %d blocks with no room to validate them", len(c.logs[3]))
 	}
+	if !hasEvent(c.events[3], func(e pbft.EventCatchUp) bool { return e.FromHeight == 1 }) {
+		t.Fatalf("replica 3 never asked to catch up from height 1: events %+v", c.events[3])
+	}
+
+	sent = nil
+	caughtUp := uint64(len(c.logs[0]))
+	for _, cb := range c.logs[0] {
+		if err := c.reps[3].DeliverCommitted(cb.Block, cb.Certificate); err != nil {
+			t.Fatalf("DeliverCommitted(%d) into a pending chain full of dead forks = %v", cb.Block.Header.Height, err)
+		}
+		c.flush(3)
+	}
+	if n := c.chains[3].Len(); n >= ledger.PendingChainBlocksMax/2 {
+		t.Errorf("%d blocks still pending after catch-up: the dead forks were kept", n)
+	}
+	for h := uint64(1); h <= caughtUp; h++ {
+		if got, want := c.committedAt(3, h), c.committedAt(0, h); got == nil || got.Block.Hash() != want.Block.Hash() {
+			t.Fatalf("replica 3 committed %+v at height %d, want %s", got, h, want.Block.Hash().Short())
+		}
+	}
+
+	c.tickUntil(20, c.allCommitted(caughtUp+3, 0, 1, 2, 3))
+	voted := false
+	for _, m := range sent {
+		voted = voted || (m.Kind == pbft.KindCommit && m.Height > caughtUp)
+	}
+	if !voted {
+		t.Errorf("replica 3 sent no COMMIT above height %d after catching up: not back in the normal case", caughtUp)
+	}
+	checkNoBlame(t, c, 3)
 }
