@@ -286,14 +286,21 @@ func (r *Replica) waitForRoom(h uint64) {
 
 // retryRoom validates again, from the lowest height that waited for room,
 // the blocks the application had no room for; one that still finds none
-// waits for the next Tick.
+// waits for the next Tick. roomWait may name a height settled since (its
+// block validated on a vote, or committed by catch-up) while a higher one
+// waits: the walk then starts at the first height not committed, since
+// the slot of a committed height may be gone (below the low watermark)
+// or unprepared in this view, and the walk would stop there, never
+// reaching the height that waits. Every slot between the committed head
+// and a height that waits is prepared in this view (parentReady), so the
+// walk reaches it.
 func (r *Replica) retryRoom() {
 	h := r.roomWait
 	if h == 0 {
 		return
 	}
 	r.roomWait = 0
-	r.advance(h)
+	r.advance(max(h, r.committed+1))
 }
 
 // makePrepared turns quorum-1 matching PREPAREs and the PRE-PREPARE into a

@@ -186,3 +186,49 @@ func TestCatchUpMakesRoomInFullPendingChain(t *testing.T) {
 	}
 	checkNoBlame(t, c, 3)
 }
+
+// TestRoomWaitAfterCatchUpIsRetried checks that a height waiting for room
+// is asked again at the next tick even when a lower height waited before
+// and was since settled another way: replica 1's pending chain is full at
+// height 1, the others commit past a stable checkpoint (which drops the
+// slot of height 1 here), catch-up brings replica 1 the blocks up to the
+// checkpoint, and the block above it, whose votes it all holds, then
+// finds no room either. Once room is made, one tick must commit it with
+// no further message: the retry starts at the lowest height still
+// waiting, not at height 1, which the replica committed long ago.
+func TestRoomWaitAfterCatchUpIsRetried(t *testing.T) {
+	c := newCluster(t, clusterOpts{n: 4})
+	c.manualCatchUp = true
+	full := true
+	withFullChain(c, 1, &full)
+	const checkpoint = 4 // clusterOpts' default CheckpointInterval
+	for range checkpoint + 1 {
+		c.tickOne(0)
+	}
+	if !c.allCommitted(checkpoint+1, 0, 2, 3)() || len(c.logs[1]) != 0 {
+		t.Fatalf("fixture: committed %d/%d/%d/%d blocks, want %d on 0, 2, 3 and none on 1",
+			len(c.logs[0]), len(c.logs[1]), len(c.logs[2]), len(c.logs[3]), checkpoint+1)
+	}
+	if low := c.reps[1].LowWatermark(); low != checkpoint {
+		t.Fatalf("fixture: replica 1's low watermark %d, want %d", low, checkpoint)
+	}
+	for _, cb := range c.logs[0][:checkpoint] {
+		if err := c.reps[1].DeliverCommitted(cb.Block, cb.Certificate); err != nil {
+			t.Fatalf("DeliverCommitted(%d): %v", cb.Block.Header.Height, err)
+		}
+		c.flush(1)
+	}
+	if len(c.logs[1]) != checkpoint {
+		t.Fatalf("fixture: replica 1 committed %d blocks by catch-up, want %d", len(c.logs[1]), checkpoint)
+	}
+	c.queue = nil
+
+	full = false
+	c.tickOne(1)
+	want := c.committedAt(0, checkpoint+1)
+	if got := c.committedAt(1, checkpoint+1); got == nil || got.Block.Hash() != want.Block.Hash() {
+		t.Fatalf("replica 1 committed %+v at height %d after room was made, want %s: the height waiting for room was never asked again",
+			got, checkpoint+1, want.Block.Hash().Short())
+	}
+	checkNoBlame(t, c, 1)
+}
