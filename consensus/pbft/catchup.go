@@ -55,8 +55,10 @@ func (r *Replica) tickCatchUp() {
 // however many blocks Byzantine primaries left pending above the head, a
 // replica that fell behind can always take the block the network
 // committed. Should an Application refuse it all the same, the error is
-// returned and nothing else happens: deliver it again later (the replica
-// repeats its EventCatchUp while it stays behind).
+// returned, the replica's state is unchanged (the application may have
+// dropped the dead blocks already, which the verified certificate makes
+// safe), and it can be delivered again later (the replica repeats its
+// EventCatchUp while it stays behind).
 func (r *Replica) DeliverCommitted(b *ledger.Block, cert *ledger.CommitCertificate) error {
 	if r.fault != nil {
 		return fmt.Errorf("%w: %w", ErrHalted, r.fault)

@@ -32,9 +32,10 @@ type Application interface {
 	// block that will ever commit at its height, so every block kept at
 	// that height (or at an ancestor's) that is not b's, and every
 	// descendant of one, is dead. The application must drop them before
-	// checking b, so that b always finds room: for a child of the
-	// committed head, the only block the engine passes, it never fails
-	// with ledger.ErrPendingChainFull. Otherwise errors mean what they
+	// checking b, so that b always finds room: b is the replica's next
+	// height, whose parent the application holds (committed, or pending
+	// while the node applies a sync batch), and it never fails with
+	// ledger.ErrPendingChainFull. Otherwise errors mean what they
 	// mean for Validate; an invalid b means more than f replicas are
 	// faulty.
 	ValidateCommitted(b *ledger.Block) error
