@@ -271,7 +271,8 @@ func (r *Replica) validate(s *slot) bool {
 // waitForRoom remembers that the block at h is unchecked because this
 // node keeps too many pending blocks: a limit of this replica, which says
 // nothing about the block or its proposer, so no vote, no evidence and no
-// view change. The slot keeps the block unvalidated, as for an unknown
+// view change on its account (the idle timer runs on, as for any height
+// that does not commit, and ends a wait that lasts). The slot keeps the block unvalidated, as for an unknown
 // parent. Commits make room (PendingChain.Commit prunes), but the node
 // applies them only after this step returns, so Tick asks again
 // (retryRoom); a vote for h arriving meanwhile asks again too. If this
