@@ -32,6 +32,8 @@ var _ BlockSource = (*ledger.Store)(nil)
 
 const (
 	// syncWriteBufferBytes batches a response's small items into one write.
+	// Each serving slot has one, outside SyncServeBytesMax: blocks larger
+	// than it go from the store's copy to the stream, uncopied.
 	syncWriteBufferBytes = 256 << 10
 	// syncServePerPeerMax bounds the blocks requests served to one peer at
 	// once. Without a share per peer, a validator holding its 4 sync
@@ -60,8 +62,9 @@ const (
 // tolerates them) held every slot and starved every other's catch-up,
 // and 8 (n >= 25) every inbound sync stream too (resourceManager sizes
 // those from this). The cap stays linear in n: at most 2(n-1)/3 + 4, 174
-// at ledger.ValidatorsMax; each slot may hold a block and a 256-KiB write
-// buffer. n = 0 (unknown) keeps SyncServeConcurrencyMax.
+// at ledger.ValidatorsMax; each slot has a 256-KiB write buffer, and the
+// blocks they all hold are bounded by SyncServeBytesMax, not by the slots.
+// n = 0 (unknown) keeps SyncServeConcurrencyMax.
 func (c *Config) syncServeSlots() int {
 	if c.ValidatorCount < 1 {
 		return c.SyncServeConcurrencyMax
@@ -76,7 +79,11 @@ type blockSync struct {
 	proto  protocol.ID
 	source BlockSource
 
-	slots   int // syncServeSlots of the host's config
+	slots int // syncServeSlots of the host's config
+	// budget bounds the block and certificate bytes that responses hold
+	// while they write them: SyncServeBytesMax.
+	budget *byteBudget
+
 	mu      sync.Mutex
 	serving int             // blocks requests served now, at most slots
 	perPeer map[peer.ID]int // the same by peer, at most syncServePerPeerMax; no zero entries
@@ -84,7 +91,7 @@ type blockSync struct {
 
 func startBlockSync(n *Host, source BlockSource) *blockSync {
 	b := &blockSync{n: n, proto: syncProtocol(n.cfg.ChainID), source: source, slots: n.cfg.syncServeSlots(),
-		perPeer: make(map[peer.ID]int)}
+		budget: newByteBudget(int64(n.cfg.SyncServeBytesMax)), perPeer: make(map[peer.ID]int)}
 	n.h.SetStreamHandler(b.proto, b.serve)
 	return b
 }
@@ -102,7 +109,12 @@ func (b *blockSync) serve(s network.Stream) {
 	defer s.Close()
 	p := s.Conn().RemotePeer()
 	now := time.Now()
-	if err := s.SetDeadline(now.Add(b.n.cfg.SyncTimeout)); err != nil {
+	deadline := now.Add(b.n.cfg.SyncTimeout)
+	// ctx ends with the stream's deadline or the host: it bounds a wait
+	// for the serving byte budget as the deadline bounds every write.
+	ctx, cancel := context.WithDeadline(b.n.ctx, deadline)
+	defer cancel()
+	if err := s.SetDeadline(deadline); err != nil {
 		s.Reset()
 		return
 	}
@@ -141,7 +153,7 @@ func (b *blockSync) serve(s network.Stream) {
 		return
 	}
 	defer b.release(p)
-	if err := b.writeBlocks(s, req); err != nil {
+	if err := b.writeBlocks(ctx, s, req); err != nil {
 		b.n.log.Debug("serve blocks", "peer", p, "from", req.From, "err", err)
 		s.Reset()
 		return
@@ -182,38 +194,84 @@ func (b *blockSync) refuse(s network.Stream) {
 
 // writeBlocks streams blocks from req.From up to the head, stopping at
 // req.Count, at SyncResponseBytesMax (after at least one block) or at the
-// first block the source lacks.
-func (b *blockSync) writeBlocks(s network.Stream, req SyncRequest) error {
+// first block the source lacks. Each block and its certificate are held
+// under the serving byte budget until they are written; the stream's
+// write deadline bounds that, and ctx the wait for room.
+func (b *blockSync) writeBlocks(ctx context.Context, s network.Stream, req SyncRequest) error {
 	w := bufio.NewWriterSize(s, syncWriteBufferBytes)
 	head := b.source.Head().Height
-	budget := b.n.cfg.SyncResponseBytesMax - 1 // the end tag
-	var item []byte
+	room := b.n.cfg.SyncResponseBytesMax - 1 // the end tag
 	for i := uint64(0); i < uint64(req.Count) && req.From <= head && i <= head-req.From; i++ {
-		h := req.From + i
-		blk, err := b.source.EncodedBlock(h)
+		blk, cert, held, err := b.holdBlock(ctx, req.From+i, room)
 		if err != nil {
-			break
-		}
-		var cert []byte
-		if h > 0 {
-			if cert, err = b.source.EncodedCertificate(h); err != nil {
-				break
-			}
-		}
-		item = appendSyncItem(item[:0], blk, cert)
-		if len(item) > budget {
-			break
-		}
-		budget -= len(item)
-		if _, err := w.Write(item); err != nil {
 			return err
 		}
+		if !held {
+			break
+		}
+		err = writeSyncItem(w, blk, cert)
+		b.budget.release(int64(len(blk) + len(cert)))
+		if err != nil {
+			return err
+		}
+		room -= syncItemOverhead + len(blk) + len(cert)
 		b.n.stats.syncBlocksServed.Add(1)
 	}
 	if err := w.WriteByte(syncTagEnd); err != nil {
 		return err
 	}
 	return w.Flush()
+}
+
+// holdBlock reads block h and its certificate and reserves their bytes in
+// the serving byte budget; the caller writes them, then releases the
+// reservation. held is false, with no error, if the source lacks them or
+// they would not fit in room (what is left of the response's bytes); an
+// error means ctx ended while waiting for the budget.
+//
+// The store tells a block's size only by reading it, so a slot reads
+// before it reserves. If the budget has no room, the slot drops what it
+// read, waits in line for that many bytes, then reads the block again: a
+// waiting slot holds no block. What the slots hold beyond
+// SyncServeBytesMax (or one larger block, served alone) is thus a block
+// each at most, and only between its read and the attempt to reserve it,
+// where nothing waits on a peer; plus the write buffers.
+func (b *blockSync) holdBlock(ctx context.Context, h uint64, room int) (blk, cert []byte, held bool, err error) {
+	blk, cert, ok := b.readBlock(h)
+	if !ok || syncItemOverhead+len(blk)+len(cert) > room {
+		return nil, nil, false, nil
+	}
+	n := int64(len(blk) + len(cert))
+	if b.budget.tryReserve(n) {
+		return blk, cert, true, nil
+	}
+	blk, cert = nil, nil // not kept alive while waiting, whatever the compiler sees
+	if err = b.budget.reserve(ctx, n); err != nil {
+		return nil, nil, false, fmt.Errorf("serving byte budget: block %d: %w", h, err)
+	}
+	blk, cert, ok = b.readBlock(h)
+	if !ok || int64(len(blk)+len(cert)) != n {
+		// A committed block never changes; a store that answers otherwise
+		// ends the response here, as a missing block does.
+		b.budget.release(n)
+		return nil, nil, false, nil
+	}
+	return blk, cert, true, nil
+}
+
+// readBlock reads the block at height h and its certificate (none at
+// genesis); ok is false if the source lacks either.
+func (b *blockSync) readBlock(h uint64) (blk, cert []byte, ok bool) {
+	blk, err := b.source.EncodedBlock(h)
+	if err != nil {
+		return nil, nil, false
+	}
+	if h > 0 {
+		if cert, err = b.source.EncodedCertificate(h); err != nil {
+			return nil, nil, false
+		}
+	}
+	return blk, cert, true
 }
 
 // request opens a stream to p, sends req and hands the response reader to

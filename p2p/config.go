@@ -117,6 +117,16 @@ type Config struct {
 	// ValidatorCount serves more, so that the f Byzantine validators'
 	// shares never fill it (syncServeSlots in blocksync.go).
 	SyncServeConcurrencyMax int
+	// SyncServeBytesMax bounds the block and certificate bytes that the
+	// requests served at once hold together while writing them to their
+	// peers. A request that would exceed it waits for room (within its
+	// SyncTimeout) before it holds its next block; a block larger than it
+	// is served when no other is held. Beyond it, each request served has
+	// a 256-KiB write buffer, and the block it just read until it tries
+	// to reserve it (never while waiting: holdBlock in blocksync.go).
+	// Without it, slow readers holding every slot held slots × a block (up
+	// to 16 MiB each, twice): ~640 MiB at n = 25.
+	SyncServeBytesMax int
 	// ValidatorCount is n, the size of the validator set (from genesis),
 	// known before the host starts so that its sync stream limits can be
 	// sized from it; 0 if unknown. It never exceeds ledger.ValidatorsMax.
@@ -167,6 +177,7 @@ func DefaultConfig() Config {
 		SyncTimeout:              60 * time.Second,
 		SyncRequestReadTimeout:   5 * time.Second,
 		SyncServeConcurrencyMax:  8,
+		SyncServeBytesMax:        64 << 20,
 		PenaltyThreshold:         10,
 		PenaltyWindow:            10 * time.Minute,
 		PenaltyBlockDuration:     30 * time.Minute,
@@ -220,6 +231,7 @@ func (c *Config) validate() error {
 		{"SyncTimeout", int64(c.SyncTimeout), int64(time.Hour)},
 		{"SyncRequestReadTimeout", int64(c.SyncRequestReadTimeout), int64(time.Hour)},
 		{"SyncServeConcurrencyMax", int64(c.SyncServeConcurrencyMax), 1024},
+		{"SyncServeBytesMax", int64(c.SyncServeBytesMax), 16 << 30},
 		{"PenaltyThreshold", int64(c.PenaltyThreshold), 1 << 20},
 		{"PenaltyWindow", int64(c.PenaltyWindow), int64(7 * 24 * time.Hour)},
 		{"PenaltyBlockDuration", int64(c.PenaltyBlockDuration), int64(7 * 24 * time.Hour)},

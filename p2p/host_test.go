@@ -209,6 +209,7 @@ func TestConfigRefusesUnboundedLimits(t *testing.T) {
 		func(c *Config) { c.ConsensusMessageBytesMax = ConsensusMessageBytesCeiling + 1 },
 		func(c *Config) { c.TxBatchBytesMax = 100 },
 		func(c *Config) { c.SyncBlocksMax = SyncBlocksCeiling + 1 },
+		func(c *Config) { c.SyncServeBytesMax = 0 },
 		func(c *Config) { c.ValidatorCount = ledger.ValidatorsMax + 1 },
 		func(c *Config) { c.ValidatorCount = -1 },
 		func(c *Config) { c.ConnsLow = c.ConnsHigh + 1 },

@@ -92,6 +92,24 @@ func DecodeStatus(b []byte) (uint64, error) {
 	return binary.BigEndian.Uint64(b[1:]), nil
 }
 
+// writeSyncItem writes one block item as appendSyncItem encodes it,
+// without copying the block into an item first: of a block larger than
+// w's buffer, bufio copies only what fills the buffer and the tail, and
+// passes the rest straight to the stream.
+func writeSyncItem(w *bufio.Writer, block, cert []byte) error {
+	var blockHead [1 + 4]byte
+	blockHead[0] = syncTagBlock
+	binary.BigEndian.PutUint32(blockHead[1:], uint32(len(block)))
+	var certHead [4]byte
+	binary.BigEndian.PutUint32(certHead[:], uint32(len(cert)))
+	for _, part := range [][]byte{blockHead[:], block, certHead[:], cert} {
+		if _, err := w.Write(part); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // appendSyncItem appends one block item.
 func appendSyncItem(dst, block, cert []byte) []byte {
 	dst = append(dst, syncTagBlock)
