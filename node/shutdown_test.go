@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/synod-chain/synod/ledger"
-	"github.com/synod-chain/synod/mempool"
 	"github.com/synod-chain/synod/p2p"
 )
 
@@ -101,19 +99,7 @@ func TestServeReportsFailedClose(t *testing.T) {
 func newServeTestNode(t *testing.T, logger *slog.Logger) *Node {
 	t.Helper()
 	g, vals, _ := testGenesis(t, 4, 1)
-	store, err := ledger.OpenStore(filepath.Join(t.TempDir(), "ledger"), ledger.StoreOptions{ChainID: g.ChainID})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := store.InitGenesis(g); err != nil {
-		store.Close()
-		t.Fatal(err)
-	}
-	pool, err := mempool.New(mempool.DefaultConfig(g.ChainID), store)
-	if err != nil {
-		store.Close()
-		t.Fatal(err)
-	}
+	store, pool := openTestStoreAndPool(t, g)
 	d, err := newDriver(driverConfig{
 		Genesis: g, Self: 0, Key: vals[0], Store: store, Net: discardNet{}, Pool: pool,
 		Tick: 10 * time.Millisecond, Now: time.Now, EmptyBlockInterval: 100 * time.Millisecond,

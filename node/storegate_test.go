@@ -23,6 +23,14 @@ import (
 func newStoreTestNode(t *testing.T) *Node {
 	t.Helper()
 	g, _, _ := testGenesis(t, 4, 1)
+	store, pool := openTestStoreAndPool(t, g)
+	return &Node{genesis: g, log: slog.New(slog.DiscardHandler), store: store, pool: pool, events: newBlockFeed()}
+}
+
+// openTestStoreAndPool opens a store holding g's genesis in a temporary
+// directory, with a mempool over it; the caller closes the store.
+func openTestStoreAndPool(t *testing.T, g *ledger.Genesis) (*ledger.Store, *mempool.Mempool) {
+	t.Helper()
 	store, err := ledger.OpenStore(filepath.Join(t.TempDir(), "ledger"), ledger.StoreOptions{ChainID: g.ChainID})
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +44,7 @@ func newStoreTestNode(t *testing.T) *Node {
 		store.Close()
 		t.Fatal(err)
 	}
-	return &Node{genesis: g, log: slog.New(slog.DiscardHandler), store: store, pool: pool, events: newBlockFeed()}
+	return store, pool
 }
 
 // TestStoreReadsAfterCloseAreRefused: the RPC server's shutdown is

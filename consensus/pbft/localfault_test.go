@@ -85,20 +85,7 @@ func checkHalted(t *testing.T, c *cluster, i int, m *pbft.Message) {
 func TestLocalFaultInValidateHaltsWithoutBlamingThePrimary(t *testing.T) {
 	c := newCluster(t, clusterOpts{n: 4})
 	withBrokenDisk(c, 1)
-	c.reps[0].Tick(c.genesis.Header.Timestamp + 10)
-	c.flush(0)
-	var pp *pbft.Message
-	for _, e := range c.queue {
-		if e.to == 1 && e.m.Kind == pbft.KindPrePrepare {
-			pp = e.m
-		}
-	}
-	if pp == nil {
-		t.Fatal("the primary proposed nothing to replica 1")
-	}
-	if err := c.reps[1].Step(pp); err != nil {
-		t.Fatalf("the primary's proposal refused: %v", err)
-	}
+	pp := stepFirstProposal(t, c, 1)
 	rd := c.reps[1].Ready()
 	checkHaltedOnLocalFault(t, c, 1, rd)
 	c.reps[1].Advance()
@@ -152,4 +139,27 @@ func TestLocalFaultInCatchUpHalts(t *testing.T) {
 	if h, _ := c.reps[3].Committed(); h != 0 {
 		t.Errorf("halted replica committed height %d", h)
 	}
+}
+
+// stepFirstProposal has the view-0 primary propose the first block and
+// replica r step the PRE-PREPARE it was sent, by hand; it returns that
+// PRE-PREPARE. Step must take it (a refusal of the message itself fails
+// the test); what r makes of the block is the caller's to check.
+func stepFirstProposal(t *testing.T, c *cluster, r int) *pbft.Message {
+	t.Helper()
+	c.reps[0].Tick(c.genesis.Header.Timestamp + 10)
+	c.flush(0)
+	var pp *pbft.Message
+	for _, e := range c.queue {
+		if e.to == r && e.m.Kind == pbft.KindPrePrepare {
+			pp = e.m
+		}
+	}
+	if pp == nil {
+		t.Fatalf("the primary proposed nothing to replica %d", r)
+	}
+	if err := c.reps[r].Step(pp); err != nil {
+		t.Fatalf("the primary's proposal refused: %v", err)
+	}
+	return pp
 }

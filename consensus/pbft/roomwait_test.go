@@ -66,20 +66,7 @@ func TestFullPendingChainWaitsWithoutBlamingThePrimary(t *testing.T) {
 		sent = append(sent, o.Msg)
 		return []pbft.Outbound{o}
 	}
-	c.reps[0].Tick(c.genesis.Header.Timestamp + 10)
-	c.flush(0)
-	var pp *pbft.Message
-	for _, e := range c.queue {
-		if e.to == 1 && e.m.Kind == pbft.KindPrePrepare {
-			pp = e.m
-		}
-	}
-	if pp == nil {
-		t.Fatal("the primary proposed nothing to replica 1")
-	}
-	if err := c.reps[1].Step(pp); err != nil {
-		t.Fatalf("the primary's proposal refused: %v", err)
-	}
+	pp := stepFirstProposal(t, c, 1)
 	if rd := c.reps[1].Ready(); !rd.IsEmpty() {
 		t.Errorf("replica 1 with a full pending chain answered the proposal with %+v, want nothing", rd)
 	}
