@@ -49,14 +49,7 @@ func (m *memSource) itemBytes(h int) int64 {
 // openSlowRequest sends req to p on a new sync stream and reads nothing.
 func openSlowRequest(t *testing.T, ctx context.Context, from *Host, p peer.ID, req SyncRequest) network.Stream {
 	t.Helper()
-	s, err := from.h.NewStream(ctx, p, syncProtocol(testChain))
-	if err != nil {
-		t.Fatalf("open sync stream: %v", err)
-	}
-	t.Cleanup(func() { s.Reset() })
-	if _, err := s.Write(req.Encode()); err != nil {
-		t.Fatalf("send sync request: %v", err)
-	}
+	s := openSyncStream(t, ctx, from, p, req.Encode())
 	if err := s.SetReadDeadline(time.Now().Add(testWait)); err != nil {
 		t.Fatal(err)
 	}

@@ -306,15 +306,8 @@ func TestBlockSyncServesValidatorsPastIdleStrangers(t *testing.T) {
 	connect(t, c, b)
 	ctx, cancel := context.WithTimeout(context.Background(), testWait)
 	defer cancel()
-	for i := range 4 {
-		s, err := c.h.NewStream(ctx, b.ID(), syncProtocol(testChain))
-		if err != nil {
-			t.Fatalf("stranger's stream %d: %v", i, err)
-		}
-		defer s.Reset()
-		if _, err := s.Write([]byte{syncVersion}); err != nil {
-			t.Fatalf("stranger's stream %d: %v", i, err)
-		}
+	for range 4 {
+		openSyncStream(t, ctx, c, b.ID(), []byte{syncVersion})
 	}
 	time.Sleep(200 * time.Millisecond) // for B to take the streams
 	got, err := a.FetchBlocks(ctx, b.ID(), 1, 4)
@@ -365,21 +358,8 @@ func TestBlockSyncServesValidatorsPastHoggingValidators(t *testing.T) {
 	var refused atomic.Int32
 	req := SyncRequest{Kind: syncKindBlocks, From: 4, Count: 1}.Encode()
 	for _, hog := range []*Host{c, d} {
-		for i := range syncStreamsPerPeerMax {
-			s, err := hog.h.NewStream(ctx, b.ID(), syncProtocol(testChain))
-			if err != nil {
-				t.Fatalf("hog's stream %d: %v", i, err)
-			}
-			defer s.Reset()
-			if _, err := s.Write(req); err != nil {
-				t.Fatalf("hog's request %d: %v", i, err)
-			}
-			go func() {
-				var tag [1]byte
-				if _, err := io.ReadFull(s, tag[:]); err == nil && tag[0] == syncTagRefused {
-					refused.Add(1)
-				}
-			}()
+		for range syncStreamsPerPeerMax {
+			countRefusal(openSyncStream(t, ctx, hog, b.ID(), req), &refused)
 		}
 	}
 	waitFor(t, testWait, "every hogging request held or refused", func() bool {
@@ -463,27 +443,11 @@ func TestBlockSyncServesValidatorsPastFHoggingValidators(t *testing.T) {
 	req := SyncRequest{Kind: syncKindBlocks, From: src.stallAt, Count: 1}.Encode()
 	for _, hog := range hogs {
 		for i := range syncStreamsPerPeerMax {
-			s, err := hog.h.NewStream(ctx, b.ID(), syncProtocol(testChain))
-			if err != nil {
-				t.Fatalf("hog's stream %d: %v", i, err)
-			}
-			t.Cleanup(func() { s.Reset() })
 			if i >= syncServePerPeerMax {
-				// Beyond its share of slots: half a request.
-				if _, err := s.Write(req[:1]); err != nil {
-					t.Fatalf("hog's request %d: %v", i, err)
-				}
+				openSyncStream(t, ctx, hog, b.ID(), req[:1]) // beyond its share of slots: half a request
 				continue
 			}
-			if _, err := s.Write(req); err != nil {
-				t.Fatalf("hog's request %d: %v", i, err)
-			}
-			go func() {
-				var tag [1]byte
-				if _, err := io.ReadFull(s, tag[:]); err == nil && tag[0] == syncTagRefused {
-					refused.Add(1)
-				}
-			}()
+			countRefusal(openSyncStream(t, ctx, hog, b.ID(), req), &refused)
 		}
 	}
 	const halves = f * (syncStreamsPerPeerMax - syncServePerPeerMax)
@@ -530,4 +494,30 @@ func TestSyncServeSlotsOutlastFShares(t *testing.T) {
 	if slots := cfg.syncServeSlots(); slots != 20 {
 		t.Fatalf("n=25: %d slots, want 2 × (8 + 2) = 20", slots)
 	}
+}
+
+// openSyncStream opens a sync stream from `from` to p and writes msg on it
+// (a request, or part of one); the stream is reset when the test ends.
+func openSyncStream(t *testing.T, ctx context.Context, from *Host, p peer.ID, msg []byte) network.Stream {
+	t.Helper()
+	s, err := from.h.NewStream(ctx, p, syncProtocol(testChain))
+	if err != nil {
+		t.Fatalf("open sync stream: %v", err)
+	}
+	t.Cleanup(func() { s.Reset() })
+	if _, err := s.Write(msg); err != nil {
+		t.Fatalf("write on sync stream: %v", err)
+	}
+	return s
+}
+
+// countRefusal counts in refused whether the server's answer on s begins
+// with a refusal, once it comes.
+func countRefusal(s network.Stream, refused *atomic.Int32) {
+	go func() {
+		var tag [1]byte
+		if _, err := io.ReadFull(s, tag[:]); err == nil && tag[0] == syncTagRefused {
+			refused.Add(1)
+		}
+	}()
 }
