@@ -55,9 +55,10 @@ func DefaultConsensusParams() ConsensusParams {
 // WindowHeightsMax bounds window_heights. A replica validates every block
 // in flight before its parent commits, and the pending chain holds at most
 // PendingChainBlocksMax of them; a height may hold more than one (one per
-// view that proposed it). Past that the chain refuses an honest primary's
-// next block as if it were invalid, and the replicas change view for
-// nothing. A quarter leaves room for four proposals at every height.
+// view that proposed it, until the next view drops those it does not
+// re-propose: Retain). Past that the chain has no room for an honest
+// primary's next block, and the replica waits for commits to make room.
+// A quarter leaves room for four proposals at every height.
 const WindowHeightsMax = PendingChainBlocksMax / 4
 
 // Validate checks the parameters' ranges.

@@ -199,6 +199,33 @@ func (p *PendingChain) pruneRivals(b *Block) {
 	}
 }
 
+// Retain drops every pending block above height above whose hash is not in
+// keep, and every descendant of one. Consensus calls it when a new view
+// starts, with the chain of blocks the view re-proposes: any other block
+// kept above that height came from an earlier view and could only be
+// voted on again if a later view re-proposed it, which sends it again with
+// its block. Without this, the forks of views that never committed stay
+// until a commit at their height prunes them, and enough of them
+// (PendingChainBlocksMax) leave no room for the block that would commit.
+// Blocks at or below above are untouched: they may be committed already,
+// with their diffs not yet applied.
+func (p *PendingChain) Retain(above uint64, keep []crypto.Hash) {
+	kept := make(map[crypto.Hash]bool, len(keep))
+	for _, h := range keep {
+		kept[h] = true
+	}
+	dropped := false
+	for h, pb := range p.pending {
+		if pb.block.Header.Height > above && !kept[h] {
+			delete(p.pending, h)
+			dropped = true
+		}
+	}
+	if dropped {
+		p.prune(p.head.Height + 1) // the dropped blocks' descendants
+	}
+}
+
 // makeRoom prunes when the pending set is full and fails if that frees
 // nothing, before any work is spent on a new block.
 func (p *PendingChain) makeRoom() error {

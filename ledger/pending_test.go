@@ -435,3 +435,55 @@ func TestPendingChainCommittedBlockKeepsItsAncestors(t *testing.T) {
 	commitPending(t, pc, c, a1.Hash())
 	commitPending(t, pc, c, b2.Hash())
 }
+
+// TestPendingChainRetain checks which blocks a new view's Retain drops:
+// above the given height, every block but the re-proposed ones, and every
+// descendant of a dropped block; at or below it, nothing. Method: two
+// forks from the head, a1-a2-a3 and b1-b2, and a fork c2-c3 from a1;
+// Retain(1, [a2, c3]), as a NEW-VIEW re-proposing a1 (at the base, height
+// 1) and a2 would call it, with c3 kept too although its parent goes (a
+// block with no parent left can never be executed). Then a full chain of forks on the head, all gone
+// after a Retain of none, leaves room to build again.
+func TestPendingChainRetain(t *testing.T) {
+	c := startChain(t, testGenesis(1, 1000))
+	pc := ledger.NewPendingChain(testChain, c.params, c.head, c.state)
+	a1, da1 := buildOn(t, &c.head, c.state, c.head.Timestamp+1)
+	b1, db1 := buildOn(t, &c.head, c.state, c.head.Timestamp+2)
+	over := func(d *ledger.StateDiff) ledger.StateReader { return d.Over(c.state) }
+	a2, da2 := buildOn(t, &a1.Header, over(da1), a1.Header.Timestamp+1)
+	c2, dc2 := buildOn(t, &a1.Header, over(da1), a1.Header.Timestamp+2)
+	b2, _ := buildOn(t, &b1.Header, over(db1), b1.Header.Timestamp+1)
+	a3, _ := buildOn(t, &a2.Header, da2.Over(over(da1)), a2.Header.Timestamp+1)
+	c3, _ := buildOn(t, &c2.Header, dc2.Over(over(da1)), c2.Header.Timestamp+1)
+	blocks := map[string]*ledger.Block{"a1": a1, "b1": b1, "a2": a2, "c2": c2, "b2": b2, "a3": a3, "c3": c3}
+	for _, name := range []string{"a1", "b1", "a2", "c2", "b2", "a3", "c3"} {
+		if err := pc.Validate(blocks[name]); err != nil {
+			t.Fatalf("fixture: Validate %s: %v", name, err)
+		}
+	}
+
+	pc.Retain(1, []crypto.Hash{a2.Hash(), c3.Hash()})
+	kept := map[string]bool{"a1": true, "b1": true, "a2": true}
+	for name, b := range blocks {
+		if _, ok := pc.Block(b.Hash()); ok != kept[name] {
+			t.Errorf("after Retain(1, [a2, c3]): %s pending = %v, want %v", name, ok, kept[name])
+		}
+	}
+	if pc.Len() != len(kept) {
+		t.Errorf("%d blocks pending, want %d", pc.Len(), len(kept))
+	}
+	commitPending(t, pc, c, a1.Hash())
+	commitPending(t, pc, c, a2.Hash())
+
+	fillWithForks(t, pc, c.head.Hash())
+	if _, err := pc.Build(c.head.Hash(), 5, testAddr(0), c.head.Timestamp+1, nil); !errors.Is(err, ledger.ErrPendingChainFull) {
+		t.Fatalf("fixture: Build in the full chain: err = %v, want ErrPendingChainFull", err)
+	}
+	pc.Retain(c.head.Height, nil)
+	if pc.Len() != 0 {
+		t.Fatalf("%d blocks pending after a Retain of none above the head, want 0", pc.Len())
+	}
+	if _, err := pc.Build(c.head.Hash(), 5, testAddr(0), c.head.Timestamp+1, nil); err != nil {
+		t.Fatalf("Build after Retain emptied the full chain: %v", err)
+	}
+}

@@ -87,9 +87,26 @@ func TestChainingPrepareWaitsForPreparedParent(t *testing.T) {
 	}
 }
 
-// TestChainingRefusesChildOfAnotherParent checks the parent digest of the third branch, and the second branch, against a Byzantine primary: block A' is proposed at height 1 in view 0 and validated everywhere, but does not prepare; in view 1 the faulty primary 1 proposes A at height 1, then a block on A' (not on A) at height 2. No correct replica may vote for that block, neither while A is prepared (third branch) nor once A has committed (second branch): it can never extend their chain, and if it committed the engine would have to panic executing it.
+// keepForksApp is an Application that ignores Retain: an application may
+// keep the blocks of earlier views, and the engine's own rules must hold
+// without its help.
+type keepForksApp struct{ pbft.Application }
+
+func (keepForksApp) Retain(uint64, []crypto.Hash) {}
+
+// keepAllForks restarts every replica of the fresh cluster c on an
+// application that ignores Retain.
+func keepAllForks(c *cluster) {
+	c.wrapApp = func(_ int, app pbft.Application) pbft.Application { return keepForksApp{app} }
+	for i := range c.n {
+		c.start(i, 10)
+	}
+}
+
+// TestChainingRefusesChildOfAnotherParent checks the parent digest of the third branch, and the second branch, against a Byzantine primary: block A' is proposed at height 1 in view 0 and validated everywhere, but does not prepare, and every application keeps it (keepForksApp: with Retain, view 1 drops it and the replicas wait for a parent instead); in view 1 the faulty primary 1 proposes A at height 1, then a block on A' (not on A) at height 2. No correct replica may vote for that block, neither while A is prepared (third branch) nor once A has committed (second branch): it can never extend their chain, and if it committed the engine would have to panic executing it.
 func TestChainingRefusesChildOfAnotherParent(t *testing.T) {
 	c := newCluster(t, clusterOpts{n: 4})
+	keepAllForks(c)
 	var heldCommits []envelope
 	phase := 0
 	c.drop = func(e envelope) bool {

@@ -39,6 +39,17 @@ type Application interface {
 	// mean for Validate; an invalid b means more than f replicas are
 	// faulty.
 	ValidateCommitted(b *ledger.Block) error
+	// Retain is called as a new view starts, with the hashes of the blocks
+	// its NEW-VIEW re-proposes (a chain from the view's base checkpoint)
+	// and the height above which the rest may go: the higher of that
+	// checkpoint's and the replica's committed height. Of the blocks the
+	// application keeps above it, only those can be voted on in the new
+	// view; it should drop the others and their descendants, the forks
+	// of views that never committed, which would otherwise fill it
+	// (ledger.ErrPendingChainFull) on every replica and stall the network
+	// for good. Dropping one costs at most validating it again: a later
+	// view that re-proposes it sends it with its block.
+	Retain(above uint64, keep []crypto.Hash)
 	// Build returns a new block on top of the block with hash parent (the
 	// committed head or a validated block). An error wrapping
 	// ledger.ErrLocalState halts the engine as for Validate; on any other
@@ -76,6 +87,9 @@ func (a ChainApplication) Validate(b *ledger.Block) error { return a.Chain.Valid
 func (a ChainApplication) ValidateCommitted(b *ledger.Block) error {
 	return a.Chain.ValidateCommitted(b)
 }
+
+// Retain implements Application.
+func (a ChainApplication) Retain(above uint64, keep []crypto.Hash) { a.Chain.Retain(above, keep) }
 
 // Build implements Application.
 func (a ChainApplication) Build(parent crypto.Hash, view uint64, proposer crypto.Address, timestamp int64) (*ledger.Block, error) {

@@ -219,3 +219,34 @@ func TestRoomWaitAfterCatchUpIsRetried(t *testing.T) {
 	}
 	checkNoBlame(t, c, 1)
 }
+
+// TestNewViewClearsDeadForksOnEveryReplica checks the way out when every
+// replica's pending chain is full of blocks on forks no view will commit:
+// no primary can build and no replica can validate, so no certificate can
+// form and catch-up has nothing to fetch. The view change that the idle
+// replicas start must clear them: installing a NEW-VIEW drops every
+// pending block it does not re-propose (Application.Retain), and the
+// network commits again, in a later view, with no replica blamed for a
+// block it never got to see. Method: all four real pending chains filled
+// with PendingChainBlocksMax siblings at height 1 before the first tick.
+func TestNewViewClearsDeadForksOnEveryReplica(t *testing.T) {
+	c := newCluster(t, clusterOpts{n: 4})
+	for i := range c.n {
+		fillWithDeadForks(t, c, i)
+	}
+	c.tickUntil(200, c.allCommitted(3, 0, 1, 2, 3))
+	for i := range c.n {
+		if v, active := c.reps[i].View(); v == 0 || !active {
+			t.Errorf("replica %d in view %d (active %v), want a later active view: the full chains stopped view 0", i, v, active)
+		}
+		if n := c.chains[i].Len(); n >= ledger.PendingChainBlocksMax/2 {
+			t.Errorf("replica %d keeps %d pending blocks: the dead forks were not dropped", i, n)
+		}
+		if cb := c.committedAt(i, 1); cb.Certificate.View == 0 {
+			t.Errorf("replica %d committed height 1 in view 0, which could not build it", i)
+		}
+		if ev := c.reps[i].Evidence(); len(ev) != 0 {
+			t.Errorf("replica %d keeps evidence %+v", i, ev)
+		}
+	}
+}

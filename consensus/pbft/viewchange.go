@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/synod-chain/synod/crypto"
 	"github.com/synod-chain/synod/ledger"
 )
 
@@ -297,8 +298,9 @@ func (r *Replica) checkNewView(m *Message) (CheckpointProof, error) {
 }
 
 // install makes NEW-VIEW m the current view: the re-proposals become the
-// view's pre-prepares, the new primary sends them with their blocks, and
-// buffered messages of the view are replayed.
+// view's pre-prepares, the new primary sends them with their blocks, the
+// application drops the blocks of earlier views that were not re-proposed
+// (Application.Retain), and buffered messages of the view are replayed.
 func (r *Replica) install(m *Message, cp CheckpointProof) {
 	r.changing, r.newView, r.idleTicks = false, m, 0
 	r.persist(Record{Kind: RecordView, View: r.view, Active: true})
@@ -306,6 +308,11 @@ func (r *Replica) install(m *Message, cp CheckpointProof) {
 	r.adoptCheckpoint(cp)
 	r.nextPropose = max(cp.Height, r.stable.Height) + 1
 	r.learnCommitted(m.NewView.PrePrepares)
+	keep := make([]crypto.Hash, len(m.NewView.PrePrepares))
+	for i, pp := range m.NewView.PrePrepares {
+		keep[i] = pp.Digest
+	}
+	r.cfg.App.Retain(max(cp.Height, r.committed), keep)
 	for _, pp := range m.NewView.PrePrepares {
 		if !r.inWindow(pp.Height) {
 			continue

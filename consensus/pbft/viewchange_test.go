@@ -356,3 +356,72 @@ func preparedCertificates(t *testing.T, c *cluster, i int, top uint64) []pbft.Pr
 	}
 	return certs
 }
+
+// retainCall is one Application.Retain call a replica made.
+type retainCall struct {
+	above uint64
+	keep  []crypto.Hash
+	// lost names the kept blocks that were pending before the call and
+	// not after it.
+	lost []crypto.Hash
+}
+
+// retainRecorder records its replica's Retain calls.
+type retainRecorder struct {
+	pbft.Application
+	chain *ledger.PendingChain
+	calls *[]retainCall
+}
+
+func (a retainRecorder) Retain(above uint64, keep []crypto.Hash) {
+	var before []crypto.Hash
+	for _, h := range keep {
+		if _, ok := a.chain.Block(h); ok {
+			before = append(before, h)
+		}
+	}
+	a.Application.Retain(above, keep)
+	call := retainCall{above: above, keep: keep}
+	for _, h := range before {
+		if _, ok := a.chain.Block(h); !ok {
+			call.lost = append(call.lost, h)
+		}
+	}
+	*a.calls = append(*a.calls, call)
+}
+
+// TestNewViewRetainsTheReproposedChain checks what a replica tells its
+// application as it installs a NEW-VIEW: keep the re-proposed blocks (here
+// B, prepared at replica 2 only in view 0) above the base checkpoint, and
+// drop the rest. B, pending at replica 2 since it prepared there, must
+// stay pending through the call, and commit at height 1.
+func TestNewViewRetainsTheReproposedChain(t *testing.T) {
+	c := newCluster(t, clusterOpts{n: 4})
+	calls := make([][]retainCall, c.n)
+	c.wrapApp = func(i int, app pbft.Application) pbft.Application {
+		return retainRecorder{Application: app, chain: c.chains[i], calls: &calls[i]}
+	}
+	for i := range c.n {
+		c.start(i, 10)
+	}
+	b := proposeOnlyPreparedAt(t, c, 2)
+	c.tickUntil(200, c.allCommitted(2, 1, 2, 3))
+	for i := 1; i < c.n; i++ {
+		if len(calls[i]) == 0 {
+			t.Fatalf("replica %d installed view 1 without a Retain call", i)
+		}
+		first := calls[i][0]
+		if first.above != 0 || len(first.keep) != 1 || first.keep[0] != b {
+			t.Errorf("replica %d: first Retain(%d, %v), want Retain(0, [%s]): the base is genesis and NEW-VIEW re-proposes B alone",
+				i, first.above, first.keep, b.Short())
+		}
+		for _, call := range calls[i] {
+			if len(call.lost) != 0 {
+				t.Errorf("replica %d: Retain(%d, %v) dropped kept blocks %v", i, call.above, call.keep, call.lost)
+			}
+		}
+		if got := c.committedAt(i, 1); got.Block.Hash() != b {
+			t.Errorf("replica %d committed %s at height 1, want B %s", i, got.Block.Hash().Short(), b.Short())
+		}
+	}
+}

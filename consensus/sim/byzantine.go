@@ -145,11 +145,13 @@ func (Replayer) Outgoing(n *Node, out []pbft.Outbound) []pbft.Outbound {
 
 // ForkParent, as primary, builds each new proposal at height h on another
 // block than its engine chose: one it received pre-prepared at h-1 (in an
-// earlier view) that its chain still holds as validated. Correct replicas
-// hold that block as validated too, so their application accepts the
-// proposal; only the engine's chaining rule (a vote needs the parent
-// prepared in this view or committed) keeps them from voting for a block
-// that can never extend their chain.
+// earlier view) that its chain still holds as validated. Where correct
+// replicas hold that block as validated too (their application ignores
+// Retain: Scenario.KeepForks), their application accepts the proposal;
+// only the engine's chaining rule (a vote needs the parent prepared in
+// this view or committed) keeps them from voting for a block that can
+// never extend their chain. Otherwise the new view made them drop the
+// sibling, and they wait for a parent that never comes.
 type ForkParent struct{}
 
 // Outgoing implements Behaviour.

@@ -8,7 +8,7 @@ import (
 	"github.com/synod-chain/synod/consensus/pbft"
 )
 
-// TestForkParentPrimaryKeepsChainLinked replays testdata/byzantine_fork_parent.json: primary 0 proposes A' at height 1 just before every link goes down, so each replica validates A' but no vote gets through; in view 1 the faulty primary 1 proposes A at height 1 and then a block on A' at height 2, which every correct replica's application accepts. Only the engine's chaining rule keeps them from voting for it (had it committed, their engines would panic executing a block that is not a child of A). Method: the run must keep every invariant and reach its target, and the faulty primary must really have sent a forked proposal.
+// TestForkParentPrimaryKeepsChainLinked replays testdata/byzantine_fork_parent.json: primary 0 proposes A' at height 1 just before every link goes down, so each replica validates A' but no vote gets through, and keeps it (the scenario's applications ignore Retain, keep_forks); in view 1 the faulty primary 1 proposes A at height 1 and then a block on A' at height 2, which every correct replica's application accepts. Only the engine's chaining rule keeps them from voting for it (had it committed, their engines would panic executing a block that is not a child of A). Method: the run must keep every invariant and reach its target, and the faulty primary must really have sent a forked proposal.
 func TestForkParentPrimaryKeepsChainLinked(t *testing.T) {
 	sc, err := LoadScenario("testdata/byzantine_fork_parent.json")
 	if err != nil {

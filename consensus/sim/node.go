@@ -39,7 +39,10 @@ type Node struct {
 func (n *Node) start() error {
 	w := n.net
 	n.chain = ledger.NewPendingChain(w.chainID, w.params, n.head, n.state)
-	app := pbft.ChainApplication{Chain: n.chain, Candidates: n.candidates}
+	var app pbft.Application = pbft.ChainApplication{Chain: n.chain, Candidates: n.candidates}
+	if w.sc.KeepForks {
+		app = keepForks{app}
+	}
 	r, err := pbft.NewReplica(pbft.Config{
 		ChainID: w.chainID, ID: n.ID, Validators: w.vals, Params: w.params, App: app,
 		Signer: pbft.KeyedHashSigner{Secret: w.secrets[n.ID]}, Verifier: w.verifier,
@@ -52,6 +55,11 @@ func (n *Node) start() error {
 	n.replica, n.up = r, true
 	return nil
 }
+
+// keepForks is an Application that ignores Retain (Scenario.KeepForks).
+type keepForks struct{ pbft.Application }
+
+func (keepForks) Retain(uint64, []crypto.Hash) {}
 
 // candidates is the node's mempool reap: its txs in submission order,
 // less those committed (dropped) or held by blocks in flight (skipped).

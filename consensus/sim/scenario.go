@@ -31,6 +31,13 @@ type Scenario struct {
 	TimeoutTicks uint64 `json:"timeout_ticks"`
 	// Heights every correct replica must commit after GST.
 	Heights int `json:"heights"`
+	// KeepForks makes every node's application ignore pbft's
+	// Application.Retain and keep the blocks of earlier views until a
+	// commit prunes them: the engine must stay safe and live without
+	// that help (an application may keep what it likes), and the
+	// fork-parent adversary needs correct replicas to still hold the
+	// sibling it builds on.
+	KeepForks bool `json:"keep_forks,omitempty"`
 	// ExpectViolation marks scenarios beyond the fault bound that must
 	// break safety (to show the checkers can fail).
 	ExpectViolation bool `json:"expect_violation,omitempty"`
@@ -118,6 +125,7 @@ func RandomScenario(seed uint64) Scenario {
 			sc.Crashes = append(sc.Crashes, Crash{Node: v, At: at, Restart: at + int64(rng.IntN(int(sc.GST-at)+1)), MidReady: rng.IntN(2) == 0})
 		}
 	}
+	sc.KeepForks = rng.IntN(4) == 0 // drawn last: the fields above stay what each seed gave before
 	return sc
 }
 
