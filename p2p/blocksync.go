@@ -69,8 +69,34 @@ func (c *Config) syncServeSlots() int {
 	if c.ValidatorCount < 1 {
 		return c.SyncServeConcurrencyMax
 	}
-	f := (c.ValidatorCount - 1) / 3
-	return max(c.SyncServeConcurrencyMax, syncServePerPeerMax*(f+syncServeReservePeers))
+	return max(c.SyncServeConcurrencyMax, syncServePerPeerMax*(c.faultyValidators()+syncServeReservePeers))
+}
+
+// syncServePeerBytes is the most block and certificate bytes the requests
+// served to one peer hold at once: SyncServeBytesMax / (f +
+// syncServeReservePeers), f as syncServeSlots has it (0 if n is unknown).
+// Without a share, a peer's two slots each held a block while it read
+// slowly, so two Byzantine validators asking for 16-MiB blocks held the
+// whole 64-MiB budget for SyncTimeout and every honest catch-up waited.
+// With it the f Byzantine validators hold at most f/(f+2) of the budget
+// and always leave two honest peers a full share each, as the slots leave
+// two of them theirs; f+1 would leave only one share for every honest
+// peer catching up at once. A peer that holds nothing may still take one
+// block larger than its share (byteBudget), so with blocks larger than
+// the share (full 16-MiB blocks from f = 2 at 64 MiB) the f may hold a
+// block each, which fills the budget from f = 4: a set that large with
+// blocks that large wants SyncServeBytesMax of (f + 2) blocks.
+func (c *Config) syncServePeerBytes() int64 {
+	return int64(c.SyncServeBytesMax) / int64(c.faultyValidators()+syncServeReservePeers)
+}
+
+// faultyValidators is f = (n-1)/3 for n = ValidatorCount (as
+// ledger.ValidatorSet.F), 0 if n is unknown.
+func (c *Config) faultyValidators() int {
+	if c.ValidatorCount < 1 {
+		return 0
+	}
+	return (c.ValidatorCount - 1) / 3
 }
 
 // blockSync serves and requests blocks with their certificates.
@@ -81,7 +107,9 @@ type blockSync struct {
 
 	slots int // syncServeSlots of the host's config
 	// budget bounds the block and certificate bytes that responses hold
-	// while they write them: SyncServeBytesMax.
+	// while they write them: SyncServeBytesMax in all, syncServePeerBytes
+	// for one peer. Each slot waits for at most one reservation at a time,
+	// so its line is at most slots long.
 	budget *byteBudget
 
 	mu      sync.Mutex
@@ -90,8 +118,10 @@ type blockSync struct {
 }
 
 func startBlockSync(n *Host, source BlockSource) *blockSync {
-	b := &blockSync{n: n, proto: syncProtocol(n.cfg.ChainID), source: source, slots: n.cfg.syncServeSlots(),
-		budget: newByteBudget(int64(n.cfg.SyncServeBytesMax)), perPeer: make(map[peer.ID]int)}
+	slots := n.cfg.syncServeSlots()
+	b := &blockSync{n: n, proto: syncProtocol(n.cfg.ChainID), source: source, slots: slots,
+		budget:  newByteBudget(int64(n.cfg.SyncServeBytesMax), n.cfg.syncServePeerBytes(), slots),
+		perPeer: make(map[peer.ID]int)}
 	n.h.SetStreamHandler(b.proto, b.serve)
 	return b
 }
@@ -153,7 +183,7 @@ func (b *blockSync) serve(s network.Stream) {
 		return
 	}
 	defer b.release(p)
-	if err := b.writeBlocks(ctx, s, req); err != nil {
+	if err := b.writeBlocks(ctx, s, p, req); err != nil {
 		b.n.log.Debug("serve blocks", "peer", p, "from", req.From, "err", err)
 		s.Reset()
 		return
@@ -195,14 +225,15 @@ func (b *blockSync) refuse(s network.Stream) {
 // writeBlocks streams blocks from req.From up to the head, stopping at
 // req.Count, at SyncResponseBytesMax (after at least one block) or at the
 // first block the source lacks. Each block and its certificate are held
-// under the serving byte budget until they are written; the stream's
-// write deadline bounds that, and ctx the wait for room.
-func (b *blockSync) writeBlocks(ctx context.Context, s network.Stream, req SyncRequest) error {
+// under the serving byte budget, and p's share of it, until they are
+// written; the stream's write deadline bounds that, and ctx the wait for
+// room.
+func (b *blockSync) writeBlocks(ctx context.Context, s network.Stream, p peer.ID, req SyncRequest) error {
 	w := bufio.NewWriterSize(s, syncWriteBufferBytes)
 	head := b.source.Head().Height
 	room := b.n.cfg.SyncResponseBytesMax - 1 // the end tag
 	for i := uint64(0); i < uint64(req.Count) && req.From <= head && i <= head-req.From; i++ {
-		blk, cert, held, err := b.holdBlock(ctx, req.From+i, room)
+		blk, cert, held, err := b.holdBlock(ctx, p, req.From+i, room)
 		if err != nil {
 			return err
 		}
@@ -210,7 +241,7 @@ func (b *blockSync) writeBlocks(ctx context.Context, s network.Stream, req SyncR
 			break
 		}
 		err = writeSyncItem(w, blk, cert)
-		b.budget.release(int64(len(blk) + len(cert)))
+		b.budget.release(p, int64(len(blk)+len(cert)))
 		if err != nil {
 			return err
 		}
@@ -224,36 +255,36 @@ func (b *blockSync) writeBlocks(ctx context.Context, s network.Stream, req SyncR
 }
 
 // holdBlock reads block h and its certificate and reserves their bytes in
-// the serving byte budget; the caller writes them, then releases the
+// the serving byte budget for p; the caller writes them, then releases the
 // reservation. held is false, with no error, if the source lacks them or
 // they would not fit in room (what is left of the response's bytes); an
 // error means ctx ended while waiting for the budget.
 //
 // The store tells a block's size only by reading it, so a slot reads
-// before it reserves. If the budget has no room, the slot drops what it
-// read, waits in line for that many bytes, then reads the block again: a
-// waiting slot holds no block. What the slots hold beyond
+// before it reserves. If the budget or p's share has no room, the slot
+// drops what it read, waits in line for that many bytes, then reads the
+// block again: a waiting slot holds no block. What the slots hold beyond
 // SyncServeBytesMax (or one larger block, served alone) is thus a block
 // each at most, and only between its read and the attempt to reserve it,
 // where nothing waits on a peer; plus the write buffers.
-func (b *blockSync) holdBlock(ctx context.Context, h uint64, room int) (blk, cert []byte, held bool, err error) {
+func (b *blockSync) holdBlock(ctx context.Context, p peer.ID, h uint64, room int) (blk, cert []byte, held bool, err error) {
 	blk, cert, ok := b.readBlock(h)
 	if !ok || syncItemOverhead+len(blk)+len(cert) > room {
 		return nil, nil, false, nil
 	}
 	n := int64(len(blk) + len(cert))
-	if b.budget.tryReserve(n) {
+	if b.budget.tryReserve(p, n) {
 		return blk, cert, true, nil
 	}
 	blk, cert = nil, nil // not kept alive while waiting, whatever the compiler sees
-	if err = b.budget.reserve(ctx, n); err != nil {
+	if err = b.budget.reserve(ctx, p, n); err != nil {
 		return nil, nil, false, fmt.Errorf("serving byte budget: block %d: %w", h, err)
 	}
 	blk, cert, ok = b.readBlock(h)
 	if !ok || int64(len(blk)+len(cert)) != n {
 		// A committed block never changes; a store that answers otherwise
 		// ends the response here, as a missing block does.
-		b.budget.release(n)
+		b.budget.release(p, n)
 		return nil, nil, false, nil
 	}
 	return blk, cert, true, nil

@@ -185,3 +185,95 @@ func TestBlockSyncSlowReaderLosesItsBytesAtTheWriteDeadline(t *testing.T) {
 		t.Fatal("the slow reader got its block after the server's deadline")
 	}
 }
+
+func TestBlockSyncHoldsSlowReadersToTheirShare(t *testing.T) {
+	// Goal: the f Byzantine validators, reading slowly on every slot they
+	// may take, hold at most their share of SyncServeBytesMax each, so an
+	// honest validator's catch-up is still served at once instead of after
+	// their SyncTimeout. Without shares, f = 2 slow readers asking for
+	// large blocks held 2 each, the whole budget here. Method: B is told
+	// n = 7 (f = 2, shares of a quarter); its budget is four and a half
+	// ~1-MiB blocks; validators C and D each send their two requests for
+	// blocks 1..3 and read nothing; once each request holds a block or
+	// waits, validator A fetches block 1, then C and D read everything.
+	const n, f = 7, 2
+	const requests = f * syncServePerPeerMax
+	src := bigChainSource(t, 3, 2500)
+	item := src.itemBytes(1)
+	cfgB := testConfig(t, 1)
+	cfgB.ValidatorCount = n
+	cfgB.SyncTimeout = time.Minute // so the hogs' blocks outlast A's own SyncTimeout
+	cfgB.SyncServeBytesMax = int(4*item + item/2)
+	b := startHost(t, cfgB, Handlers{Blocks: src})
+	share := b.cfg.syncServePeerBytes()
+	if share < item || share >= 2*item {
+		t.Fatalf("a share of %d bytes for blocks of %d: the test wants room for one block, not two", share, item)
+	}
+	a := startHost(t, testConfig(t, 0), Handlers{})
+	ids := []peer.ID{a.ID()}
+	var hogs []*Host
+	for i := range f {
+		hog := startHost(t, testConfig(t, 2+i), Handlers{})
+		hogs, ids = append(hogs, hog), append(ids, hog.ID())
+	}
+	b.SetValidators(ids)
+	for _, p := range append([]*Host{a}, hogs...) {
+		connect(t, p, b)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testWait)
+	defer cancel()
+	req := SyncRequest{Kind: syncKindBlocks, From: 1, Count: 3}
+	var streams []network.Stream
+	for _, hog := range hogs {
+		for range syncServePerPeerMax {
+			streams = append(streams, openSlowRequest(t, ctx, hog, b.ID(), req))
+		}
+	}
+	budget := b.sync.budget
+	waitFor(t, testWait, "every slow request holding a block or waiting for room", func() bool {
+		s := budget.state()
+		return s.held/item+int64(s.waiting) == requests
+	})
+	got, err := a.FetchBlocks(ctx, b.ID(), 1, 1)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("validator fetched %d blocks: %v (slow readers hold %d of %d bytes)", len(got), err, budget.state().held, budget.max)
+	}
+	for i, hog := range hogs {
+		if held := budget.heldBy(hog.ID()); held > share {
+			t.Fatalf("slow reader %d holds %d bytes, over its share of %d", i, held, share)
+		}
+	}
+	errs := make(chan error, len(streams))
+	for _, s := range streams {
+		go func() { errs <- readAllBlocks(s, req, src) }()
+	}
+	for range streams {
+		if err := <-errs; err != nil {
+			t.Errorf("slow reader: %v", err)
+		}
+	}
+	if s := budget.state(); s.peerPeak > share || s.held != 0 || s.waiting != 0 || s.peers != 0 {
+		t.Fatalf("after every response: %+v, want no peer ever over its share of %d, nothing held or waiting", s, share)
+	}
+}
+
+func TestSyncServePeerBytesLeaveHonestPeersRoom(t *testing.T) {
+	// Goal: for every validator set size, the f Byzantine validators'
+	// shares of the serving byte budget together leave at least
+	// syncServeReservePeers full shares to the others, and a share is
+	// never empty at the default budget. Method: every n from 0 (unknown)
+	// to ledger.ValidatorsMax.
+	cfg := DefaultConfig()
+	budget := int64(cfg.SyncServeBytesMax)
+	for n := 0; n <= ledger.ValidatorsMax; n++ {
+		cfg.ValidatorCount = n
+		share, f := cfg.syncServePeerBytes(), int64(max(n-1, 0)/3)
+		if share < 1 || budget-f*share < syncServeReservePeers*share {
+			t.Fatalf("n=%d (f=%d): shares of %d in a budget of %d", n, f, share, budget)
+		}
+	}
+	cfg.ValidatorCount = 7
+	if share := cfg.syncServePeerBytes(); share != 16<<20 {
+		t.Fatalf("n=7: a share of %d, want 64 MiB / (2 + 2) = 16 MiB", share)
+	}
+}

@@ -119,13 +119,17 @@ type Config struct {
 	SyncServeConcurrencyMax int
 	// SyncServeBytesMax bounds the block and certificate bytes that the
 	// requests served at once hold together while writing them to their
-	// peers. A request that would exceed it waits for room (within its
-	// SyncTimeout) before it holds its next block; a block larger than it
-	// is served when no other is held. Beyond it, each request served has
-	// a 256-KiB write buffer, and the block it just read until it tries
-	// to reserve it (never while waiting: holdBlock in blocksync.go).
-	// Without it, slow readers holding every slot held slots × a block (up
-	// to 16 MiB each, twice): ~640 MiB at n = 25.
+	// peers. One peer's requests hold at most a share of it,
+	// SyncServeBytesMax / (f + 2), so that the f Byzantine validators
+	// leave honest peers room (syncServePeerBytes in blocksync.go). A
+	// request that would exceed either waits for room (within its
+	// SyncTimeout) before it holds its next block; a block larger than the
+	// share is served when its peer holds no other, one larger than the
+	// whole budget when no other is held at all. Beyond it, each request
+	// served has a 256-KiB write buffer, and the block it just read until
+	// it tries to reserve it (never while waiting: holdBlock in
+	// blocksync.go). Without it, slow readers holding every slot held
+	// slots × a block (up to 16 MiB each, twice): ~640 MiB at n = 25.
 	SyncServeBytesMax int
 	// ValidatorCount is n, the size of the validator set (from genesis),
 	// known before the host starts so that its sync stream limits can be
