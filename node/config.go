@@ -66,6 +66,10 @@ type P2PConfig struct {
 	// TxMeshDegree is p2p.Config.TxMeshDegree: how many peers forward
 	// each tx gossip message on.
 	TxMeshDegree int `toml:"tx_mesh_degree"`
+	// SyncServeBytesMax is p2p.Config.SyncServeBytesMax: the block bytes
+	// that serving block sync to peers holds at once, one peer at most
+	// 1/(f+2) of them.
+	SyncServeBytesMax int `toml:"sync_serve_bytes_max"`
 }
 
 // RPCConfig: the JSON-RPC server.
@@ -152,8 +156,9 @@ func DefaultConfig(moniker string) Config {
 	return Config{
 		Moniker: moniker,
 		P2P: P2PConfig{
-			Listen:       []string{"/ip4/127.0.0.1/tcp/26656", "/ip4/127.0.0.1/udp/26656/quic-v1"},
-			TxMeshDegree: p2p.DefaultConfig().TxMeshDegree,
+			Listen:            []string{"/ip4/127.0.0.1/tcp/26656", "/ip4/127.0.0.1/udp/26656/quic-v1"},
+			TxMeshDegree:      p2p.DefaultConfig().TxMeshDegree,
+			SyncServeBytesMax: p2p.DefaultConfig().SyncServeBytesMax,
 		},
 		RPC:       RPCConfig{Listen: "127.0.0.1:8545", RequestBytesMax: 1 << 20},
 		Metrics:   MetricsConfig{Listen: "127.0.0.1:9545"},
@@ -189,6 +194,9 @@ func (c *Config) Validate() error {
 	}
 	if c.P2P.TxMeshDegree < p2p.TxMeshDegreeMin || c.P2P.TxMeshDegree > p2p.TxMeshDegreeMax {
 		return fmt.Errorf("%w: p2p.tx_mesh_degree %d not in %d..%d", ErrConfig, c.P2P.TxMeshDegree, p2p.TxMeshDegreeMin, p2p.TxMeshDegreeMax)
+	}
+	if c.P2P.SyncServeBytesMax < 1 || int64(c.P2P.SyncServeBytesMax) > p2p.SyncServeBytesCeiling {
+		return fmt.Errorf("%w: p2p.sync_serve_bytes_max %d not in 1..%d (16 GiB)", ErrConfig, c.P2P.SyncServeBytesMax, int64(p2p.SyncServeBytesCeiling))
 	}
 	for _, addr := range []struct{ name, v string }{{"rpc.listen", c.RPC.Listen}, {"metrics.listen", c.Metrics.Listen}, {"admin.listen", c.Admin.Listen}} {
 		if addr.v == "" {
@@ -329,6 +337,13 @@ persistent_peers = {{list .P2P.PersistentPeers}}
 # adds redundancy, and on a fully connected validator set only duplicates.
 # Raise it on sparse networks where most nodes are not directly connected.
 tx_mesh_degree = {{.P2P.TxMeshDegree}}
+# Bytes of blocks that serving block sync to catching-up peers may hold at
+# once (1..17179869184); a block larger than this is served alone. One peer
+# holds at most 1/(f+2) of it, f = (validators-1)/3, so f faulty validators
+# reading slowly leave room for the others. A block larger than that share
+# is served when its peer holds no other: with large blocks and many
+# validators, (f+2) times the block size keeps that room.
+sync_serve_bytes_max = {{.P2P.SyncServeBytesMax}}
 
 [rpc]
 # JSON-RPC 2.0 (HTTP POST /, WebSocket /ws, /health). Loopback by default;

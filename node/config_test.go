@@ -21,6 +21,7 @@ func TestConfigRoundTrip(t *testing.T) {
 	cfg.P2P.PersistentPeers = []string{"/ip4/127.0.0.1/tcp/1/p2p/12D3KooWBbAo6NkGA1TxHxDeQPFinLR9pVKqENKoRGW9famPqHDa"}
 	cfg.RPC.CORSOrigins = []string{"http://localhost:3000"}
 	cfg.P2P.TxMeshDegree = 5
+	cfg.P2P.SyncServeBytesMax = 256 << 20
 	cfg.Store.MemTableMiB = 20
 	cfg.Store.PruneHistory = true
 	if err := WriteConfig(home, cfg); err != nil {
@@ -30,12 +31,15 @@ func TestConfigRoundTrip(t *testing.T) {
 	if strings.Count(string(raw), "\n# ") < 15 {
 		t.Fatalf("generated config has too few comments:\n%s", raw)
 	}
+	if !strings.Contains(string(raw), "\nsync_serve_bytes_max = 268435456\n") {
+		t.Fatalf("generated config does not write p2p.sync_serve_bytes_max:\n%s", raw)
+	}
 	got, err := LoadConfig(home)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Moniker != cfg.Moniker || got.P2P.PersistentPeers[0] != cfg.P2P.PersistentPeers[0] || got.RPC.CORSOrigins[0] != cfg.RPC.CORSOrigins[0] ||
-		got.P2P.TxMeshDegree != 5 || got.Store.MemTableMiB != 20 || !got.Store.PruneHistory || got.Consensus != cfg.Consensus || got.Mempool != cfg.Mempool || got.Log != cfg.Log || got.RPC.Listen != cfg.RPC.Listen {
+		got.P2P.TxMeshDegree != 5 || got.P2P.SyncServeBytesMax != 256<<20 || got.Store.MemTableMiB != 20 || !got.Store.PruneHistory || got.Consensus != cfg.Consensus || got.Mempool != cfg.Mempool || got.Log != cfg.Log || got.RPC.Listen != cfg.RPC.Listen {
 		t.Fatalf("read back %+v, wrote %+v", got, cfg)
 	}
 }
@@ -44,17 +48,23 @@ func TestConfigRoundTrip(t *testing.T) {
 // load time, each naming the field.
 func TestConfigRejects(t *testing.T) {
 	cases := map[string]struct{ edit, want string }{
-		"unknown key":      {`moniker = "x"` + "\nmonicker = \"typo\"", "monicker"},
-		"bad log level":    {`[log]` + "\nlevel = \"loud\"", "log.level"},
-		"tick zero":        {`[consensus]` + "\ntick_ms = 0", "tick_ms"},
-		"empty below tick": {`[consensus]` + "\ntick_ms = 100\nempty_block_interval_ms = 10", "empty_block_interval_ms"},
-		"admin not local":  {`[admin]` + "\nlisten = \"0.0.0.0:9\"", "admin.listen"},
-		"bad rpc addr":     {`[rpc]` + "\nlisten = \"nocolon\"", "rpc.listen"},
-		"not toml":         {`moniker = `, "config"},
-		"mesh degree 1":    {`[p2p]` + "\ntx_mesh_degree = 1", "tx_mesh_degree"},
-		"mesh degree 13":   {`[p2p]` + "\ntx_mesh_degree = 13", "tx_mesh_degree"},
-		"memtable 3 MiB":   {`[store]` + "\nmemtable_mib = 3", "store.memtable_mib"},
-		"memtable 32 MiB":  {`[store]` + "\nmemtable_mib = 32", "store.memtable_mib"},
+		"unknown key":            {`moniker = "x"` + "\nmonicker = \"typo\"", "monicker"},
+		"bad log level":          {`[log]` + "\nlevel = \"loud\"", "log.level"},
+		"tick zero":              {`[consensus]` + "\ntick_ms = 0", "tick_ms"},
+		"empty below tick":       {`[consensus]` + "\ntick_ms = 100\nempty_block_interval_ms = 10", "empty_block_interval_ms"},
+		"admin not local":        {`[admin]` + "\nlisten = \"0.0.0.0:9\"", "admin.listen"},
+		"bad rpc addr":           {`[rpc]` + "\nlisten = \"nocolon\"", "rpc.listen"},
+		"not toml":               {`moniker = `, "config"},
+		"mesh degree 1":          {`[p2p]` + "\ntx_mesh_degree = 1", "tx_mesh_degree"},
+		"mesh degree 13":         {`[p2p]` + "\ntx_mesh_degree = 13", "tx_mesh_degree"},
+		"serve bytes 0":          {`[p2p]` + "\nsync_serve_bytes_max = 0", "p2p.sync_serve_bytes_max 0 not in 1..17179869184"},
+		"serve bytes -1":         {`[p2p]` + "\nsync_serve_bytes_max = -1", "p2p.sync_serve_bytes_max -1 not in"},
+		"serve bytes 16 GiB + 1": {`[p2p]` + "\nsync_serve_bytes_max = 17179869185", "p2p.sync_serve_bytes_max 17179869185 not in"},
+		"serve bytes a string":   {`[p2p]` + "\nsync_serve_bytes_max = \"64MiB\"", "p2p.sync_serve_bytes_max"},
+		"serve bytes a float":    {`[p2p]` + "\nsync_serve_bytes_max = 1.5e6", "p2p.sync_serve_bytes_max"},
+		"serve bytes past int64": {`[p2p]` + "\nsync_serve_bytes_max = 9223372036854775808", "p2p.sync_serve_bytes_max"},
+		"memtable 3 MiB":         {`[store]` + "\nmemtable_mib = 3", "store.memtable_mib"},
+		"memtable 32 MiB":        {`[store]` + "\nmemtable_mib = 32", "store.memtable_mib"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

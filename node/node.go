@@ -276,6 +276,7 @@ func (n *Node) hostConfig(cfg Config, keys HomeKeys) p2p.Config {
 	pcfg.ListenAddrs = cfg.P2P.Listen
 	pcfg.PersistentPeers = cfg.P2P.PersistentPeers
 	pcfg.TxMeshDegree = cfg.P2P.TxMeshDegree
+	pcfg.SyncServeBytesMax = cfg.P2P.SyncServeBytesMax
 	pcfg.ConsensusMessageBytesMax = consensusFrameBytesMax
 	pcfg.ValidatorCount = len(n.genesis.Validators)
 	pcfg.Logger = n.log

@@ -187,3 +187,19 @@ func TestHostConfigCarriesTheValidatorCount(t *testing.T) {
 		t.Fatalf("host config names %d validators, genesis 25", got)
 	}
 }
+
+func TestHostConfigCarriesSyncServeBytes(t *testing.T) {
+	// Goal: p2p.sync_serve_bytes_max reaches the host, whose default it
+	// also is; method: the host config of the default node config and of
+	// one with the setting changed.
+	g, _, _ := testGenesis(t, 4, 1)
+	n := &Node{genesis: g, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	cfg := DefaultConfig("v0")
+	if got, want := n.hostConfig(cfg, HomeKeys{}).SyncServeBytesMax, p2p.DefaultConfig().SyncServeBytesMax; got != want {
+		t.Fatalf("default config: the host serves %d bytes at once, want p2p's default %d", got, want)
+	}
+	cfg.P2P.SyncServeBytesMax = 256 << 20
+	if got := n.hostConfig(cfg, HomeKeys{}).SyncServeBytesMax; got != 256<<20 {
+		t.Fatalf("p2p.sync_serve_bytes_max = %d reached the host as %d", 256<<20, got)
+	}
+}

@@ -29,6 +29,8 @@ const (
 	// beyond 12 forwarding only multiplies duplicates.
 	TxMeshDegreeMin = 2
 	TxMeshDegreeMax = 12
+	// SyncServeBytesCeiling bounds SyncServeBytesMax.
+	SyncServeBytesCeiling = 16 << 30
 )
 
 // ErrConfig wraps every configuration error.
@@ -235,7 +237,7 @@ func (c *Config) validate() error {
 		{"SyncTimeout", int64(c.SyncTimeout), int64(time.Hour)},
 		{"SyncRequestReadTimeout", int64(c.SyncRequestReadTimeout), int64(time.Hour)},
 		{"SyncServeConcurrencyMax", int64(c.SyncServeConcurrencyMax), 1024},
-		{"SyncServeBytesMax", int64(c.SyncServeBytesMax), 16 << 30},
+		{"SyncServeBytesMax", int64(c.SyncServeBytesMax), SyncServeBytesCeiling},
 		{"PenaltyThreshold", int64(c.PenaltyThreshold), 1 << 20},
 		{"PenaltyWindow", int64(c.PenaltyWindow), int64(7 * 24 * time.Hour)},
 		{"PenaltyBlockDuration", int64(c.PenaltyBlockDuration), int64(7 * 24 * time.Hour)},
