@@ -22,6 +22,30 @@ func (r *Replica) sendCheckpoint(b *ledger.Block) {
 	r.addCheckpoint(m)
 }
 
+// tickCheckpoint sends this replica's own CHECKPOINTs above the stable
+// checkpoint again once per base timeout while they stay there. Each is
+// sent once as its height commits, and a stable checkpoint is what lets
+// the window move: if enough of them were lost (before the network
+// settled), a network whose window is full commits nothing more, so signs
+// no new CHECKPOINT, and a view change carries only the old stable one; it
+// would stand still for good. A checkpoint normally turns stable within a
+// round trip, so this sends nothing on a healthy network.
+func (r *Replica) tickCheckpoint() {
+	own := r.checkpoints[r.id]
+	if len(own) == 0 {
+		r.checkpointTicks = 0
+		return
+	}
+	r.checkpointTicks++
+	if r.checkpointTicks < r.base {
+		return
+	}
+	r.checkpointTicks = 0
+	for _, m := range own {
+		r.broadcast(m)
+	}
+}
+
 func (r *Replica) stepCheckpoint(m *Message) error {
 	if m.Height%r.cfg.Params.CheckpointInterval != 0 {
 		return fmt.Errorf("%w: %s at a height that is not a checkpoint", ErrInvalid, m)

@@ -133,3 +133,36 @@ func TestLaggingReplicaCatchesUpWhenFaultyPeerWithholds(t *testing.T) {
 		}
 	}
 }
+
+// TestLostCheckpointsAreSentAgain checks that a network whose CHECKPOINTs
+// were all lost does not stand still once its window is full: with no
+// stable checkpoint the primary may not propose above the window, so no
+// height commits and no new CHECKPOINT is signed, and a view change
+// carries only the old stable checkpoint. Each replica must send its own
+// unstable CHECKPOINTs again (once per base timeout) until they turn
+// stable. Method: every CHECKPOINT is dropped until the window (8 heights
+// above genesis) has committed everywhere; then the network delivers
+// everything, and it must commit past the window.
+func TestLostCheckpointsAreSentAgain(t *testing.T) {
+	c := newCluster(t, clusterOpts{n: 4})
+	lose := true
+	c.drop = func(e envelope) bool { return lose && e.m.Kind == pbft.KindCheckpoint }
+	const window = 8 // clusterOpts' default WindowHeights
+	c.tickUntil(100, c.allCommitted(window, 0, 1, 2, 3))
+	for i := range c.n {
+		if low := c.reps[i].LowWatermark(); low != 0 {
+			t.Fatalf("fixture: replica %d's low watermark is %d with every CHECKPOINT lost", i, low)
+		}
+	}
+	c.tick()
+	if n := len(c.logs[0]); n != window {
+		t.Fatalf("fixture: replica 0 committed %d heights with no stable checkpoint, want %d (the window)", n, window)
+	}
+	lose = false
+	c.tickUntil(100, c.allCommitted(window+4, 0, 1, 2, 3))
+	for i := range c.n {
+		if low := c.reps[i].LowWatermark(); low < window {
+			t.Errorf("replica %d's low watermark is %d, want at least %d", i, low, window)
+		}
+	}
+}

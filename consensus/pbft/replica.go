@@ -54,6 +54,10 @@ type Replica struct {
 	futureBytes map[uint16]int // per peer, blockBytes of its future messages
 	sent        map[sentKey]crypto.Hash
 
+	// checkpointTicks counts the ticks this replica's own CHECKPOINTs have
+	// stayed above the stable checkpoint (tickCheckpoint).
+	checkpointTicks uint64
+
 	// roomWait is the lowest height whose block the application had no
 	// room to validate (waitForRoom); 0 when none waits.
 	roomWait uint64
@@ -253,6 +257,7 @@ func (r *Replica) Tick(now int64) {
 	}
 	r.now = max(r.now, now)
 	r.tickCatchUp()
+	r.tickCheckpoint()
 	if r.changing {
 		r.tickViewChange()
 		return
