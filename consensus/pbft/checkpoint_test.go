@@ -166,3 +166,40 @@ func TestLostCheckpointsAreSentAgain(t *testing.T) {
 		}
 	}
 }
+
+// TestLostCheckpointsAreSentAgainAfterRestarts checks the same way out as
+// TestLostCheckpointsAreSentAgain when replicas restart while the window
+// is full: a replica holds its own unstable CHECKPOINTs only in memory, so
+// one that restarts has none to send again, and if fewer than a quorum
+// are left to send theirs, no checkpoint turns stable and the network
+// stands still for good. A restarted replica must sign the CHECKPOINT of
+// its committed head again when that head is a checkpoint height above its
+// stable checkpoint (what a full window's top is when K divides W).
+// Method: every CHECKPOINT is dropped until the window (8 heights above
+// genesis) has committed everywhere; replicas 2 and 3 crash and restart
+// from their records and committed state; then the network delivers
+// everything, and it must commit past the window.
+func TestLostCheckpointsAreSentAgainAfterRestarts(t *testing.T) {
+	c := newCluster(t, clusterOpts{n: 4})
+	lose := true
+	c.drop = func(e envelope) bool { return lose && e.m.Kind == pbft.KindCheckpoint }
+	const window = 8 // clusterOpts' default WindowHeights, a multiple of K = 4
+	c.tickUntil(100, c.allCommitted(window, 0, 1, 2, 3))
+	c.tick()
+	for i := range c.n {
+		if n, low := len(c.logs[i]), c.reps[i].LowWatermark(); n != window || low != 0 {
+			t.Fatalf("fixture: replica %d committed %d heights with low watermark %d, want %d and 0", i, n, low, window)
+		}
+	}
+	for _, i := range []int{2, 3} {
+		c.crash(i)
+		c.start(i, 10)
+	}
+	lose = false
+	c.tickUntil(100, c.allCommitted(window+4, 0, 1, 2, 3))
+	for i := range c.n {
+		if low := c.reps[i].LowWatermark(); low < window {
+			t.Errorf("replica %d's low watermark is %d, want at least %d", i, low, window)
+		}
+	}
+}
