@@ -16,8 +16,10 @@ import (
 // newest ones above the low watermark.
 const checkpointsPerPeerMax = 4
 
-func (r *Replica) sendCheckpoint(b *ledger.Block) {
-	m := r.sign(&Message{Kind: KindCheckpoint, Height: b.Header.Height, Digest: b.Hash(), StateRoot: b.Header.StateRoot})
+// sendCheckpoint signs and sends this replica's CHECKPOINT for the
+// committed block with header h.
+func (r *Replica) sendCheckpoint(h *ledger.Header) {
+	m := r.sign(&Message{Kind: KindCheckpoint, Height: h.Height, Digest: h.Hash(), StateRoot: h.StateRoot})
 	r.broadcast(m)
 	r.addCheckpoint(m)
 }

@@ -386,7 +386,7 @@ func (r *Replica) commit(b *ledger.Block, cert *ledger.CommitCertificate) {
 	delete(r.hashes, h-min(h, 2*r.window))
 	r.progress()
 	if h%r.cfg.Params.CheckpointInterval == 0 {
-		r.sendCheckpoint(b)
+		r.sendCheckpoint(&b.Header)
 	}
 }
 

@@ -132,6 +132,13 @@ func NewReplica(cfg Config) (*Replica, error) {
 		return nil, err
 	}
 	r.nextPropose = r.committed + 1
+	// Only memory held this replica's own CHECKPOINTs: after a restart it
+	// would have none to send again (tickCheckpoint), and if the others'
+	// were lost too, fewer than a quorum might be left to make the full
+	// window's checkpoint stable. The committed head's is signed again.
+	if h := cfg.Head.Height; h > r.stable.Height && h%cfg.Params.CheckpointInterval == 0 {
+		r.sendCheckpoint(&cfg.Head)
+	}
 	return r, nil
 }
 
