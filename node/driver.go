@@ -247,6 +247,19 @@ func newDriver(cfg driverConfig) (*driver, error) {
 		records = append(records, *rec)
 	}
 	head := cfg.Store.Head()
+	// The block at the highest checkpoint height committed, whose
+	// CHECKPOINT the replica signs again (pbft.Config.Checkpoint); the
+	// head's own when it is at one.
+	var checkpoint *ledger.Header
+	if k := cfg.Genesis.Consensus.CheckpointInterval; k > 0 {
+		if h := head.Height / k * k; h > 0 && h < head.Height {
+			b, err := cfg.Store.BlockByHeight(h)
+			if err != nil {
+				return nil, fmt.Errorf("read the block at checkpoint height %d: %w", h, err)
+			}
+			checkpoint = &b.Header
+		}
+	}
 	staged := &stagedState{store: cfg.Store}
 	chain := ledger.NewPendingChain(cfg.Genesis.ChainID, cfg.Genesis.Consensus, head, staged)
 	if cfg.SigCache != nil {
@@ -281,6 +294,7 @@ func newDriver(cfg driverConfig) (*driver, error) {
 		Signer:          pbft.Ed25519Signer{Key: cfg.Key, ChainID: cfg.Genesis.ChainID},
 		Verifier:        certVerifier{pbft.Ed25519Verifier{Validators: vals, ChainID: cfg.Genesis.ChainID}, cfg.VerifiedCerts, d.votes},
 		Head:            head,
+		Checkpoint:      checkpoint,
 		Genesis:         genesisBlock.Hash(),
 		Records:         records,
 		TickInterval:    cfg.Tick,

@@ -63,7 +63,8 @@ func (b *byteBudget) tryReserve(p peer.ID, n int64) bool {
 	}
 	w := b.enqueue(p, n)
 	if !w.granted {
-		b.waiters = b.waiters[:len(b.waiters)-1] // still the last: nothing came since
+		b.waiters[len(b.waiters)-1] = nil // still the last: nothing came since
+		b.waiters = b.waiters[:len(b.waiters)-1]
 	}
 	return w.granted
 }

@@ -44,7 +44,12 @@ func (r *Replica) tickCheckpoint() {
 	}
 	r.checkpointTicks = 0
 	for _, m := range own {
-		r.broadcast(m)
+		// One signed at a height already stable (a block committed by
+		// catch-up below the low watermark) stays until the next stable
+		// checkpoint prunes it, and helps nobody.
+		if m.Height > r.stable.Height {
+			r.broadcast(m)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package pbft_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/synod-chain/synod/consensus/pbft"
@@ -173,33 +174,38 @@ func TestLostCheckpointsAreSentAgain(t *testing.T) {
 // one that restarts has none to send again, and if fewer than a quorum
 // are left to send theirs, no checkpoint turns stable and the network
 // stands still for good. A restarted replica must sign the CHECKPOINT of
-// its committed head again when that head is a checkpoint height above its
-// stable checkpoint (what a full window's top is when K divides W).
-// Method: every CHECKPOINT is dropped until the window (8 heights above
-// genesis) has committed everywhere; replicas 2 and 3 crash and restart
-// from their records and committed state; then the network delivers
-// everything, and it must commit past the window.
+// the highest checkpoint height it committed again: its head when K
+// divides W (the full window's top is a checkpoint height), the block at
+// 8 below a head of 10 when W = 10 (Config.Checkpoint, read from the
+// committed blocks as a node reads its store). Method: every CHECKPOINT
+// is dropped until the window (W heights above genesis) has committed
+// everywhere; replicas 2 and 3 crash and restart from their records and
+// committed state; then the network delivers everything, and it must
+// commit past the window.
 func TestLostCheckpointsAreSentAgainAfterRestarts(t *testing.T) {
-	c := newCluster(t, clusterOpts{n: 4})
-	lose := true
-	c.drop = func(e envelope) bool { return lose && e.m.Kind == pbft.KindCheckpoint }
-	const window = 8 // clusterOpts' default WindowHeights, a multiple of K = 4
-	c.tickUntil(100, c.allCommitted(window, 0, 1, 2, 3))
-	c.tick()
-	for i := range c.n {
-		if n, low := len(c.logs[i]), c.reps[i].LowWatermark(); n != window || low != 0 {
-			t.Fatalf("fixture: replica %d committed %d heights with low watermark %d, want %d and 0", i, n, low, window)
-		}
-	}
-	for _, i := range []int{2, 3} {
-		c.crash(i)
-		c.start(i, 10)
-	}
-	lose = false
-	c.tickUntil(100, c.allCommitted(window+4, 0, 1, 2, 3))
-	for i := range c.n {
-		if low := c.reps[i].LowWatermark(); low < window {
-			t.Errorf("replica %d's low watermark is %d, want at least %d", i, low, window)
-		}
+	for _, window := range []uint64{8, 10} {
+		t.Run(fmt.Sprintf("W=%d", window), func(t *testing.T) {
+			c := newCluster(t, clusterOpts{n: 4, k: 4, w: window})
+			lose := true
+			c.drop = func(e envelope) bool { return lose && e.m.Kind == pbft.KindCheckpoint }
+			c.tickUntil(100, c.allCommitted(window, 0, 1, 2, 3))
+			c.tick()
+			for i := range c.n {
+				if n, low := uint64(len(c.logs[i])), c.reps[i].LowWatermark(); n != window || low != 0 {
+					t.Fatalf("fixture: replica %d committed %d heights with low watermark %d, want %d and 0", i, n, low, window)
+				}
+			}
+			for _, i := range []int{2, 3} {
+				c.crash(i)
+				c.start(i, 10)
+			}
+			lose = false
+			c.tickUntil(100, c.allCommitted(window+4, 0, 1, 2, 3))
+			for i := range c.n {
+				if low := c.reps[i].LowWatermark(); low < 8 {
+					t.Errorf("replica %d's low watermark is %d, want at least 8", i, low)
+				}
+			}
+		})
 	}
 }

@@ -116,6 +116,15 @@ type Config struct {
 	// Head is the committed head the application starts from (the
 	// genesis block on a fresh chain, the store's head on a restart).
 	Head ledger.Header
+	// Checkpoint is the header of the committed block at the highest
+	// checkpoint height (a multiple of Params.CheckpointInterval) at or
+	// below Head; nil below the first one (and it may be nil when Head is
+	// at a checkpoint height: Head is used). The replica signs its
+	// CHECKPOINT again:
+	// it kept its own only in memory, and if the others' were lost too a
+	// full window may need it to turn stable (tickCheckpoint). Without
+	// it, only a Head at a checkpoint height is signed again.
+	Checkpoint *ledger.Header
 	// Genesis is the hash of the block at height 0: the stable checkpoint
 	// every replica starts from.
 	Genesis crypto.Hash
@@ -155,6 +164,10 @@ func (c *Config) check() error {
 		return fmt.Errorf("%w: id %d not in a set of %d", ErrConfig, c.ID, c.Validators.Len())
 	case c.ViewChangeTicks == 0 && c.TickInterval <= 0:
 		return fmt.Errorf("%w: TickInterval or ViewChangeTicks is required", ErrConfig)
+	case c.Checkpoint != nil && (c.Params.CheckpointInterval == 0 || c.Checkpoint.Height == 0 ||
+		c.Checkpoint.Height%c.Params.CheckpointInterval != 0 || c.Checkpoint.Height > c.Head.Height ||
+		(c.Checkpoint.Height == c.Head.Height && c.Checkpoint.Hash() != c.Head.Hash())):
+		return fmt.Errorf("%w: Checkpoint at height %d is not a checkpoint height at or below Head %d", ErrConfig, c.Checkpoint.Height, c.Head.Height)
 	case c.EmptyBlockTicks > 0 && c.EmptyBlockTicks >= c.baseTimeoutTicks():
 		return fmt.Errorf("%w: EmptyBlockTicks %d must be below the view-change timeout of %d ticks", ErrConfig, c.EmptyBlockTicks, c.baseTimeoutTicks())
 	}

@@ -142,6 +142,7 @@ func (c *cluster) start(i int, timeoutTicks uint64) {
 		App:    app,
 		Signer: c.signers[i], Verifier: c.verif, Head: c.heads[i], Genesis: c.genesis.Hash(),
 		Records: c.records[i], ViewChangeTicks: timeoutTicks, EmptyBlockTicks: c.emptyBlockTicks,
+		Checkpoint: c.lastCheckpoint(i),
 	})
 	if err != nil {
 		c.t.Fatal(err)
@@ -149,6 +150,16 @@ func (c *cluster) start(i int, timeoutTicks uint64) {
 	c.reps[i] = r
 	c.down[i] = false
 	c.flush(i)
+}
+
+// lastCheckpoint is the header replica i committed at the highest
+// checkpoint height, as a node reads it from its store; nil below the first.
+func (c *cluster) lastCheckpoint(i int) *ledger.Header {
+	k := c.params.CheckpointInterval
+	if h := uint64(len(c.logs[i])) / k * k; h > 0 {
+		return &c.logs[i][h-1].Block.Header
+	}
+	return nil
 }
 
 // flush handles replica i's Ready: persist, queue messages, apply commits.

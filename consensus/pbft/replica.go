@@ -135,9 +135,13 @@ func NewReplica(cfg Config) (*Replica, error) {
 	// Only memory held this replica's own CHECKPOINTs: after a restart it
 	// would have none to send again (tickCheckpoint), and if the others'
 	// were lost too, fewer than a quorum might be left to make the full
-	// window's checkpoint stable. The committed head's is signed again.
-	if h := cfg.Head.Height; h > r.stable.Height && h%cfg.Params.CheckpointInterval == 0 {
-		r.sendCheckpoint(&cfg.Head)
+	// window's checkpoint stable. The highest one committed is signed again.
+	cp := cfg.Checkpoint
+	if cp == nil && cfg.Head.Height%cfg.Params.CheckpointInterval == 0 {
+		cp = &cfg.Head
+	}
+	if cp != nil && cp.Height > r.stable.Height {
+		r.sendCheckpoint(cp)
 	}
 	return r, nil
 }

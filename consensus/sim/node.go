@@ -46,13 +46,23 @@ func (n *Node) start() error {
 	r, err := pbft.NewReplica(pbft.Config{
 		ChainID: w.chainID, ID: n.ID, Validators: w.vals, Params: w.params, App: app,
 		Signer: pbft.KeyedHashSigner{Secret: w.secrets[n.ID]}, Verifier: w.verifier,
-		Head: n.head, Genesis: w.genesisHash, Records: pbft.CompactRecords(n.records),
+		Head: n.head, Checkpoint: n.lastCheckpoint(), Genesis: w.genesisHash, Records: pbft.CompactRecords(n.records),
 		ViewChangeTicks: w.sc.TimeoutTicks,
 	})
 	if err != nil {
 		return fmt.Errorf("sim: node %d: %w", n.Index, err)
 	}
 	n.replica, n.up = r, true
+	return nil
+}
+
+// lastCheckpoint is the header the node committed at the highest
+// checkpoint height, from its durable log; nil below the first.
+func (n *Node) lastCheckpoint() *ledger.Header {
+	k := n.net.params.CheckpointInterval
+	if h := uint64(len(n.log)) / k * k; h > 0 {
+		return &n.log[h-1].Block.Header
+	}
 	return nil
 }
 

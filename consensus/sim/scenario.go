@@ -33,8 +33,9 @@ type Scenario struct {
 	Heights int `json:"heights"`
 	// KeepForks makes every node's application ignore pbft's
 	// Application.Retain and keep the blocks of earlier views until a
-	// commit prunes them: the engine must stay safe and live without
-	// that help (an application may keep what it likes), and the
+	// commit prunes them: the engine must stay safe without that help
+	// (an application may keep what it likes; live too, short of forks
+	// enough to fill every replica's pending chain), and the
 	// fork-parent adversary needs correct replicas to still hold the
 	// sibling it builds on.
 	KeepForks bool `json:"keep_forks,omitempty"`
