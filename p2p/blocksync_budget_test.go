@@ -41,6 +41,24 @@ func bigChainSource(t testing.TB, n, txs int) *memSource {
 	return src
 }
 
+// holdSlowRequests opens syncServePerPeerMax slow requests for req from
+// each of readers to b, and waits until each one holds a block of item
+// bytes or waits for room in b's serving byte budget.
+func holdSlowRequests(t *testing.T, ctx context.Context, b *Host, readers []*Host, req SyncRequest, item int64) []network.Stream {
+	t.Helper()
+	var streams []network.Stream
+	for _, c := range readers {
+		for range syncServePerPeerMax {
+			streams = append(streams, openSlowRequest(t, ctx, c, b.ID(), req))
+		}
+	}
+	waitFor(t, testWait, "every slow request holding a block or waiting for room", func() bool {
+		s := b.sync.budget.state()
+		return s.held/item+int64(s.waiting) == int64(len(streams))
+	})
+	return streams
+}
+
 // itemBytes is what serving block h holds: the block and its certificate.
 func (m *memSource) itemBytes(h int) int64 {
 	return int64(len(m.blocks[h].Encode()) + len(m.certs[h].Encode()))
@@ -103,17 +121,8 @@ func TestBlockSyncServeBytesStayWithinBudget(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), testWait)
 	defer cancel()
 	req := SyncRequest{Kind: syncKindBlocks, From: 1, Count: blocks}
-	var streams []network.Stream
-	for _, c := range readers {
-		for range syncServePerPeerMax {
-			streams = append(streams, openSlowRequest(t, ctx, c, b.ID(), req))
-		}
-	}
+	streams := holdSlowRequests(t, ctx, b, readers, req, item)
 	budget := b.sync.budget
-	waitFor(t, testWait, "every request holding a block or waiting for room", func() bool {
-		s := budget.state()
-		return s.held/item+int64(s.waiting) == requests
-	})
 	switch s := budget.state(); {
 	case s.peak > budget.max:
 		t.Fatalf("%d slow requests held %d bytes (%d blocks) at once, over the budget of %d",
@@ -197,7 +206,6 @@ func TestBlockSyncHoldsSlowReadersToTheirShare(t *testing.T) {
 	// blocks 1..3 and read nothing; once each request holds a block or
 	// waits, validator A fetches block 1, then C and D read everything.
 	const n, f = 7, 2
-	const requests = f * syncServePerPeerMax
 	src := bigChainSource(t, 3, 2500)
 	item := src.itemBytes(1)
 	cfgB := testConfig(t, 1)
@@ -223,17 +231,8 @@ func TestBlockSyncHoldsSlowReadersToTheirShare(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), testWait)
 	defer cancel()
 	req := SyncRequest{Kind: syncKindBlocks, From: 1, Count: 3}
-	var streams []network.Stream
-	for _, hog := range hogs {
-		for range syncServePerPeerMax {
-			streams = append(streams, openSlowRequest(t, ctx, hog, b.ID(), req))
-		}
-	}
+	streams := holdSlowRequests(t, ctx, b, hogs, req, item)
 	budget := b.sync.budget
-	waitFor(t, testWait, "every slow request holding a block or waiting for room", func() bool {
-		s := budget.state()
-		return s.held/item+int64(s.waiting) == requests
-	})
 	got, err := a.FetchBlocks(ctx, b.ID(), 1, 1)
 	if err != nil || len(got) != 1 {
 		t.Fatalf("validator fetched %d blocks: %v (slow readers hold %d of %d bytes)", len(got), err, budget.state().held, budget.max)
