@@ -248,8 +248,8 @@ func newDriver(cfg driverConfig) (*driver, error) {
 	}
 	head := cfg.Store.Head()
 	// The block at the highest checkpoint height committed, whose
-	// CHECKPOINT the replica signs again (pbft.Config.Checkpoint); the
-	// head's own when it is at one.
+	// CHECKPOINT the replica signs again (pbft.Config.Checkpoint); nil when
+	// the head is at one, which the replica then signs.
 	var checkpoint *ledger.Header
 	if k := cfg.Genesis.Consensus.CheckpointInterval; k > 0 {
 		if h := head.Height / k * k; h > 0 && h < head.Height {

@@ -118,12 +118,12 @@ type Config struct {
 	Head ledger.Header
 	// Checkpoint is the header of the committed block at the highest
 	// checkpoint height (a multiple of Params.CheckpointInterval) at or
-	// below Head; nil below the first one (and it may be nil when Head is
-	// at a checkpoint height: Head is used). The replica signs its
-	// CHECKPOINT again:
-	// it kept its own only in memory, and if the others' were lost too a
-	// full window may need it to turn stable (tickCheckpoint). Without
-	// it, only a Head at a checkpoint height is signed again.
+	// below Head; nil below the first one, and it may be nil when Head
+	// is at a checkpoint height (Head is used). The replica signs its
+	// CHECKPOINT again: it kept its own only in memory, and if the
+	// others' were lost too a full window may need it to turn stable
+	// (tickCheckpoint). Without it, only a Head at a checkpoint height is
+	// signed again.
 	Checkpoint *ledger.Header
 	// Genesis is the hash of the block at height 0: the stable checkpoint
 	// every replica starts from.
