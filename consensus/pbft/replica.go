@@ -36,6 +36,10 @@ type Replica struct {
 	vcTicks       uint64 // ticks in the current view change
 	vcQuorum      bool   // a quorum asked for this view or later: the timer runs
 	now           int64  // latest time given to Tick, Unix milliseconds
+	ticks         uint64 // Ticks taken since start
+	// newViewResent holds, per peer, the tick this replica last sent it the
+	// current view's NEW-VIEW again (resendNewView).
+	newViewResent map[uint16]uint64
 
 	committed     uint64
 	committedHash crypto.Hash
@@ -115,15 +119,16 @@ func NewReplica(cfg Config) (*Replica, error) {
 		cfg: cfg, id: cfg.ID, n: cfg.Validators.Len(), f: cfg.Validators.F(), q: cfg.Validators.Quorum(),
 		window: cfg.Params.WindowHeights, base: cfg.baseTimeoutTicks(),
 		committed: cfg.Head.Height, committedHash: cfg.Head.Hash(), now: cfg.Head.Timestamp,
-		stable:      CheckpointProof{Height: 0, Digest: cfg.Genesis},
-		slots:       make(map[uint64]*slot),
-		hashes:      make(map[uint64]crypto.Hash),
-		blocks:      make(map[crypto.Hash]*ledger.Block),
-		checkpoints: make(map[uint16][]*Message),
-		viewChanges: make(map[uint16]*Message),
-		future:      make(map[uint16][]*Message),
-		futureBytes: make(map[uint16]int),
-		sent:        make(map[sentKey]crypto.Hash),
+		stable:        CheckpointProof{Height: 0, Digest: cfg.Genesis},
+		slots:         make(map[uint64]*slot),
+		hashes:        make(map[uint64]crypto.Hash),
+		blocks:        make(map[crypto.Hash]*ledger.Block),
+		checkpoints:   make(map[uint16][]*Message),
+		viewChanges:   make(map[uint16]*Message),
+		newViewResent: make(map[uint16]uint64),
+		future:        make(map[uint16][]*Message),
+		futureBytes:   make(map[uint16]int),
+		sent:          make(map[sentKey]crypto.Hash),
 	}
 	if cfg.Head.Height == 0 && cfg.Head.Hash() != cfg.Genesis {
 		return nil, fmt.Errorf("%w: head at height 0 is not the genesis block", ErrConfig)
@@ -267,6 +272,7 @@ func (r *Replica) Tick(now int64) {
 		return
 	}
 	r.now = max(r.now, now)
+	r.ticks++
 	r.tickCatchUp()
 	r.tickCheckpoint()
 	if r.changing {

@@ -22,6 +22,7 @@ func (r *Replica) enterView(v uint64) {
 	}
 	r.view, r.changing = v, true
 	r.newView, r.reproposals = nil, nil
+	clear(r.newViewResent)
 	r.vcTicks, r.idleTicks, r.vcQuorum = 0, 0, false
 	for h, s := range r.slots {
 		s.pp, s.block, s.validated, s.prepared, s.committed = nil, nil, false, false, false
@@ -133,9 +134,7 @@ func (r *Replica) stepViewChange(m *Message) error {
 	// that work again. The retransmission below needs only the sender,
 	// whose signature Step has checked.
 	if m.View < r.view || (m.View == r.view && !r.changing) {
-		if r.newView != nil && !r.changing {
-			r.send(m.From, r.newView) // the sender missed it (§4.5.2 retransmission)
-		}
+		r.resendNewView(m.From)
 		return nil
 	}
 	if old := r.viewChanges[m.From]; old != nil && old.View >= m.View {
@@ -148,6 +147,25 @@ func (r *Replica) stepViewChange(m *Message) error {
 	r.adoptCheckpoint(m.ViewChange.Checkpoint)
 	r.checkViewChanges()
 	return nil
+}
+
+// resendNewView sends peer the NEW-VIEW of the current view again: its
+// VIEW-CHANGE for this view or an earlier one says it missed it (§4.5.2
+// retransmission). At most once per base timeout per peer, which is how
+// often a replica still changing view repeats its VIEW-CHANGE: anyone may
+// replay a validator's old signed VIEW-CHANGEs, and each would otherwise
+// make every replica send that validator a NEW-VIEW, a message a quorum
+// of VIEW-CHANGEs long (two replaying validators, each answering the
+// other's replays, grew the simulator's traffic without bound).
+func (r *Replica) resendNewView(peer uint16) {
+	if r.newView == nil || r.changing {
+		return
+	}
+	if last, ok := r.newViewResent[peer]; ok && r.ticks-last < r.base {
+		return
+	}
+	r.newViewResent[peer] = r.ticks
+	r.send(peer, r.newView)
 }
 
 // checkViewChanges applies the liveness rules: join the smallest view that

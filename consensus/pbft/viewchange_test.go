@@ -425,3 +425,68 @@ func TestNewViewRetainsTheReproposedChain(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayedViewChangesGetOneNewViewPerTimeout checks that a replica
+// answers a VIEW-CHANGE for its installed view (the sender missed the
+// NEW-VIEW, §4.5.2) with the NEW-VIEW at most once per base timeout per
+// sender: anyone can replay a validator's signed VIEW-CHANGE, and each
+// copy would otherwise cost every replica a NEW-VIEW, a quorum of
+// VIEW-CHANGEs long, sent to that validator. A sender that repeats its
+// VIEW-CHANGE after a timeout, as one still changing view does, still
+// gets it again. Method: primary 0 is silenced until view 1 is installed
+// everywhere; replica 2's VIEW-CHANGE for view 1 is stepped into replica 1
+// ten times, then again after a base timeout of ticks.
+func TestReplayedViewChangesGetOneNewViewPerTimeout(t *testing.T) {
+	c := newCluster(t, clusterOpts{n: 4})
+	var vc *pbft.Message
+	c.outgoing[2] = func(o pbft.Outbound) []pbft.Outbound {
+		if o.Msg.Kind == pbft.KindViewChange && o.Msg.View == 1 {
+			vc = o.Msg
+		}
+		return []pbft.Outbound{o}
+	}
+	c.outgoing[0] = func(pbft.Outbound) []pbft.Outbound { return nil }
+	c.tickUntil(200, func() bool {
+		for i := 1; i < c.n; i++ {
+			if v, active := c.reps[i].View(); v != 1 || !active {
+				return false
+			}
+		}
+		return true
+	})
+	if vc == nil {
+		t.Fatal("fixture: replica 2 sent no VIEW-CHANGE for view 1")
+	}
+	newViewsTo2 := func() int {
+		n := 0
+		for c.reps[1].HasReady() {
+			rd := c.reps[1].Ready()
+			for _, o := range rd.Messages {
+				if o.Msg.Kind == pbft.KindNewView && o.To == 2 {
+					n++
+				}
+			}
+			c.reps[1].Advance()
+		}
+		return n
+	}
+	newViewsTo2()
+	for range 10 {
+		if err := c.reps[1].Step(vc); err != nil {
+			t.Fatalf("step the replayed VIEW-CHANGE: %v", err)
+		}
+	}
+	if n := newViewsTo2(); n != 1 {
+		t.Fatalf("ten copies of replica 2's VIEW-CHANGE got it %d NEW-VIEWs, want 1", n)
+	}
+	for range 10 { // clusterOpts' base timeout, in ticks
+		c.reps[1].Tick(c.genesis.Header.Timestamp + c.now)
+	}
+	newViewsTo2()
+	if err := c.reps[1].Step(vc); err != nil {
+		t.Fatal(err)
+	}
+	if n := newViewsTo2(); n != 1 {
+		t.Fatalf("replica 2's VIEW-CHANGE a base timeout later got %d NEW-VIEWs, want 1", n)
+	}
+}

@@ -195,12 +195,24 @@ func (w *Network) Run() (st Stats, err error) {
 	}
 }
 
+// stormDeliveriesPerMs times the nodes squared bounds the messages due in
+// one simulated millisecond; a normal run stays far below it.
+const stormDeliveriesPerMs = 1000
+
 // step is one millisecond: deliveries due, crashes and restarts, client
 // txs, then the ticks of the replicas whose turn it is.
 func (w *Network) step() {
 	bucket := &w.queue[w.now%int64(len(w.queue))]
 	due := *bucket
 	*bucket = nil
+	if limit := stormDeliveriesPerMs * len(w.nodes) * len(w.nodes); len(due) > limit {
+		// Correct replicas send a bounded number of messages per tick and
+		// per message received; traffic that grows without bound (one
+		// message answered by more than one, round after round) would
+		// otherwise run the simulator out of memory instead of failing.
+		w.fail(fmt.Errorf("%w: message storm: %d messages due in one millisecond, over %d", ErrLiveness, len(due), limit))
+		return
+	}
 	for _, d := range due {
 		w.deliver(d)
 	}

@@ -48,6 +48,13 @@ func TestFoundSeeds(t *testing.T) {
 		// stood still in view changes until replicas sent their unstable
 		// CHECKPOINTs again (pbft tickCheckpoint).
 		{5010996, "lost CHECKPOINTs with a full window"},
+		// n = 7 with two replaying validators: each replayed VIEW-CHANGE
+		// for an installed view made the replayers' engines send a
+		// NEW-VIEW, and each send made them replay two more messages;
+		// the traffic grew without bound (24 GB before the kernel killed
+		// the soak) until a NEW-VIEW is sent again to one peer at most
+		// once per base timeout (pbft resendNewView).
+		{40060218, "replayed VIEW-CHANGEs answered with NEW-VIEWs without limit"},
 	} {
 		st, err := RunScenario(RandomScenario(c.seed))
 		if err != nil {
