@@ -59,6 +59,21 @@ func holdSlowRequests(t *testing.T, ctx context.Context, b *Host, readers []*Hos
 	return streams
 }
 
+// readAllStreams reads every stream at once, as slow readers that start
+// reading would, and checks each got all the blocks req asked for.
+func readAllStreams(t *testing.T, streams []network.Stream, req SyncRequest, src *memSource) {
+	t.Helper()
+	errs := make(chan error, len(streams))
+	for _, s := range streams {
+		go func() { errs <- readAllBlocks(s, req, src) }()
+	}
+	for range streams {
+		if err := <-errs; err != nil {
+			t.Errorf("slow reader: %v", err)
+		}
+	}
+}
+
 // itemBytes is what serving block h holds: the block and its certificate.
 func (m *memSource) itemBytes(h int) int64 {
 	return int64(len(m.blocks[h].Encode()) + len(m.certs[h].Encode()))
@@ -130,15 +145,7 @@ func TestBlockSyncServeBytesStayWithinBudget(t *testing.T) {
 	case s.held != 2*item:
 		t.Fatalf("slow requests hold %d bytes, want the two blocks the budget has room for", s.held)
 	}
-	errs := make(chan error, len(streams))
-	for _, s := range streams {
-		go func() { errs <- readAllBlocks(s, req, src) }()
-	}
-	for range streams {
-		if err := <-errs; err != nil {
-			t.Errorf("slow reader: %v", err)
-		}
-	}
+	readAllStreams(t, streams, req, src)
 	if s := budget.state(); s.peak > budget.max || s.held != 0 || s.waiting != 0 {
 		t.Fatalf("after every response: %+v, want peak within %d, nothing held or waiting", s, budget.max)
 	}
@@ -242,15 +249,7 @@ func TestBlockSyncHoldsSlowReadersToTheirShare(t *testing.T) {
 			t.Fatalf("slow reader %d holds %d bytes, over its share of %d", i, held, share)
 		}
 	}
-	errs := make(chan error, len(streams))
-	for _, s := range streams {
-		go func() { errs <- readAllBlocks(s, req, src) }()
-	}
-	for range streams {
-		if err := <-errs; err != nil {
-			t.Errorf("slow reader: %v", err)
-		}
-	}
+	readAllStreams(t, streams, req, src)
 	if s := budget.state(); s.peerPeak > share || s.held != 0 || s.waiting != 0 || s.peers != 0 {
 		t.Fatalf("after every response: %+v, want no peer ever over its share of %d, nothing held or waiting", s, share)
 	}
