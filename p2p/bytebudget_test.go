@@ -96,25 +96,38 @@ func TestByteBudgetGrantsAnOversizedReservationAlone(t *testing.T) {
 
 func TestByteBudgetWaitEndsWithItsContext(t *testing.T) {
 	// Goal: a wait ends with its context, leaves the line and lets a
-	// reservation it held back through. Method: a budget of 10 holds 4;
-	// 8 waits, 2 waits behind it; cancelling the 8 grants the 2.
-	b := newByteBudget(10, 10, testBudgetWaitersMax)
-	mustTryReserve(t, b, budgetPeerA, 4)
-	ctx, cancel := context.WithCancel(context.Background())
-	eight := reserveAsync(t, ctx, b, budgetPeerB, 8, 1)
-	two := reserveAsync(t, context.Background(), b, budgetPeerC, 2, 2)
-	cancel()
-	if err := <-eight; !errors.Is(err, context.Canceled) {
-		t.Fatalf("cancelled wait: %v, want context.Canceled", err)
+	// reservation it held back through, whether it waited for the budget
+	// or for its peer's share. Method: A holds some bytes; a reservation
+	// that does not fit waits (for the budget: B's 8 over a budget of 10;
+	// for the share: A's 3 over a share of 4), a small one waits behind
+	// it; cancelling the first grants the second.
+	for _, c := range []struct {
+		name                   string
+		share, held            int64
+		waiter, behind         peer.ID
+		waitBytes, behindBytes int64
+	}{
+		{"budget", 10, 4, budgetPeerB, budgetPeerC, 8, 2},
+		{"share", 4, 3, budgetPeerA, budgetPeerA, 3, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := newByteBudget(10, c.share, testBudgetWaitersMax)
+			mustTryReserve(t, b, budgetPeerA, c.held)
+			ctx, cancel := context.WithCancel(context.Background())
+			first := reserveAsync(t, ctx, b, c.waiter, c.waitBytes, 1)
+			second := reserveAsync(t, context.Background(), b, c.behind, c.behindBytes, 2)
+			cancel()
+			if err := <-first; !errors.Is(err, context.Canceled) {
+				t.Fatalf("cancelled wait: %v, want context.Canceled", err)
+			}
+			if err := <-second; err != nil {
+				t.Fatalf("the reservation behind a cancelled one: %v", err)
+			}
+			if s := b.state(); s.held != c.held+c.behindBytes || s.waiting != 0 {
+				t.Fatalf("state %+v, want %d held, none waiting", s, c.held+c.behindBytes)
+			}
+		})
 	}
-	if err := <-two; err != nil {
-		t.Fatalf("the reservation behind a cancelled one: %v", err)
-	}
-	if s := b.state(); s.held != 6 || s.waiting != 0 {
-		t.Fatalf("state %+v, want 6 held, none waiting", s)
-	}
-	b.release(budgetPeerA, 4)
-	b.release(budgetPeerC, 2)
 }
 
 func TestByteBudgetHoldsAPeerToItsShare(t *testing.T) {
@@ -223,28 +236,6 @@ func TestByteBudgetGrantsABlockLargerThanTheShareToAPeerHoldingNothing(t *testin
 	}
 	if s := b.state(); s.held != 6 || s.peerPeak != 5 {
 		t.Fatalf("state %+v, want 6 held, A's lone 5 the most one peer held", s)
-	}
-}
-
-func TestByteBudgetShareWaitEndsWithItsContext(t *testing.T) {
-	// Goal: a wait for a peer's share ends with its context, leaves the
-	// line and lets that peer's reservation it held back through. Method:
-	// a budget of 10 with shares of 4; A holds 3; A's 3 waits, A's 1 waits
-	// behind it; cancelling the 3 grants the 1.
-	b := newByteBudget(10, 4, testBudgetWaitersMax)
-	mustTryReserve(t, b, budgetPeerA, 3)
-	ctx, cancel := context.WithCancel(context.Background())
-	three := reserveAsync(t, ctx, b, budgetPeerA, 3, 1)
-	one := reserveAsync(t, context.Background(), b, budgetPeerA, 1, 2)
-	cancel()
-	if err := <-three; !errors.Is(err, context.Canceled) {
-		t.Fatalf("cancelled wait: %v, want context.Canceled", err)
-	}
-	if err := <-one; err != nil {
-		t.Fatal(err)
-	}
-	if s := b.state(); s.held != 4 || s.waiting != 0 || b.heldBy(budgetPeerA) != 4 {
-		t.Fatalf("state %+v, A holds %d; want A's 4 held, none waiting", s, b.heldBy(budgetPeerA))
 	}
 }
 
